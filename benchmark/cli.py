@@ -1,0 +1,256 @@
+"""``kdbench``: the command line.
+
+``kdbench datasets`` (the catalogue), ``kdbench methods`` (the registry) and ``kdbench fit``
+(one configuration on several seeds, no tuning, logged to MLflow). Any
+:class:`~benchmark.errors.KdbenchError` is printed as one ``error:`` line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from benchmark.errors import KdbenchError
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-9"`` → 0..9, ``"0,3,5"`` → [0, 3, 5], ``"4"`` → [4]."""
+    seeds: list[int] = []
+    try:
+        for part in spec.split(","):
+            if "-" in part.strip()[1:]:
+                lo, hi = part.split("-", 1)
+                seeds += list(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise KdbenchError(f"bad --seeds '{spec}'; use e.g. 0-9 or 0,3,5") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise KdbenchError(f"bad --seeds '{spec}'; give distinct non-negative seeds, e.g. 0-9")
+    return seeds
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["hidden=64", "lr=0.01"]`` → ``{"hidden": 64, "lr": 0.01}`` (values read as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise KdbenchError(f"bad --set '{item}'; use key=value, e.g. --set hidden=64 lr=0.01")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise KdbenchError(f"bad value in --set '{item}'") from None
+    return out
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from benchmark.data.card import catalogue_rows
+
+    rows = catalogue_rows(args.data_root, args.mirror)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    table = Table(title="kdbench datasets")
+    for col in ("name", "task", "size", "classes", "metric", "protocol", "available"):
+        table.add_column(col, justify="right" if col in ("size", "classes") else "left")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("name", "task", "size", "classes", "metric",
+                                            "protocol", "available")))  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from benchmark.registry import METHODS
+
+    rows = []
+    for name in METHODS.names():
+        m = METHODS.get(name)()
+        rows.append({"name": name, "tasks": list(m.tasks), "needs_teacher": m.needs_teacher,
+                     "description": m.description})  # fmt: skip
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    table = Table(title="kdbench methods")
+    for col in ("name", "tasks", "teacher?", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], "/".join(r["tasks"]), "yes" if r["needs_teacher"] else "no",
+                      r["description"])  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+def _fmt(x: float | None, scale: float) -> str:
+    return "n/a" if x is None else f"{x * scale:.2f}"
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from benchmark.data.loaders import load_dataset
+    from benchmark.device import resolve_device
+    from benchmark.fitting import SeedResult, fit_seeds
+    from benchmark.registry import METHODS
+    from benchmark.tracking import Tracker, config_hash, git_sha, hardware, versions
+
+    seeds = parse_seeds(args.seeds)
+    overrides = parse_overrides(args.set or [])
+    from benchmark.data.card import get_card
+    from benchmark.models import BACKBONES
+
+    METHODS.get(args.method)  # fail on bad names before loading data or opening stores
+    BACKBONES.get(args.backbone)
+    get_card(args.dataset)
+    device = resolve_device(args.device)
+    out = _console(stderr=args.json)
+    data = load_dataset(args.dataset, args.data_root, args.mirror)
+    tracker = None if args.no_track else Tracker(args.experiment)
+    scale = 100.0 if data.card.metric in ("accuracy", "rocauc") else 1.0
+    progress = Progress(TextColumn("seed {task.fields[seed]}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=out, disable=not out.is_terminal)  # fmt: skip
+    parent: str | None = None
+    base_tags: dict[str, Any] = {}
+
+    def on_seed_start(seed: int) -> Callable[[int, int], None]:
+        task = progress.add_task("fit", seed=seed, total=None)
+        return lambda epoch, total: progress.update(task, completed=epoch, total=total)
+
+    def on_seed_end(sr: SeedResult) -> None:
+        r = sr.result
+        if tracker is not None:
+            run = tracker.start(f"seed{sr.seed}", {**base_tags, "seed": sr.seed,
+                                                    "split": sr.split}, parent)  # fmt: skip
+            tracker.log(run, params=summary_params, metrics={
+                "val": r.val, "test": r.test, "best_epoch": r.best_epoch,
+                "epochs_run": r.epochs_run, "train_seconds": r.train_seconds,
+                "inference_ms": r.inference_ms, "num_params": r.num_params,
+                "teacher_params": r.teacher_params,
+            }, curves={"val_curve": r.val_curve, "train_loss": r.loss_curve})  # fmt: skip
+            tracker.finish(run)
+
+    from benchmark.method import resolve_params
+
+    summary_params = resolve_params(METHODS.get(args.method)(), BACKBONES.get(args.backbone),
+                                    data.task, overrides)  # fmt: skip
+    protocol = args.protocol or data.card.protocol
+    config = {"method": args.method, "dataset": data.name, "backbone": args.backbone,
+              "params": summary_params, "protocol": protocol}  # fmt: skip
+    base_tags = {"method": args.method, "dataset": data.name, "backbone": args.backbone,
+                 "protocol": protocol, "metric": data.card.metric, "stage": "fit",
+                 "config_hash": config_hash(config), "git_sha": git_sha(),
+                 "hardware": hardware(device), "device": str(device),
+                 **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
+    if tracker is not None:
+        parent = tracker.start(f"{args.method}-{args.backbone}-{data.name}", base_tags)
+        tracker.log(parent, params=summary_params)
+    status = "FAILED"
+    try:
+        with progress:
+            summary = fit_seeds(args.method, data, args.backbone, seeds, device, overrides,
+                                protocol=args.protocol, on_seed_start=on_seed_start,
+                                on_seed_end=on_seed_end)  # fmt: skip
+        status = "FINISHED"
+    finally:
+        if tracker is not None and parent is not None:
+            tracker.finish(parent, status if status == "FINISHED" else "KILLED")
+    (tm, ts), (vm, vs) = summary.test_mean_std, summary.val_mean_std
+    if tracker is not None:
+        tracker.log(parent, metrics={"test_mean": tm, "test_std": ts, "val_mean": vm,
+                                     "val_std": vs})  # fmt: skip
+    table = Table(title=f"{args.method} · {args.backbone} · {data.name} ({protocol}, "
+                        f"{data.card.metric}{' %' if scale == 100 else ''}, {device})")  # fmt: skip
+    for col in ("seed", "best epoch", "val", "test", "train s"):
+        table.add_column(col, justify="right")
+    for s in summary.seeds:
+        r = s.result
+        table.add_row(str(s.seed), str(r.best_epoch), _fmt(r.val, scale), _fmt(r.test, scale),
+                      f"{r.train_seconds:.1f}")  # fmt: skip
+    out.print(table)
+    out.print(f"test = {_fmt(tm, scale)} ± {_fmt(ts, scale)}   (val = {_fmt(vm, scale)} ± "
+              f"{_fmt(vs, scale)}; mean ± unbiased std over {len(seeds)} seed(s))")  # fmt: skip
+    if tracker is not None:
+        out.print(f"logged to MLflow {tracker.uri} (experiment '{args.experiment}')")
+    if args.json:
+        print(json.dumps(summary.to_json()), flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kdbench",
+        description="Benchmark of knowledge distillation for graph neural networks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-root", default=None,
+                       help="where datasets are stored and processed (default $KDBENCH_DATA or "
+                            "~/.cache/kdbench/data)")  # fmt: skip
+        p.add_argument("--mirror", default=None,
+                       help="folder or URL laid out like the official servers "
+                            "(default $KDBENCH_MIRROR)")  # fmt: skip
+
+    p = sub.add_parser("datasets", help="list the dataset catalogue")
+    data_flags(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("methods", help="list the registered methods")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("fit", help="train one configuration on several seeds (no tuning)")
+    p.add_argument("--method", required=True, help="a registered method (`kdbench methods`)")
+    p.add_argument("--dataset", required=True, help="a dataset card (`kdbench datasets`)")
+    p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE or MLP")
+    p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyper-parameter overrides")
+    p.add_argument("--protocol", default=None, help="split protocol (default: the card's)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
+    p.add_argument("--experiment", default="fit", help="MLflow experiment (default 'fit')")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON line with the summary last (tables go to stderr)")
+    data_flags(p)
+    p.set_defaults(func=cmd_fit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KdbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished seeds are logged; rerun to train the rest", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

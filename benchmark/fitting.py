@@ -1,0 +1,137 @@
+"""Train one configuration (method × dataset × backbone × params) on several seeds.
+
+This is ``kdbench fit`` without the printing, and the unit the runner's final stage reuses:
+for each seed it draws the split of the dataset card's protocol, trains with the method's
+``fit`` and collects a :class:`SeedResult`; the summary is mean ± unbiased std of test.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from benchmark.data.splits import make_split
+from benchmark.data.types import GraphData
+from benchmark.errors import KdbenchError
+from benchmark.method import FitContext, FitResult, Method, resolve_params
+from benchmark.metrics import evaluator_for
+from benchmark.models import BACKBONES
+from benchmark.registry import METHODS
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    split: str
+    result: FitResult
+
+
+@dataclass
+class FitSummary:
+    """The outcome of :func:`fit_seeds`; ``std`` is the unbiased (n−1) standard deviation, as
+    OGB reports, and ``None`` for a single seed."""
+
+    method: str
+    dataset: str
+    backbone: str
+    protocol: str
+    metric: str
+    params: dict[str, Any]
+    seeds: list[SeedResult] = field(default_factory=list)
+
+    @property
+    def tests(self) -> list[float]:
+        return [s.result.test for s in self.seeds if s.result.test is not None]
+
+    @property
+    def vals(self) -> list[float]:
+        return [s.result.val for s in self.seeds]
+
+    @staticmethod
+    def _mean_std(xs: list[float]) -> tuple[float | None, float | None]:
+        if not xs:
+            return None, None
+        return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None)
+
+    @property
+    def test_mean_std(self) -> tuple[float | None, float | None]:
+        return self._mean_std(self.tests)
+
+    @property
+    def val_mean_std(self) -> tuple[float | None, float | None]:
+        return self._mean_std(self.vals)
+
+    def to_json(self) -> dict[str, Any]:
+        (tm, ts), (vm, vs) = self.test_mean_std, self.val_mean_std
+        return {
+            "method": self.method, "dataset": self.dataset, "backbone": self.backbone,
+            "protocol": self.protocol, "metric": self.metric, "params": self.params,
+            "seeds": [s.seed for s in self.seeds], "val": self.vals, "test": self.tests,
+            "best_epoch": [s.result.best_epoch for s in self.seeds],
+            "train_seconds": [round(s.result.train_seconds, 3) for s in self.seeds],
+            "test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs,
+        }  # fmt: skip
+
+
+def check_compatible(method: Method, data: GraphData, backbone: str) -> None:
+    """Raise a one-line error if ``method`` cannot run on this dataset or backbone."""
+    if data.task not in method.tasks:
+        raise KdbenchError(
+            f"method '{method.name}' supports {'/'.join(method.tasks)} tasks, but {data.name} is "
+            f"a {data.task} task; pick a {'/'.join(method.tasks)} dataset (`kdbench datasets`)"
+        )
+    BACKBONES.get(backbone)
+    if method.backbones is not None and backbone not in method.backbones:
+        raise KdbenchError(
+            f"method '{method.name}' does not run on backbone {backbone}; "
+            f"use one of {', '.join(method.backbones)}"
+        )
+
+
+def fit_seeds(
+    method_name: str,
+    data: GraphData,
+    backbone: str,
+    seeds: list[int],
+    device: torch.device,
+    overrides: dict[str, Any] | None = None,
+    protocol: str | None = None,
+    protocol_args: dict[str, Any] | None = None,
+    on_seed_start: Callable[[int], Callable[[int, int], None] | None] | None = None,
+    on_seed_end: Callable[[SeedResult], None] | None = None,
+) -> FitSummary:
+    """Train ``method_name`` with ``backbone`` on ``data`` once per seed (no tuning).
+
+    The split of seed ``r`` comes from the card's protocol (or ``protocol``); the epoch is
+    chosen on validation by the method; test is evaluated once per seed.
+    ``on_seed_start(seed)`` may return an ``(epoch, epochs)`` progress callback.
+    """
+    method = METHODS.get(method_name)()
+    check_compatible(method, data, backbone)
+    params = resolve_params(method, BACKBONES.get(backbone), data.task, overrides)
+    protocol = protocol or data.card.protocol
+    args = protocol_args if protocol_args is not None else dict(data.card.protocol_args or {})
+    if protocol != data.card.protocol and protocol_args is None:
+        args = {}
+    deps = method.dependencies(data, backbone, params)
+    if deps:
+        raise KdbenchError(
+            f"method '{method_name}' depends on {', '.join(d.name for d in deps)}; "
+            "run it through `kdbench run` (the runner resolves teachers)"
+        )
+    summary = FitSummary(method_name, data.name, backbone, protocol, data.card.metric, params)
+    evaluator = evaluator_for(data.card)
+    for seed in seeds:
+        split = make_split(data, protocol, seed, args)
+        progress = on_seed_start(seed) if on_seed_start else None
+        ctx = FitContext(data=data, split=split, backbone=backbone, params=params, seed=seed,
+                         device=device, evaluator=evaluator, on_epoch=progress)  # fmt: skip
+        seed_result = SeedResult(seed, split.name, method.fit(ctx))
+        summary.seeds.append(seed_result)
+        if on_seed_end:
+            on_seed_end(seed_result)
+    return summary

@@ -1,0 +1,262 @@
+r"""GNN backbones for node classification (full batch) and graph classification (mini-batches).
+
+One base class, :class:`Backbone`, owns the loop over layers, normalisation, activation,
+dropout, readout and head (as PyG's ``BasicGNN``); the subclasses only say which PyG layer
+makes one hop. Every backbone returns a :class:`BackboneOutput` with node embeddings, graph
+embeddings (graph task) and logits, because distillation methods match hidden representations.
+
+Node task, :math:`L` layers: :math:`H^{(l)} = \mathrm{drop}(\sigma(\mathrm{norm}(
+\mathrm{conv}_l(H^{(l-1)}, A))))` for :math:`l < L`, logits :math:`= \mathrm{conv}_L(H^{(L-1)}, A)`
+[N, C]; the node embedding is :math:`H^{(L-1)}` [N, hidden] (before dropout), the input of the
+classifier layer (Kipf & Welling's 2-layer GCN for ``layers=2``).
+
+Graph task, :math:`L` layers all of width ``hidden``, then a readout
+:math:`g = \mathrm{pool}(H^{(L)})` (``jk=last``) or :math:`g = \Vert_l \mathrm{pool}(H^{(l)})`
+(``jk=cat``, as the GIN paper's readout over all depths) [B, d'], and a head
+Linear–ReLU–Dropout–Linear to [B, C]; the node embedding is :math:`H^{(L)}` [N, hidden].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import (
+    GATConv,
+    GCNConv,
+    GINConv,
+    SAGEConv,
+    global_add_pool,
+    global_max_pool,
+    global_mean_pool,
+)
+
+from benchmark.errors import KdbenchError
+from benchmark.models.layers import CategoricalEncoder, dropout, make_norm
+from benchmark.registry import Registry
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+READOUTS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+
+
+@dataclass
+class BackboneOutput:
+    """``h`` node embeddings [N, d]; ``logits`` [N, C] or [B, C]; ``g`` graph embeddings
+    [B, d'] (``None`` for node tasks)."""
+
+    h: Tensor
+    logits: Tensor
+    g: Tensor | None = None
+
+
+class Backbone(nn.Module):
+    """Base of every backbone; subclasses implement :meth:`make_conv`.
+
+    Args:
+        in_channels: input feature width ``F`` (ignored when ``categorical`` is given).
+        out_channels: classes ``C`` or tasks ``T``.
+        task: ``node`` or ``graph``.
+        hidden: width of hidden layers.
+        layers: number of message-passing layers (node task: including the output layer).
+        dropout: dropout after every hidden layer (and in the graph head).
+        input_dropout: dropout on the input features (defaults to ``dropout`` for node tasks,
+            as Kipf & Welling; 0 for graph tasks).
+        norm: ``none`` | ``batch`` | ``layer`` after every hidden layer.
+        readout: ``sum`` | ``mean`` | ``max`` pooling (graph task).
+        jk: ``last`` | ``cat`` which layers the readout pools (graph task).
+        categorical: vocabulary size per input column when ``x`` holds integer categories
+            (molecules); they are embedded into ``hidden`` by a :class:`CategoricalEncoder`.
+        static_graph: the graph never changes between calls (transductive node task), so
+            layers may cache its normalisation.
+    """
+
+    #: hyper-parameter defaults per task; keys are constructor (or training) arguments.
+    defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: whether the backbone reads ``edge_index`` at all (False for the MLP).
+    uses_graph: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        task: str,
+        hidden: int = 64,
+        layers: int = 2,
+        dropout: float = 0.5,
+        input_dropout: float | None = None,
+        norm: str = "none",
+        readout: str = "mean",
+        jk: str = "last",
+        categorical: list[int] | None = None,
+        static_graph: bool = False,
+        **conv_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if task not in ("node", "graph"):
+            raise KdbenchError(f"unknown task '{task}' (expected node or graph)")
+        if layers < 1:
+            raise KdbenchError(f"layers must be at least 1, got {layers}")
+        if readout not in READOUTS:
+            raise KdbenchError(f"unknown readout '{readout}' (expected {sorted(READOUTS)})")
+        if jk not in ("last", "cat"):
+            raise KdbenchError(f"unknown jk '{jk}' (expected last or cat)")
+        self.task, self.hidden, self.num_layers = task, hidden, layers
+        self.p = dropout
+        self.p_in = (dropout if task == "node" else 0.0) if input_dropout is None else input_dropout
+        self.readout, self.jk, self.static_graph = readout, jk, static_graph
+        self.conv_kwargs = conv_kwargs
+        self.encoder = CategoricalEncoder(categorical, hidden) if categorical else None
+        dim = hidden if categorical else in_channels
+        node_out = task == "node"
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for i in range(layers):
+            last = node_out and i == layers - 1
+            out = out_channels if last else hidden
+            self.convs.append(self.make_conv(dim, out, last))
+            if not last:
+                self.norms.append(make_norm(norm, hidden))
+            dim = out
+        self.head: nn.Module | None = None
+        if task == "graph":
+            pooled = hidden * layers if jk == "cat" else hidden
+            self.head = nn.Sequential(
+                nn.Linear(pooled, hidden), nn.ReLU(), nn.Dropout(dropout),
+                nn.Linear(hidden, out_channels),
+            )  # fmt: skip
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of ``BackboneOutput.h``."""
+        return self.hidden
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        """One hop ``in_dim → out_dim``; ``last`` is the node task's output layer."""
+        raise NotImplementedError
+
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+        return conv(x, edge_index)
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
+        num_graphs: int | None = None,
+    ) -> BackboneOutput:  # fmt: skip
+        """``x`` [N, F] (or [N, J] long if categorical), ``edge_index`` [2, E], ``batch`` [N]
+        graph id of each node (graph task) → :class:`BackboneOutput`."""
+        if self.encoder is not None:
+            x = self.encoder(x)
+        x = dropout(x, self.p_in, self.training)
+        hidden_states: list[Tensor] = []
+        for i, conv in enumerate(self.convs):
+            if i == len(self.norms):  # node task: the output layer
+                h = hidden_states[-1] if hidden_states else x
+                return BackboneOutput(h=h, logits=self.hop(conv, x, edge_index))
+            x = torch.relu(self.norms[i](self.hop(conv, x, edge_index)))
+            hidden_states.append(x)
+            x = dropout(x, self.p, self.training)
+        if batch is None:
+            batch = x.new_zeros(x.shape[0], dtype=torch.long)
+        pool = READOUTS[self.readout]
+        states = hidden_states if self.jk == "cat" else hidden_states[-1:]
+        g = torch.cat([pool(s, batch, num_graphs) for s in states], dim=-1)
+        return BackboneOutput(h=hidden_states[-1], logits=self.head(g), g=g)
+
+
+_NODE = {"hidden": 64, "layers": 2, "dropout": 0.5, "norm": "none"}
+_GRAPH = {"hidden": 64, "layers": 3, "dropout": 0.5, "norm": "batch", "readout": "mean",
+          "jk": "last"}  # fmt: skip
+
+
+@BACKBONES.register("GCN")
+class GCN(Backbone):
+    r"""Kipf & Welling 2017: :math:`H' = \hat D^{-1/2}(A+I)\hat D^{-1/2} H W`."""
+
+    defaults: ClassVar = {"node": dict(_NODE), "graph": dict(_GRAPH)}
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        return GCNConv(in_dim, out_dim, cached=self.static_graph)
+
+
+@BACKBONES.register("GraphSAGE")
+class GraphSAGE(Backbone):
+    r"""Hamilton et al. 2017 (mean aggregator): :math:`h'_v = W_1 h_v + W_2\,\mathrm{mean}_{u\in
+    N(v)} h_u`."""
+
+    defaults: ClassVar = {"node": dict(_NODE), "graph": dict(_GRAPH)}
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        return SAGEConv(in_dim, out_dim, aggr=self.conv_kwargs.get("aggr", "mean"))
+
+
+@BACKBONES.register("GAT")
+class GAT(Backbone):
+    r"""Veličković et al. 2018: attention-weighted neighbours, ``heads`` heads concatenated in
+    hidden layers (``hidden`` = total width, ``hidden/heads`` per head); the node task's output
+    layer uses ``out_heads`` heads averaged."""
+
+    defaults: ClassVar = {
+        "node": {**_NODE, "dropout": 0.6, "heads": 8, "out_heads": 1, "attn_dropout": 0.6,
+                 "lr": 0.005},
+        "graph": {**_GRAPH, "heads": 4, "attn_dropout": 0.0},
+    }  # fmt: skip
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        heads = self.conv_kwargs.get("heads", 8)
+        p_att = self.conv_kwargs.get("attn_dropout", 0.0)
+        if last:
+            out_heads = self.conv_kwargs.get("out_heads", 1)
+            return GATConv(in_dim, out_dim, heads=out_heads, concat=False, dropout=p_att)
+        if out_dim % heads:
+            raise KdbenchError(f"GAT: hidden={out_dim} must be divisible by heads={heads}")
+        return GATConv(in_dim, out_dim // heads, heads=heads, dropout=p_att)
+
+
+@BACKBONES.register("GIN")
+class GIN(Backbone):
+    r"""Xu et al. 2019: :math:`h'_v = \mathrm{MLP}((1+\epsilon) h_v + \sum_{u\in N(v)} h_u)`,
+    two-layer MLPs with batch norm, learnable :math:`\epsilon`; sum readout over all depths."""
+
+    defaults: ClassVar = {
+        "node": dict(_NODE),
+        "graph": {**_GRAPH, "layers": 4, "readout": "sum", "jk": "cat"},
+    }
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        mid = self.hidden
+        mlp = nn.Sequential(
+            nn.Linear(in_dim, mid), nn.BatchNorm1d(mid), nn.ReLU(), nn.Linear(mid, out_dim)
+        )
+        return GINConv(mlp, train_eps=True)
+
+
+@BACKBONES.register("MLP")
+class MLP(Backbone):
+    r"""A graph-blind baseline: :math:`H' = H W` per node (for graph tasks, then the readout:
+    DeepSets). The GLNN student and the "plain MLP" row of the leaderboard."""
+
+    defaults: ClassVar = {"node": dict(_NODE), "graph": dict(_GRAPH)}
+    uses_graph: ClassVar[bool] = False
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        return nn.Linear(in_dim, out_dim)
+
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+        return conv(x)
+
+
+ARCH_KEYS = ("hidden", "layers", "dropout", "input_dropout", "norm", "readout", "jk", "heads",
+             "out_heads", "attn_dropout", "aggr")  # fmt: skip
+
+
+def build_backbone(
+    name: str, in_channels: int, out_channels: int, task: str, params: dict[str, Any],
+    categorical: list[int] | None = None, static_graph: bool = False,
+) -> Backbone:  # fmt: skip
+    """Instantiate backbone ``name`` from a flat hyper-parameter dict (non-architecture keys
+    such as ``lr`` are ignored)."""
+    cls = BACKBONES.get(name)
+    arch = {k: params[k] for k in ARCH_KEYS if k in params}
+    return cls(in_channels, out_channels, task, categorical=categorical,
+               static_graph=static_graph, **arch)  # fmt: skip

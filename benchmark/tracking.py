@@ -1,0 +1,145 @@
+"""MLflow tracking: one parent run per ``fit`` (or cell), one child run per seed.
+
+Embedded default: ``sqlite:///<runs>/mlflow.db`` with ``<runs>`` = ``$KDBENCH_RUNS`` or
+``./runs``; ``MLFLOW_TRACKING_URI`` wins when set. Runs are written with ``MlflowClient``
+and one ``log_batch`` per run (batched: a server round-trip per run, not per metric).
+Every run carries provenance tags: method, dataset, backbone, seed, protocol, split, stage,
+config hash, git SHA, hardware and package versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import time
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import KdbenchError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def runs_dir() -> Path:
+    """The folder holding the embedded stores (``$KDBENCH_RUNS``, default ``./runs``)."""
+    return Path(os.environ.get("KDBENCH_RUNS", "runs")).resolve()
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under :func:`runs_dir`."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    d = runs_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{d / 'mlflow.db'}"
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, in one line, if an HTTP tracking server does not answer ``/health``."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout)
+    except OSError as exc:
+        raise KdbenchError(
+            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}); "
+            "start it, or unset MLFLOW_TRACKING_URI to use the embedded SQLite store, "
+            "or pass --no-track"
+        ) from None
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable 16-hex-digit hash of a JSON-able configuration."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def git_sha() -> str:
+    """The checkout's commit (``-dirty`` if it has uncommitted changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True, timeout=5).stdout  # fmt: skip
+        return sha + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def hardware(device: Any = None) -> str:
+    """A one-line description of the machine and device, e.g. ``x86_64 2 cores; cpu``."""
+    import torch
+
+    desc = f"{platform.machine()} {os.cpu_count()} cores"
+    if device is not None and str(device).startswith("cuda"):
+        desc += f"; {torch.cuda.get_device_name(torch.device(device))}"
+    else:
+        desc += "; cpu"
+    return desc
+
+
+def versions() -> dict[str, str]:
+    import torch
+    import torch_geometric
+
+    import benchmark
+
+    return {"kdbench": benchmark.__version__, "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "python": platform.python_version()}  # fmt: skip
+
+
+class Tracker:
+    """Writes runs to one MLflow experiment; see the module docstring."""
+
+    def __init__(self, experiment: str, uri: str | None = None) -> None:
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri or tracking_uri()
+        check_reachable(self.uri)
+        self.client = MlflowClient(self.uri)
+        try:
+            exp = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = (
+                exp.experiment_id if exp else self.client.create_experiment(experiment)
+            )
+        except Exception as exc:  # mlflow raises many types; say which store failed
+            raise KdbenchError(
+                f"cannot open MLflow store {self.uri}: {str(exc).splitlines()[0]}; check "
+                "MLFLOW_TRACKING_URI or pass --no-track"
+            ) from None
+
+    def start(self, name: str, tags: dict[str, Any], parent: str | None = None) -> str:
+        """Open a run (nested under ``parent`` if given); returns its id."""
+        tags = {k: str(v) for k, v in tags.items()} | {"mlflow.runName": name}
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        return self.client.create_run(self.experiment_id, tags=tags).info.run_id
+
+    def log(
+        self, run_id: str, params: dict[str, Any] | None = None,
+        metrics: dict[str, float | None] | None = None,
+        curves: dict[str, list[float]] | None = None,
+    ) -> None:  # fmt: skip
+        """Params, scalar metrics and per-step curves in as few ``log_batch`` calls as MLflow
+        allows (1000 metrics per call)."""
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        ms = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if v is not None]
+        for key, values in (curves or {}).items():
+            ms += [Metric(key, float(v), now, step) for step, v in enumerate(values)]
+        ps = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+        for i in range(0, max(len(ms), 1), 1000):
+            self.client.log_batch(run_id, metrics=ms[i : i + 1000], params=ps if i == 0 else [])
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)

@@ -1,0 +1,1 @@
+"""The one training loop every method shares, its data feeders and its losses."""

@@ -1,0 +1,160 @@
+"""Feeders: the data of one split as device-resident batches, moved to the device once.
+
+A node task is one full batch: the graph with the rows of the current part. A graph task
+concatenates every graph on the device once (:class:`GraphStore`); each epoch draws a seeded
+permutation of the training graphs and cuts mini-batches out of the device tensors by index
+(no host→device copies of data, no per-step Python collation), while the validation and test
+parts are cut once and reused every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch as PygBatch
+from torch_geometric.data import Data
+
+from benchmark.data.types import GraphData, Split
+
+
+@dataclass
+class Batch:
+    """What a method's hooks see for one step or evaluation.
+
+    ``x`` [N, F], ``edge_index`` [2, E], ``batch`` [N] graph id per node (graph task, else
+    ``None``), ``num_graphs``; ``rows`` are the rows of the model output that this batch
+    supervises or evaluates (node ids; ``None`` = every row, graph task), ``y`` their targets
+    and ``ids`` their global ids in the dataset (node or graph ids: index teacher outputs by
+    them). ``graph`` is the PyG object for methods that need more attributes.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    y: Tensor
+    ids: Tensor
+    rows: Tensor | None = None
+    batch: Tensor | None = None
+    num_graphs: int | None = None
+    graph: Data | None = None
+
+    def pick(self, out: Tensor) -> Tensor:
+        """The rows of a model output that belong to this batch's part."""
+        return out if self.rows is None else out[self.rows]
+
+
+class NodeFeeder:
+    """Full-batch feeder for a node task (transductive)."""
+
+    def __init__(self, data: GraphData, split: Split, device: torch.device) -> None:
+        g = data.data.to(device)
+        self.graph, self.y = g, data.y.to(device)
+        self.split = split.to(device)
+
+    def part(self, name: str) -> Batch:
+        rows = getattr(self.split, name) if name in ("train", "val", "test") else (
+            self.split.parts[name])  # fmt: skip
+        g = self.graph
+        return Batch(g.x, g.edge_index, self.y[rows], rows, rows=rows, graph=g)
+
+    def train_batches(self) -> Iterator[Batch]:
+        yield self.part("train")
+
+    def eval_batches(self, name: str) -> list[Batch]:
+        return [self.part(name)]
+
+
+def _ranges(starts: Tensor, counts: Tensor, total: int) -> Tensor:
+    """Concatenated ``arange(s, s + c)`` for each (start, count): [total] long."""
+    offsets = torch.cumsum(counts, 0) - counts
+    base = torch.repeat_interleave(starts - offsets, counts, output_size=total)
+    return base + torch.arange(total, device=starts.device)
+
+
+class GraphStore:
+    r"""Every graph of a dataset concatenated once on the device, and :meth:`select`, which
+    cuts out any set of graphs as one mini-batch with a few tensor operations (instead of
+    collating Python ``Data`` objects every step). Sizes come from host copies of the
+    per-graph node/edge counts, so selecting never synchronises with the device."""
+
+    def __init__(self, graphs: list[Data], device: torch.device) -> None:
+        big = PygBatch.from_data_list(graphs, exclude_keys=["y", "smiles", "name"])
+        self.device = device
+        self.x = big.x.to(device)
+        self.edge_index = big.edge_index.to(device)
+        self.edge_attr = big.edge_attr.to(device) if big.edge_attr is not None else None
+        n_nodes = torch.tensor([g.num_nodes for g in graphs])
+        n_edges = torch.tensor([g.edge_index.shape[1] for g in graphs])
+        self.counts_host = (n_nodes, n_edges)
+        self.n_nodes, self.n_edges = n_nodes.to(device), n_edges.to(device)
+        self.node_ptr = (torch.cumsum(n_nodes, 0) - n_nodes).to(device)
+        self.edge_ptr = (torch.cumsum(n_edges, 0) - n_edges).to(device)
+
+    def select(self, ids: Tensor) -> Data:
+        """Graphs ``ids`` (host long tensor) as one batch: ``x``, ``edge_index`` (relabelled),
+        ``edge_attr``, ``batch`` [N], ``gid`` [B] (global graph ids) on the device."""
+        total_n = int(self.counts_host[0][ids].sum())
+        total_e = int(self.counts_host[1][ids].sum())
+        dev_ids = ids.to(self.device, non_blocking=True)
+        nn_, ne = self.n_nodes[dev_ids], self.n_edges[dev_ids]
+        nodes = _ranges(self.node_ptr[dev_ids], nn_, total_n)
+        edges = _ranges(self.edge_ptr[dev_ids], ne, total_e)
+        new_start = torch.cumsum(nn_, 0) - nn_
+        shift = torch.repeat_interleave(new_start - self.node_ptr[dev_ids], ne, output_size=total_e)
+        out = Data(x=self.x[nodes], edge_index=self.edge_index[:, edges] + shift, gid=dev_ids,
+                   batch=torch.repeat_interleave(torch.arange(ids.numel(), device=self.device),
+                                                 nn_, output_size=total_n))  # fmt: skip
+        if self.edge_attr is not None:
+            out.edge_attr = self.edge_attr[edges]
+        out.num_graphs = ids.numel()
+        return out
+
+
+class GraphFeeder:
+    """Mini-batch feeder for a graph task; every graph lives on the device from the start
+    (in a :class:`GraphStore`)."""
+
+    def __init__(
+        self, data: GraphData, split: Split, device: torch.device, batch_size: int,
+        seed: int, eval_batch_size: int = 1024,
+    ) -> None:  # fmt: skip
+        self.y = data.y.to(device)
+        self.split = split
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.store = GraphStore(data.graphs, device)
+        self._eval_cache: dict[str, list[Batch]] = {}
+
+    def _batch(self, ids: Tensor) -> Batch:
+        g = self.store.select(ids)
+        return Batch(g.x, g.edge_index, self.y[g.gid], g.gid, batch=g.batch,
+                     num_graphs=g.num_graphs, graph=g)  # fmt: skip
+
+    def train_batches(self) -> Iterator[Batch]:
+        """Shuffled mini-batches of nearly equal size (never a batch of one graph, which
+        batch norm cannot train on, unless the training part has one graph)."""
+        train = self.split.train
+        order = train[torch.randperm(train.numel(), generator=self.generator)]
+        n_batches = max(1, -(-order.numel() // self.batch_size))
+        for chunk in torch.tensor_split(order, n_batches):
+            yield self._batch(chunk)
+
+    def eval_batches(self, name: str) -> list[Batch]:
+        if name not in self._eval_cache:
+            ids = getattr(self.split, name) if name in ("train", "val", "test") else (
+                self.split.parts[name])  # fmt: skip
+            n = max(1, -(-ids.numel() // self.eval_batch_size))
+            self._eval_cache[name] = [self._batch(c) for c in torch.tensor_split(ids, n)]
+        return self._eval_cache[name]
+
+
+def make_feeder(
+    data: GraphData, split: Split, device: torch.device, batch_size: int, seed: int
+) -> NodeFeeder | GraphFeeder:
+    """The feeder for the dataset's task."""
+    if data.task == "node":
+        return NodeFeeder(data, split, device)
+    return GraphFeeder(data, split, device, batch_size, seed)

@@ -1,0 +1,183 @@
+r"""The one training loop shared by every method.
+
+For ``epochs`` epochs: every training mini-batch goes through the method's
+``training_step``; every ``eval_every`` epochs the validation part is scored on the device
+(:meth:`benchmark.metrics.Evaluator.score`). The checkpoint kept is the state at the epoch
+with the best validation score (earliest on ties); training stops once ``patience`` epochs
+pass without improvement. Test rows are predicted once, with the selected state, and only
+if ``ctx.evaluate_test``: test data never chooses anything.
+
+No per-step host synchronisation: losses and scores stay on the device, the best state is
+copied on the device with ``torch.where`` and the early-stopping flag is a device tensor,
+read every ``sync_every`` epochs (results are identical for any ``sync_every``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric import seed_everything
+
+from benchmark.errors import KdbenchError
+from benchmark.method import FitContext, FitResult, LoopMethod
+from benchmark.train.feeders import make_feeder
+
+#: training hyper-parameters every method has, per task (backbones and methods override).
+TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
+             "batch_size": 0},
+    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 50,
+              "batch_size": 32},
+}  # fmt: skip
+#: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,
+#: repetitions of the timed test inference.
+LOOP_DEFAULTS: dict[str, int] = {"eval_every": 1, "sync_every": 10, "latency_repeats": 5}
+for _task in TRAIN_DEFAULTS.values():
+    _task.update(LOOP_DEFAULTS)
+
+
+class BestState:
+    """Keeps, on the device, the model state at the best validation score so far.
+
+    ``update(epoch, score)`` records ``score`` (0-d tensor) and, where it beats the best by the
+    evaluator's direction and early stopping has not fired, copies the current state; all
+    without leaving the device.
+    """
+
+    def __init__(self, model: nn.Module, higher_is_better: bool, patience: int | None) -> None:
+        self.model = model
+        self.sign = 1.0 if higher_is_better else -1.0
+        self.patience = patience
+        params = list(model.state_dict(keep_vars=True).values())
+        dev = params[0].device if params else torch.device("cpu")
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.best = torch.tensor(float("-inf"), device=dev)
+        self.best_epoch = torch.tensor(-1, device=dev)
+        self.active = torch.tensor(True, device=dev)
+        self.scores: list[Tensor] = []
+
+    @torch.no_grad()
+    def update(self, epoch: int, score: Tensor) -> None:
+        self.scores.append(score.detach())
+        signed = torch.nan_to_num(score * self.sign, nan=float("-inf"))
+        improved = (signed > self.best) & self.active
+        for key, value in self.model.state_dict().items():
+            self.state[key].copy_(torch.where(improved, value.detach(), self.state[key]))
+        self.best = torch.where(improved, signed, self.best)
+        self.best_epoch = torch.where(improved, torch.full_like(self.best_epoch, epoch),
+                                      self.best_epoch)
+        if self.patience is not None:
+            self.active &= (epoch - self.best_epoch) < self.patience
+
+    def restore(self) -> int:
+        """Load the best state into the model; returns the best epoch (-1: never improved)."""
+        self.model.load_state_dict(self.state)
+        return int(self.best_epoch)
+
+
+def _cuda_sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def predict_part(method: LoopMethod, model: nn.Module, feeder: Any, part: str) -> tuple[
+    Tensor, Tensor
+]:
+    """(targets, scores) of every row of ``part``, concatenated on the device."""
+    model.eval()
+    ys, preds = [], []
+    for batch in feeder.eval_batches(part):
+        preds.append(method.predict(model, batch))
+        ys.append(batch.y)
+    return torch.cat(ys), torch.cat(preds)
+
+
+def _latency_ms(method: LoopMethod, model: nn.Module, feeder: Any, repeats: int) -> float:
+    """Median wall time of predicting the test part (the full graph for node tasks)."""
+    times = []
+    for _ in range(repeats):
+        _cuda_sync(feeder.y.device)
+        t = time.perf_counter()
+        predict_part(method, model, feeder, "test")
+        _cuda_sync(feeder.y.device)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def train(method: LoopMethod, ctx: FitContext) -> FitResult:
+    """Train ``method`` on ``ctx`` with the shared loop (see the module docstring)."""
+    p = ctx.params
+    seed_everything(ctx.seed)
+    feeder = make_feeder(ctx.data, ctx.split, ctx.device, int(p["batch_size"]), ctx.seed)
+    model = method.build(ctx).to(ctx.device)
+    optimizer = method.configure_optimizer(model, ctx)
+    ev = ctx.evaluator
+    patience = p.get("patience")
+    best = BestState(model, ev.higher_is_better, int(patience) if patience else None)
+    epochs, eval_every = int(p["epochs"]), int(p.get("eval_every", 1))
+    sync_every = int(p.get("sync_every", 10))
+    losses: list[Tensor] = []
+    val_curve: list[float] = []
+    eval_epochs: list[int] = []
+    reported = 0
+    epochs_run = 0
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        total = torch.zeros((), device=ctx.device)
+        for batch in method.train_batches(feeder, ctx):
+            total = total + method.training_step(model, batch, optimizer, ctx)
+        losses.append(total)
+        epochs_run = epoch + 1
+        if epochs_run % eval_every == 0 or epochs_run == epochs:
+            y, pred = predict_part(method, model, feeder, "val")
+            finite = torch.isfinite(pred).all()  # NaN/inf scores never get selected
+            best.update(epoch, torch.where(finite, ev.score(y, pred), torch.nan))
+            eval_epochs.append(epoch)
+        if epochs_run % sync_every == 0 or epochs_run == epochs:
+            stopped = not bool(best.active)
+            # early stopping fired at best_epoch + patience: drop the epochs run past it, so
+            # that curves and counts do not depend on sync_every
+            last = int(best.best_epoch) + int(patience) if stopped else epoch
+            new = torch.stack(best.scores[reported:]).tolist() if best.scores[reported:] else []
+            for value, at in zip(new, eval_epochs[reported:]):
+                if at > last:
+                    break
+                if ctx.report is not None:
+                    ctx.report(at, value)
+                val_curve.append(value)
+            reported = len(best.scores)
+            if ctx.on_epoch is not None:
+                ctx.on_epoch(min(epochs_run, last + 1), epochs)
+            if stopped:
+                epochs_run = last + 1
+                del losses[epochs_run:]
+                break
+    _cuda_sync(ctx.device)
+    train_seconds = time.perf_counter() - start
+    best_epoch = best.restore()
+    if best_epoch < 0:
+        raise KdbenchError(
+            f"{method.name}/{ctx.backbone} on {ctx.data.name}: the validation score was never "
+            "finite (training diverged to NaN); lower the learning rate"
+        )
+    y_val, p_val = predict_part(method, model, feeder, "val")
+    result = FitResult(
+        val=ev.eval(y_val, p_val), test=None, best_epoch=best_epoch, epochs_run=epochs_run,
+        train_seconds=train_seconds,
+        num_params=sum(t.numel() for t in model.parameters()),
+        val_curve=val_curve, loss_curve=torch.stack(losses).tolist(), val_pred=p_val.cpu(),
+    )  # fmt: skip
+    if ctx.evaluate_test:
+        y_test, p_test = predict_part(method, model, feeder, "test")
+        result.test, result.test_pred = ev.eval(y_test, p_test), p_test.cpu()
+        result.inference_ms = _latency_ms(method, model, feeder, int(p.get("latency_repeats", 5)))
+    teacher = ctx.artifacts.get("teacher")
+    if teacher is not None and hasattr(teacher, "num_params"):
+        result.teacher_params = int(teacher.num_params)
+    return result

@@ -1,0 +1,90 @@
+"""Shared fixtures: tiny synthetic graphs (node and graph tasks), temporary run stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from benchmark.data.types import GraphData, Split
+
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_mirror() -> Path | None:
+    """The real-data mirror: $KDBENCH_MIRROR, else ../shared/datasets beside the checkout."""
+    env = os.environ.get("KDBENCH_MIRROR")
+    path = Path(env) if env else REPO.parent / "shared" / "datasets"
+    return path if path.is_dir() else None
+
+
+def toy_card(task: str, target: str = "multiclass", metric: str = "accuracy", name: str = "toy"):
+    return SimpleNamespace(name=name, task=task, target=target, metric=metric, ogb_name=None,
+                           family=task, protocol="random", protocol_args={})  # fmt: skip
+
+
+def make_node_data(n: int = 60, classes: int = 3, feats: int = 8, seed: int = 0) -> GraphData:
+    """A homophilous random graph: features and edges both carry the class."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, feats, generator=g) + torch.nn.functional.one_hot(y, feats).float() * 2
+    src = torch.randint(0, n, (4 * n,), generator=g)
+    dst = torch.randint(0, n, (4 * n,), generator=g)
+    keep = y[src] == y[dst]
+    ei = torch.stack([src[keep], dst[keep]])
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    return GraphData(card=toy_card("node"), y=y, num_features=feats, num_outputs=classes,
+                     data=Data(x=x, edge_index=ei, y=y))  # fmt: skip
+
+
+def make_graph_data(n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0,
+                    target: str = "multiclass") -> GraphData:  # fmt: skip
+    """Small graphs whose class is visible in their node features."""
+    g = torch.Generator().manual_seed(seed)
+    graphs, ys = [], []
+    for i in range(n):
+        c = i % classes
+        k = int(torch.randint(4, 9, (1,), generator=g))
+        x = torch.randn(k, feats, generator=g) * 0.5
+        x[:, c % feats] += 1.0
+        ring = torch.arange(k)
+        ei = torch.stack([ring, (ring + 1) % k])
+        ei = torch.cat([ei, ei.flip(0)], 1)
+        yv = torch.tensor([c]) if target == "multiclass" else torch.tensor([[float(c), 1.0 - c]])
+        graphs.append(Data(x=x, edge_index=ei, y=yv))
+        ys.append(yv)
+    y = torch.cat(ys)
+    metric = "accuracy" if target == "multiclass" else "rocauc"
+    out = classes if target == "multiclass" else 2
+    return GraphData(card=toy_card("graph", target, metric), y=y, num_features=feats,
+                     num_outputs=out, graphs=graphs)  # fmt: skip
+
+
+def simple_split(n: int) -> Split:
+    idx = torch.arange(n)
+    return Split(idx[idx % 5 < 3], idx[idx % 5 == 3], idx[idx % 5 == 4], name="toy")
+
+
+@pytest.fixture
+def node_data() -> GraphData:
+    return make_node_data()
+
+
+@pytest.fixture
+def graph_data() -> GraphData:
+    return make_graph_data()
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch) -> str:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri

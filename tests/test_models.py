@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from benchmark.errors import KdbenchError
+from benchmark.method import resolve_params
+from benchmark.models import BACKBONES, build_backbone
+from benchmark.registry import METHODS
+
+N, F, C = 12, 6, 3
+X = torch.randn(N, F)
+EI = torch.tensor([[i for i in range(N)] + [(i + 1) % N for i in range(N)],
+                   [(i + 1) % N for i in range(N)] + [i for i in range(N)]])  # fmt: skip
+BATCH = torch.tensor([0] * 5 + [1] * 7)
+
+
+@pytest.mark.parametrize("name", ["GCN", "GAT", "GIN", "GraphSAGE", "MLP"])
+@pytest.mark.parametrize("task", ["node", "graph"])
+def test_backbone_outputs_have_the_documented_shapes(name, task):
+    params = resolve_params(METHODS.get("vanilla")(), BACKBONES.get(name), task)
+    model = build_backbone(name, F, C, task, params).eval()
+    out = model(X, EI, BATCH if task == "graph" else None, 2 if task == "graph" else None)
+    assert out.h.shape == (N, model.embedding_dim)
+    if task == "node":
+        assert out.logits.shape == (N, C) and out.g is None
+    else:
+        assert out.logits.shape == (2, C) and out.g.shape[0] == 2
+
+
+def test_mlp_ignores_the_graph_and_gcn_does_not():
+    for name, same in (("MLP", True), ("GCN", False)):
+        model = build_backbone(name, F, C, "node", {"dropout": 0.0}).eval()
+        a = model(X, EI).logits
+        b = model(X, EI[:, :3]).logits
+        assert torch.allclose(a, b) == same
+
+
+def test_categorical_features_are_embedded():
+    x = torch.randint(0, 4, (N, 2))
+    model = build_backbone("GIN", 0, 1, "graph", {"hidden": 16}, categorical=[4, 4]).eval()
+    out = model(x, EI, BATCH, 2)
+    assert out.logits.shape == (2, 1)
+
+
+def test_jk_cat_pools_every_layer():
+    model = build_backbone("GIN", F, C, "graph", {"hidden": 8, "layers": 3, "jk": "cat"}).eval()
+    assert model(X, EI, BATCH, 2).g.shape == (2, 24)
+
+
+def test_bad_architecture_arguments():
+    with pytest.raises(KdbenchError, match="divisible"):
+        build_backbone("GAT", F, C, "node", {"hidden": 10, "heads": 3, "layers": 3})
+    with pytest.raises(KdbenchError, match="readout"):
+        build_backbone("GCN", F, C, "graph", {"readout": "median"})
