@@ -17,7 +17,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
         raise KdbenchError(f"unknown device '{spec}'; use auto, cpu or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise KdbenchError(f"device {spec} requested but CUDA is not available; use --device cpu")
+            raise KdbenchError(
+                f"device {spec} requested but CUDA is not available; use --device cpu"
+            )
         index = device.index or 0
         if index >= torch.cuda.device_count():
             raise KdbenchError(

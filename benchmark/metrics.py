@@ -10,7 +10,8 @@ Two entry points with the same meaning:
 
 Metrics (``y_true`` / ``y_pred`` shapes):
 
-* ``accuracy``: ``[n]`` class ids / ``[n, C]`` scores; :math:`\frac1n\sum_i [\arg\max_c s_{ic} = y_i]`.
+* ``accuracy``: ``[n]`` class ids / ``[n, C]`` scores;
+  :math:`\frac1n\sum_i [\arg\max_c s_{ic} = y_i]`.
 * ``rocauc``: ``[n, T]`` in {0, 1, NaN} / ``[n, T]`` scores; per task the Mann–Whitney AUC over
   labelled rows, averaged over tasks that have both classes (as OGB; NaN = no label).
 * ``rmse`` / ``mae``: ``[n, T]`` with NaN = no label / ``[n, T]``; per task over labelled rows,

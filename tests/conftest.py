@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,19 +11,11 @@ from torch_geometric.data import Data
 
 from benchmark.data.types import GraphData, Split
 
+pytest_plugins = ["tests.conftest_data"]
+
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_mirror() -> Path | None:
-    """The real-data mirror: $KDBENCH_MIRROR, else ../shared/datasets beside the checkout."""
-    env = os.environ.get("KDBENCH_MIRROR")
-    path = Path(env) if env else REPO.parent / "shared" / "datasets"
-    return path if path.is_dir() else None
-
 
 def toy_card(task: str, target: str = "multiclass", metric: str = "accuracy", name: str = "toy"):
     return SimpleNamespace(name=name, task=task, target=target, metric=metric, ogb_name=None,

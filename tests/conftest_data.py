@@ -89,14 +89,14 @@ def card_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., P
 
 
 @pytest.fixture
-def toy_fields() -> Callable[..., dict[str, Any]]:
-    """``toy_fields(**over)``: the fields of a small valid card, ``over`` replacing some."""
+def card_fields() -> Callable[..., dict[str, Any]]:
+    """``card_fields(**over)``: the fields of a small valid card, ``over`` replacing some."""
     return toy_card_fields
 
 
 @pytest.fixture
-def toy_card() -> Callable[..., Any]:
-    """``toy_card(**over)``: a validated :class:`DatasetCard` built from ``toy_card_fields``."""
+def make_card() -> Callable[..., Any]:
+    """``make_card(**over)``: a validated :class:`DatasetCard` built from ``toy_card_fields``."""
     from benchmark.data.card import DatasetCard
 
     return lambda **over: DatasetCard.model_validate(toy_card_fields(**over))

@@ -106,29 +106,29 @@ def test_unknown_dataset_suggests_the_right_name() -> None:
         get_card("ogbg-molbac")
 
 
-def test_typo_in_a_card_names_key_and_file(card_dir, toy_fields) -> None:
-    path = card_dir(**toy_fields(protocl="tu_10fold"))
+def test_typo_in_a_card_names_key_and_file(card_dir, card_fields) -> None:
+    path = card_dir(**card_fields(protocl="tu_10fold"))
     with pytest.raises(KdbenchError) as err:
         parse_card(path)
     msg = str(err.value)
     assert str(path) in msg and "protocl" in msg and "\n" not in msg
 
 
-def test_bad_values_are_reported(card_dir, toy_fields) -> None:
-    path = card_dir(**toy_fields(task="edge", files=[{"path": "a", "sha256": "xyz"}]))
+def test_bad_values_are_reported(card_dir, card_fields) -> None:
+    path = card_dir(**card_fields(task="edge", files=[{"path": "a", "sha256": "xyz"}]))
     with pytest.raises(KdbenchError, match=r"task: .*files\.0\.sha256"):
         parse_card(path)
 
 
-def test_duplicate_names_are_an_error(card_dir, toy_fields) -> None:
-    card_dir("one.yaml", **toy_fields())
-    card_dir("two.yaml", **toy_fields())
+def test_duplicate_names_are_an_error(card_dir, card_fields) -> None:
+    card_dir("one.yaml", **card_fields())
+    card_dir("two.yaml", **card_fields())
     with pytest.raises(KdbenchError, match=r"'Toy' is defined twice: .*one\.yaml and .*two\.yaml"):
         load_catalogue()
 
 
-def test_cards_env_overrides_the_folder(card_dir, toy_fields) -> None:
-    card_dir(**toy_fields(transforms=[{"one_hot_degree": {"max_degree": 3}}, "constant"]))
+def test_cards_env_overrides_the_folder(card_dir, card_fields) -> None:
+    card_dir(**card_fields(transforms=[{"one_hot_degree": {"max_degree": 3}}, "constant"]))
     card = get_card("Toy")
     assert isinstance(card, DatasetCard)
     assert card.transform_specs == [("one_hot_degree", {"max_degree": 3}), ("constant", {})]

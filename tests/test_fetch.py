@@ -40,13 +40,13 @@ def small_mirror(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def toy(toy_card) -> DatasetCard:
+def toy(make_card) -> DatasetCard:
     """The toy card with the two files of ``small_mirror``, both pinned."""
     files = [
         {"path": "raw/a.txt", "sha256": _sha(b"alpha\n")},
         {"path": "raw/b.txt", "sha256": _sha(b"beta\n")},
     ]
-    return toy_card(files=files)
+    return make_card(files=files)
 
 
 def test_default_data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -113,8 +113,8 @@ def test_missing_mirror_file_names_file_and_mirror(small_mirror: Path, tmp_path:
     assert "no official source" in msg and "set KDBENCH_MIRROR to a folder holding" in msg
 
 
-def test_unreachable_official_url_fails_fast(tmp_path: Path, toy_card) -> None:
-    card = toy_card(
+def test_unreachable_official_url_fails_fast(tmp_path: Path, make_card) -> None:
+    card = make_card(
         files=[
             {"path": "raw/a.txt", "url": "http://127.0.0.1:9/a.txt"},
             {"path": "raw/b.txt", "url": "http://127.0.0.1:9/b.txt"},
@@ -134,13 +134,15 @@ def test_http_mirror(small_mirror: Path, tmp_path: Path, http_serve, toy) -> Non
     assert json.loads((folder / VERIFIED).read_text())["raw/a.txt"]["origin"].startswith(url)
 
 
-def test_official_url_is_verified(tmp_path: Path, http_serve, small_mirror: Path, toy_card) -> None:
+def test_official_url_is_verified(
+    tmp_path: Path, http_serve, small_mirror: Path, make_card
+) -> None:
     url = http_serve(small_mirror / "Toy" / "raw")
-    good = toy_card(
+    good = make_card(
         files=[{"path": "raw/a.txt", "sha256": _sha(b"alpha\n"), "url": f"{url}/a.txt"}]
     )
     assert (ensure_files(good, tmp_path / "r1", "") / "raw" / "a.txt").is_file()
-    bad = toy_card(files=[{"path": "raw/a.txt", "sha256": _sha(b"other"), "url": f"{url}/a.txt"}])
+    bad = make_card(files=[{"path": "raw/a.txt", "sha256": _sha(b"other"), "url": f"{url}/a.txt"}])
     with pytest.raises(DataError, match=r"raw/a\.txt from http://127.*/a\.txt has sha256"):
         ensure_files(bad, tmp_path / "r2", "")
 
@@ -154,18 +156,18 @@ def _tu_zip(folder: Path, content: bytes) -> Path:
     return path
 
 
-def test_archive_route(tmp_path: Path, http_serve, toy_card) -> None:
+def test_archive_route(tmp_path: Path, http_serve, make_card) -> None:
     served = tmp_path / "served"
     _tu_zip(served, b"alpha\n")
     url = http_serve(served)
     archive = {"url": f"{url}/Toy.zip", "kind": "zip", "member_prefix": "Toy/", "target": "raw/"}
-    card = toy_card(files=[{"path": "raw/a.txt", "sha256": _sha(b"alpha\n")}], archives=[archive])
+    card = make_card(files=[{"path": "raw/a.txt", "sha256": _sha(b"alpha\n")}], archives=[archive])
     folder = ensure_files(card, tmp_path / "root", str(tmp_path / "empty-mirror"))
     assert (folder / "raw" / "a.txt").read_bytes() == b"alpha\n"
     assert not (folder / "raw" / "README.txt").exists()
 
 
-def test_inexact_archive_is_accepted_and_remembered(tmp_path: Path, http_serve, toy_card) -> None:
+def test_inexact_archive_is_accepted_and_remembered(tmp_path: Path, http_serve, make_card) -> None:
     """An official source of another form (TU originals of a converted set): kept unhashed."""
     served = tmp_path / "served"
     _tu_zip(served, b"original form\n")
@@ -176,7 +178,7 @@ def test_inexact_archive_is_accepted_and_remembered(tmp_path: Path, http_serve, 
         "target": "raw/",
         "exact": False,
     }
-    card = toy_card(
+    card = make_card(
         files=[{"path": "raw/a.txt", "sha256": _sha(b"converted\n")}], archives=[archive]
     )
     root = tmp_path / "root"
@@ -188,12 +190,12 @@ def test_inexact_archive_is_accepted_and_remembered(tmp_path: Path, http_serve, 
         ensure_files(card, root, "")
 
 
-def test_gz_archive(tmp_path: Path, http_serve, toy_card) -> None:
+def test_gz_archive(tmp_path: Path, http_serve, make_card) -> None:
     served = tmp_path / "served"
     served.mkdir()
     (served / "t.csv.gz").write_bytes(gzip.compress(b"smiles\nCCO\n"))
     archive = {"url": f"{http_serve(served)}/t.csv.gz", "kind": "gz", "target": "raw/t.csv"}
-    card = toy_card(
+    card = make_card(
         files=[{"path": "raw/t.csv", "sha256": _sha(b"smiles\nCCO\n")}], archives=[archive]
     )
     folder = ensure_files(card, tmp_path / "root", "")

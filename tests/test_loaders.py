@@ -124,10 +124,10 @@ def test_stats_mismatch_names_the_statistic(
     assert "num_graphs 188 (card: 190)" in msg and "\n" not in msg
 
 
-def _corpus(toy_fields, root: Path, **over) -> dict:
+def _corpus(card_fields, root: Path, **over) -> dict:
     (root / "Corpus" / "raw").mkdir(parents=True)
     (root / "Corpus" / "raw" / "c.csv").write_text("SMILES\nCCO\nc1ccccc1\nnot_a_smiles\n")
-    return toy_fields(
+    return card_fields(
         name="Corpus",
         family="molecular",
         loader="smiles_csv",
@@ -141,18 +141,18 @@ def _corpus(toy_fields, root: Path, **over) -> dict:
     )
 
 
-def test_smiles_corpus(card_dir, toy_fields, tmp_path: Path) -> None:
+def test_smiles_corpus(card_dir, card_fields, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    card_dir(**_corpus(toy_fields, root))
+    card_dir(**_corpus(card_fields, root))
     gd = load_dataset("Corpus", root, "")
     assert gd.num_items == 2 and gd.y.shape == (2, 0) and gd.num_outputs == 0
     assert gd.extra["smiles"] == ["CCO", "c1ccccc1"] and gd.categorical is not None
     assert gd.graphs[1].x.dtype == torch.long and gd.graphs[1].num_nodes == 6
 
 
-def test_unknown_transform(card_dir, toy_fields, tmp_path: Path) -> None:
+def test_unknown_transform(card_dir, card_fields, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    card_dir(**_corpus(toy_fields, root, transforms=["one_hot_degre"]))
+    card_dir(**_corpus(card_fields, root, transforms=["one_hot_degre"]))
     with pytest.raises(UnknownNameError, match="Did you mean 'one_hot_degree'"):
         load_dataset("Corpus", root, "")
 

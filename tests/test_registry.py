@@ -34,5 +34,5 @@ def test_register_method_sets_name_and_rejects_duplicate():
     with pytest.raises(KdbenchError, match="registered twice"):
 
         @register_method("vanilla")
-        class Other:  # noqa: F841 - only registered
+        class Other:
             pass

@@ -30,7 +30,7 @@ from benchmark.train.feeders import make_feeder
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
              "batch_size": 0},
-    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 50,
+    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 30,
               "batch_size": 32},
 }  # fmt: skip
 #: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,

@@ -1,0 +1,1 @@
+"""Datasets: the catalogue of cards, fetching (mirror or official servers), loading, splits."""

@@ -1,0 +1,420 @@
+"""Load a dataset by card name into a :class:`~benchmark.data.types.GraphData`.
+
+Each loader kind (the card's ``loader``) is one function registered in :data:`LOADERS`; it
+points PyG's or OGB's own dataset class at the dataset folder (the files are already there, so
+nothing downloads) and returns the raw items plus what split protocols need. PyG/OGB cache
+their processed form under ``<folder>/processed``. :func:`load_dataset` then applies the card's
+transforms once, gathers the targets and checks the result against the card's ``stats``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_geometric.transforms as T
+from torch import Tensor
+from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+from torch_geometric.data.storage import GlobalStorage
+from torch_geometric.utils import degree
+
+from benchmark.data.card import DatasetCard, get_card
+from benchmark.data.fetch import default_data_root, ensure_files
+from benchmark.data.types import GraphData
+from benchmark.errors import DataError, KdbenchError
+from benchmark.registry import Registry
+
+# ogb 1.3.6 calls torch.load without weights_only=False (torch >= 2.6 refuses its pickles).
+torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+
+
+@dataclass
+class Loaded:
+    """What a loader returns: one graph (node task) or a list (graph task), plus extras."""
+
+    data: Data | None = None
+    graphs: list[Data] | None = None
+    categorical: list[int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Loader = Callable[[DatasetCard, Path], Loaded]
+TransformFactory = Callable[[list[Data], dict[str, Any]], Callable[[Data], Data]]
+
+LOADERS: Registry[Loader] = Registry(
+    "dataset loader", hint="Set a card's `loader:` to one of these, or register a new one."
+)
+TRANSFORMS: Registry[TransformFactory] = Registry(
+    "transform", hint="Use one of these in a card's `transforms:`."
+)
+
+
+def _arg(card: DatasetCard, key: str, default: Any = None) -> Any:
+    if key not in card.loader_args and default is None:
+        raise KdbenchError(f"dataset card '{card.name}': loader_args needs '{key}'")
+    return card.loader_args.get(key, default)
+
+
+def _split_off_masks(data: Data) -> dict[str, Tensor]:
+    return {k: data[f"{k}_mask"] for k in ("train", "val", "test")}
+
+
+def _pyg_x_sizes() -> list[int]:
+    """Vocabulary size of each column of ``torch_geometric.utils.from_smiles``'s ``x``."""
+    from torch_geometric.utils.smiles import x_map
+
+    return [len(v) for v in x_map.values()]
+
+
+# --- loaders -----------------------------------------------------------------------------
+
+
+@LOADERS.register("tudataset")
+def load_tudataset(card: DatasetCard, folder: Path) -> Loaded:
+    """TU graph classification: ``TUDataset(root=<folder parent>, name=<folder name>)``."""
+    from torch_geometric.datasets import TUDataset
+
+    ds = TUDataset(
+        str(folder.parent),
+        name=card.loader_args.get("name", folder.name),
+        use_node_attr=bool(card.loader_args.get("use_node_attr", False)),
+    )
+    return Loaded(graphs=[ds[i] for i in range(len(ds))])
+
+
+@LOADERS.register("planetoid")
+def load_planetoid(card: DatasetCard, folder: Path) -> Loaded:
+    """Planetoid citation graphs with the public split (masks [N])."""
+    from torch_geometric.datasets import Planetoid
+
+    data = Planetoid(str(folder.parent), name=_arg(card, "name"))[0]
+    return Loaded(data=data)
+
+
+@LOADERS.register("webkb")
+def load_webkb(card: DatasetCard, folder: Path) -> Loaded:
+    """WebKB (Cornell/Texas/Wisconsin) with Geom-GCN's 10 splits (masks [N, 10])."""
+    from torch_geometric.datasets import WebKB
+
+    return Loaded(data=WebKB(str(folder.parent), name=_arg(card, "name"))[0])
+
+
+@LOADERS.register("actor")
+def load_actor(card: DatasetCard, folder: Path) -> Loaded:
+    """Actor (Geom-GCN 'film') with its 10 splits (masks [N, 10])."""
+    from torch_geometric.datasets import Actor
+
+    return Loaded(data=Actor(str(folder))[0])
+
+
+@LOADERS.register("amazon")
+def load_amazon(card: DatasetCard, folder: Path) -> Loaded:
+    """Amazon Computers/Photo co-purchase graphs (no fixed split)."""
+    from torch_geometric.datasets import Amazon
+
+    return Loaded(data=Amazon(str(folder.parent), name=_arg(card, "name"))[0])
+
+
+@LOADERS.register("coauthor")
+def load_coauthor(card: DatasetCard, folder: Path) -> Loaded:
+    """Coauthor CS/Physics graphs (no fixed split)."""
+    from torch_geometric.datasets import Coauthor
+
+    return Loaded(data=Coauthor(str(folder.parent), name=_arg(card, "name"))[0])
+
+
+@LOADERS.register("cpf_npz")
+def load_cpf_npz(card: DatasetCard, folder: Path) -> Loaded:
+    """The ``.npz`` graphs CPF/GLNN use (``raw/<name>.npz``, made undirected, binary x)."""
+    from torch_geometric.io import read_npz
+
+    return Loaded(data=read_npz(str(folder / "raw" / f"{_arg(card, 'name')}.npz")))
+
+
+@LOADERS.register("moleculenet")
+def load_moleculenet(card: DatasetCard, folder: Path) -> Loaded:
+    """PyG MoleculeNet: integer atom features (``from_smiles``) and each graph's SMILES."""
+    from torch_geometric.datasets import MoleculeNet
+
+    ds = MoleculeNet(str(folder.parent), name=_arg(card, "name"))
+    graphs = [ds[i] for i in range(len(ds))]
+    return Loaded(
+        graphs=graphs, categorical=_pyg_x_sizes(), extra={"smiles": [g.smiles for g in graphs]}
+    )
+
+
+def _ogb_root(card: DatasetCard, folder: Path) -> tuple[str, str]:
+    name = card.ogb_name
+    if name is None or folder.name != name.replace("-", "_"):
+        raise KdbenchError(
+            f"dataset card '{card.name}': an OGB card needs ogb_name and a path ending in "
+            f"the OGB folder name (e.g. ogb_name: ogbg-molhiv, path: OGB/ogbg_molhiv)"
+        )
+    return name, str(folder.parent)
+
+
+def _ogb_split(split: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: torch.as_tensor(split[k], dtype=torch.long) for k in ("train", "valid", "test")}
+
+
+@LOADERS.register("ogbg")
+def load_ogbg(card: DatasetCard, folder: Path) -> Loaded:
+    """OGB graph property prediction: official split, SMILES from ``mapping/mol.csv.gz``."""
+    import pandas as pd
+    from ogb.graphproppred import PygGraphPropPredDataset
+    from ogb.utils.features import get_atom_feature_dims
+
+    name, root = _ogb_root(card, folder)
+    with contextlib.redirect_stdout(sys.stderr):  # ogb prints progress; keep stdout for results
+        ds = PygGraphPropPredDataset(name=name, root=root)
+    extra: dict[str, Any] = {"ogb_split": _ogb_split(ds.get_idx_split())}
+    mol = folder / "mapping" / "mol.csv.gz"
+    if mol.is_file():
+        extra["smiles"] = pd.read_csv(mol)["smiles"].astype(str).tolist()
+    return Loaded(
+        graphs=[ds[i] for i in range(len(ds))],
+        categorical=list(get_atom_feature_dims()),
+        extra=extra,
+    )
+
+
+@LOADERS.register("ogbn")
+def load_ogbn(card: DatasetCard, folder: Path) -> Loaded:
+    """OGB node property prediction (one graph) with the official split."""
+    from ogb.nodeproppred import PygNodePropPredDataset
+
+    name, root = _ogb_root(card, folder)
+    with contextlib.redirect_stdout(sys.stderr):
+        ds = PygNodePropPredDataset(name=name, root=root)
+    return Loaded(data=ds[0], extra={"ogb_split": _ogb_split(ds.get_idx_split())})
+
+
+class SmilesCsv(InMemoryDataset):
+    """Molecules from one SMILES column of ``raw/<file>``; processed once into
+    ``processed/<featurizer>.pt`` (``pyg``: ``from_smiles``; ``ogb``: ``smiles2graph``)."""
+
+    def __init__(self, root: str, file: str, column: str, featurizer: str) -> None:
+        self.file, self.column, self.featurizer = file, column, featurizer
+        super().__init__(root)
+        self.load(self.processed_paths[0])
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        return [self.file]
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        return [f"{self.featurizer}.pt"]
+
+    def download(self) -> None:  # the files come from ensure_files
+        raise DataError(f"missing {self.raw_paths[0]}")
+
+    def process(self) -> None:
+        import pandas as pd
+
+        smiles = pd.read_csv(self.raw_paths[0], usecols=[self.column])[self.column].astype(str)
+        graphs = []
+        for s in smiles:
+            g = self._featurize(s)
+            if g is not None and g.num_nodes:
+                g.smiles = s
+                graphs.append(g)
+        self.save(graphs, self.processed_paths[0])
+
+    def _featurize(self, s: str) -> Data | None:
+        if self.featurizer == "pyg":
+            from torch_geometric.utils import from_smiles
+
+            return from_smiles(s)
+        from ogb.utils import smiles2graph
+
+        try:
+            g = smiles2graph(s)
+        except AttributeError:  # RDKit could not parse it
+            return None
+        return Data(
+            x=torch.from_numpy(g["node_feat"]).long(),
+            edge_index=torch.from_numpy(g["edge_index"]).long(),
+            edge_attr=torch.from_numpy(g["edge_feat"]).long(),
+            num_nodes=int(g["num_nodes"]),
+        )
+
+
+@LOADERS.register("smiles_csv")
+def load_smiles_csv(card: DatasetCard, folder: Path) -> Loaded:
+    """An unlabeled SMILES corpus (pre-training): loader_args ``file`` (under ``raw/``),
+    ``column`` (default ``smiles``), ``featurizer`` (``pyg`` default, or ``ogb``)."""
+    featurizer = card.loader_args.get("featurizer", "pyg")
+    if featurizer not in ("pyg", "ogb"):
+        raise KdbenchError(f"dataset card '{card.name}': featurizer is 'pyg' or 'ogb'")
+    ds = SmilesCsv(
+        str(folder), _arg(card, "file"), card.loader_args.get("column", "smiles"), featurizer
+    )
+    graphs = [ds[i] for i in range(len(ds))]
+    if featurizer == "pyg":
+        sizes = _pyg_x_sizes()
+    else:
+        from ogb.utils.features import get_atom_feature_dims
+
+        sizes = list(get_atom_feature_dims())
+    return Loaded(graphs=graphs, categorical=sizes, extra={"smiles": [g.smiles for g in graphs]})
+
+
+# --- transforms --------------------------------------------------------------------------
+
+
+@TRANSFORMS.register("largest_connected_component")
+def _lcc(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    return T.LargestConnectedComponents(**args)
+
+
+@TRANSFORMS.register("one_hot_degree")
+def _one_hot_degree(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    """``max_degree`` omitted or null: the largest in-degree over all items."""
+    args = dict(args)
+    if args.get("max_degree") is None:
+        args["max_degree"] = max(
+            int(degree(g.edge_index[1], g.num_nodes).max()) if g.num_edges else 0 for g in items
+        )
+    return T.OneHotDegree(**args)
+
+
+@TRANSFORMS.register("constant")
+def _constant(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    return T.Constant(**args)
+
+
+@TRANSFORMS.register("to_undirected")
+def _to_undirected(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    return T.ToUndirected(**args)
+
+
+@TRANSFORMS.register("normalize_features")
+def _normalize_features(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    return T.NormalizeFeatures(**args)
+
+
+# --- the entry point ---------------------------------------------------------------------
+
+
+def _targets(card: DatasetCard, ys: list[Tensor], n: int) -> Tensor:
+    """Gather targets: [n] long (multiclass), [n, T] float with NaN (multilabel/regression)."""
+    if card.target == "none":
+        return torch.empty(n, 0)
+    y = torch.cat([t.reshape(t.shape[0] if t.dim() else 1, -1) for t in ys])
+    if card.target == "multiclass":
+        return y.reshape(-1).long()
+    return y.float().reshape(n, -1)
+
+
+def _stats(card: DatasetCard, items: list[Data], y: Tensor, num_features: int) -> dict[str, int]:
+    got = {
+        "num_nodes": sum(int(g.num_nodes) for g in items),
+        "num_edges": sum(int(g.num_edges) for g in items),
+        "num_features": num_features,
+    }
+    if card.task == "graph":
+        got["num_graphs"] = len(items)
+    if card.target == "multiclass":
+        got["num_classes"] = int(y.max()) + 1 if y.numel() else 0
+    elif card.target != "none":
+        got["num_tasks"] = int(y.shape[1])
+    return got
+
+
+def _check_features(card: DatasetCard, items: list[Data], categorical: list[int] | None) -> None:
+    """Dense features become float; integer categories must fit their vocabularies."""
+    for g in items:
+        if g.x is None:
+            raise DataError(
+                f"{card.name}: the graphs have no node features; add a one_hot_degree or "
+                "constant transform to the card"
+            )
+        if categorical is None:
+            g.x = g.x.float()
+    if categorical is not None:
+        x_max = torch.cat([g.x for g in items]).amax(dim=0)
+        if x_max.numel() != len(categorical) or bool((x_max >= torch.tensor(categorical)).any()):
+            raise DataError(
+                f"{card.name}: integer features {x_max.tolist()} (max per column) do not fit "
+                f"the vocabulary sizes {categorical}"
+            )
+
+
+def check_stats(card: DatasetCard, got: dict[str, int], folder: Path) -> None:
+    """Raise a one-line :class:`DataError` when the loaded data differ from ``card.stats``."""
+    want = card.stats.model_dump(exclude_none=True)
+    bad = [f"{k} {got[k]} (card: {v})" for k, v in want.items() if k in got and got[k] != v]
+    if bad:
+        raise DataError(
+            f"{card.name}: the loaded data do not match the card: {', '.join(bad)}. The files "
+            f"under {folder} are partial or another version: delete {folder} and load again "
+            "(or fix the card's stats if the data are right)."
+        )
+
+
+def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = None) -> GraphData:
+    """Load the dataset ``name`` (a card name) ready for training.
+
+    Fetches and verifies its files (:func:`~benchmark.data.fetch.ensure_files`: data root,
+    then ``mirror`` (default ``$KDBENCH_MIRROR``; ``""`` = none), then official sources),
+    runs the card's loader, applies its transforms once and checks the statistics.
+    ``extra`` holds ``masks`` (Planetoid [N]; Geom-GCN [N, 10]), ``ogb_split``
+    (train/valid/test indices) and ``smiles`` where they apply.
+    """
+    card = get_card(name)
+    root = Path(data_root) if data_root is not None else default_data_root()
+    folder = ensure_files(card, root, mirror)
+    loaded = LOADERS.get(card.loader)(card, folder)
+    items = [loaded.data] if card.task == "node" else loaded.graphs
+    if items is None or (card.task == "node" and loaded.data is None):
+        raise KdbenchError(f"loader '{card.loader}' gives no {card.task}-task data")
+    sizes = [g.num_nodes for g in items]
+    for tname, targs in card.transform_specs:
+        transform = TRANSFORMS.get(tname)(items, targs)
+        items = [transform(g) for g in items]
+    if "ogb_split" in loaded.extra and [g.num_nodes for g in items] != sizes:
+        raise KdbenchError(
+            f"dataset card '{card.name}': a transform drops nodes, so the "
+            "official OGB split no longer matches; remove that transform"
+        )
+
+    extra = dict(loaded.extra)
+    if card.task == "node":
+        data = items[0]
+        if "train_mask" in data:
+            extra["masks"] = _split_off_masks(data)
+            for k in ("train_mask", "val_mask", "test_mask"):
+                del data[k]
+    if "smiles" in extra and len(extra["smiles"]) != len(items) and card.task == "graph":
+        raise DataError(f"{card.name}: {len(extra['smiles'])} SMILES for {len(items)} graphs")
+
+    if card.task == "node":
+        y = _targets(card, [items[0].y], items[0].num_nodes)
+        items[0].y = y
+    else:
+        y = _targets(card, [g.y for g in items] if card.target != "none" else [], len(items))
+        if card.target in ("multilabel", "regression"):
+            for g, row in zip(items, y):
+                g.y = row.view(1, -1)
+    _check_features(card, items, loaded.categorical)
+    num_features = int(items[0].x.shape[1])
+    got = _stats(card, items, y, num_features)
+    check_stats(card, got, folder)
+    num_outputs = got.get("num_classes" if card.target == "multiclass" else "num_tasks", 0)
+    return GraphData(
+        card=card,
+        y=y,
+        num_features=num_features,
+        num_outputs=int(num_outputs),
+        data=items[0] if card.task == "node" else None,
+        graphs=items if card.task == "graph" else None,
+        categorical=loaded.categorical,
+        extra=extra,
+    )

@@ -1,0 +1,78 @@
+"""The two data structures every method sees: a loaded dataset and one split of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+    from benchmark.data.card import DatasetCard
+
+
+@dataclass
+class GraphData:
+    """A loaded dataset, ready for training.
+
+    Node tasks hold one graph in ``data`` (``x`` [N, F] float, ``edge_index`` [2, E]);
+    graph tasks hold ``graphs``, a list of PyG ``Data`` (one per graph, transforms already
+    applied). ``y`` gathers the targets of every node (node task) or graph (graph task):
+    ``[n]`` long class ids for ``multiclass``; ``[n, T]`` float with NaN for a missing label
+    for ``multilabel`` and ``regression``.
+
+    ``categorical`` is ``None`` for dense float features, or the vocabulary size of each
+    column when ``x`` holds integer categories (molecules: atom type, chirality, ...), which
+    backbones then embed. ``extra`` carries what split protocols need and the card does not
+    (official split indices, SMILES, ...).
+    """
+
+    card: DatasetCard
+    y: Tensor
+    num_features: int
+    num_outputs: int
+    data: Data | None = None
+    graphs: list[Data] | None = None
+    categorical: list[int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def num_items(self) -> int:
+        """Number of nodes (node task) or graphs (graph task) that splits index into."""
+        return int(self.y.shape[0])
+
+
+@dataclass
+class Split:
+    """Disjoint index sets into the nodes (node task) or graphs (graph task).
+
+    ``train``/``val``/``test`` are 1-D long tensors. ``parts`` holds further named sets a
+    protocol defines (e.g. LTD's ``meta`` nodes) and must be disjoint from the three.
+    ``name`` identifies the split for caching (protocol, its arguments and the seed/fold).
+    """
+
+    train: Tensor
+    val: Tensor
+    test: Tensor
+    name: str = ""
+    parts: dict[str, Tensor] = field(default_factory=dict)
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(
+            self.train.to(device),
+            self.val.to(device),
+            self.test.to(device),
+            self.name,
+            {k: v.to(device) for k, v in self.parts.items()},
+        )

@@ -1,0 +1,120 @@
+"""The command line as a user meets it: listings, a real fit logged to MLflow, bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main, parse_overrides, parse_seeds
+from benchmark.errors import KdbenchError
+
+
+@pytest.fixture
+def env(real_mirror, session_data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("KDBENCH_MIRROR", str(real_mirror))
+    monkeypatch.setenv("KDBENCH_DATA", str(session_data_root))
+    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seed_and_override_parsing():
+    assert parse_seeds("0-9") == list(range(10))
+    assert parse_seeds("0,3,5") == [0, 3, 5]
+    assert parse_overrides(["hidden=64", "lr=1e-2", "norm=batch"]) == {
+        "hidden": 64, "lr": 0.01, "norm": "batch"}  # fmt: skip
+    for bad in ("a-b", "3,3", ""):
+        with pytest.raises(KdbenchError):
+            parse_seeds(bad)
+    with pytest.raises(KdbenchError, match="key=value"):
+        parse_overrides(["hidden"])
+
+
+def test_methods_and_datasets_listings(capsys, env):
+    code, out, _ = run(capsys, "methods", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["vanilla"]["tasks"] == ["node", "graph"]
+    assert rows["vanilla"]["needs_teacher"] is False and rows["vanilla"]["description"]
+    code, out, _ = run(capsys, "datasets", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["Cora"]["available"] in ("mirror", "data root")
+    assert rows["MUTAG"]["protocol"] == "tu_10fold"
+
+
+def test_fit_on_real_mutag_logs_to_mlflow_and_prints_json_last(capsys, env):
+    code, out, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG",
+                         "--backbone", "GIN", "--seeds", "0,1", "--set", "epochs=3",
+                         "hidden=16", "--json")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["method"] == "vanilla" and summary["seeds"] == [0, 1]
+    assert summary["params"]["hidden"] == 16 and len(summary["test"]) == 2
+    assert summary["test_std"] is not None and "test =" in err
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{env / 'runs' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fit"])
+    seeds = runs[runs["tags.seed"].notna()]
+    assert sorted(seeds["tags.seed"]) == ["0", "1"]
+    assert set(seeds["tags.dataset"]) == {"MUTAG"} and seeds["metrics.test"].notna().all()
+    parent = runs[runs["tags.seed"].isna()].run_id.iloc[0]
+    assert (seeds["tags.mlflow.parentRunId"] == parent).all()
+    assert {"tags.git_sha", "tags.config_hash", "tags.hardware"} <= set(runs.columns)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--method", "vanila", "--dataset", "Cora", "--backbone", "GCN"], "mean 'vanilla'"),
+        (["--method", "vanilla", "--dataset", "Coraa", "--backbone", "GCN"], "unknown dataset"),
+        (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GNC"], "unknown backbone"),
+        (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--set", "hiden=3"],
+         "unknown hyper-parameter"),
+        (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--device", "cuda:7"],
+         "cuda"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, env, argv, needle):
+    code, _, err = run(capsys, "fit", *argv, "--no-track")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+
+
+def test_missing_data_names_the_file_and_the_mirror(capsys, env, tmp_path, monkeypatch):
+    monkeypatch.setenv("KDBENCH_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
+    monkeypatch.setenv("KDBENCH_DOWNLOAD_TIMEOUT", "2")
+    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "Cora",
+                       "--backbone", "GCN", "--no-track")  # fmt: skip
+    assert code == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error:") and "ind.cora" in line and "empty-mirror" in line
+
+
+def test_unreachable_tracking_server_fails_fast(capsys, env, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "Cora",
+                       "--backbone", "GCN", "--seeds", "0", "--set", "epochs=1")  # fmt: skip
+    assert code == 2 and "unreachable" in err and "--no-track" in err
+
+
+@pytest.mark.skipif(
+    shutil.which("kdbench") is None and not (Path(sys.executable).parent / "kdbench").exists(),
+    reason="console script not installed",
+)
+def test_console_script_reports_errors_with_exit_code_2():
+    exe = shutil.which("kdbench") or str(Path(sys.executable).parent / "kdbench")
+    proc = subprocess.run([exe, "fit", "--method", "nope", "--dataset", "Cora", "--backbone",
+                           "GCN"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: unknown method 'nope'")
