@@ -94,7 +94,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, env, argv, needle):
 def test_missing_data_names_the_file_and_the_mirror(capsys, env, tmp_path, monkeypatch):
     monkeypatch.setenv("KDBENCH_MIRROR", str(tmp_path / "empty-mirror"))
     monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
-    monkeypatch.setenv("KDBENCH_DOWNLOAD_TIMEOUT", "2")
+    monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
     code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "Cora",
                        "--backbone", "GCN", "--no-track")  # fmt: skip
     assert code == 2
@@ -118,3 +118,19 @@ def test_console_script_reports_errors_with_exit_code_2():
     proc = subprocess.run([exe, "fit", "--method", "nope", "--dataset", "Cora", "--backbone",
                            "GCN"], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.startswith("error: unknown method 'nope'")
+
+
+def test_corrupt_file_names_the_file_and_the_fix(capsys, env, tmp_path, monkeypatch, real_mirror):
+    import shutil as sh
+
+    mirror = tmp_path / "mirror"
+    sh.copytree(real_mirror / "TUDataset" / "MUTAG", mirror / "TUDataset" / "MUTAG")
+    (mirror / "TUDataset" / "MUTAG" / "raw" / "MUTAG_A.txt").write_text("1, 2\n")
+    monkeypatch.setenv("KDBENCH_MIRROR", str(mirror))
+    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
+    monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
+    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG",
+                       "--backbone", "GIN", "--no-track")  # fmt: skip
+    assert code == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error:") and "MUTAG_A.txt" in line and "sha256" in line
