@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print one JSON line with the summary last (tables go to stderr)")
     data_flags(p)
     p.set_defaults(func=cmd_fit)
+
+    from benchmark.cli_grid import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -117,7 +117,7 @@ def fit_seeds(
     args = protocol_args if protocol_args is not None else dict(data.card.protocol_args or {})
     if protocol != data.card.protocol and protocol_args is None:
         args = {}
-    deps = method.dependencies(data, backbone, params)
+    deps = method.dependencies(data.task, backbone, None)
     if deps:
         raise KdbenchError(
             f"method '{method_name}' depends on {', '.join(d.name for d in deps)}; "

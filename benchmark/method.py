@@ -59,6 +59,7 @@ class FitContext:
     evaluator: Evaluator
     artifacts: dict[str, Any] = field(default_factory=dict)
     evaluate_test: bool = True
+    export_outputs: bool = False  # fill FitResult.outputs (a teacher for other cells)
     report: Callable[[int, float], None] | None = None
     on_epoch: Callable[[int, int], None] | None = None  # progress: (epoch, max_epochs)
 
@@ -81,6 +82,10 @@ class FitResult:
     val_pred: Tensor | None = None
     test_pred: Tensor | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    #: with ``ctx.export_outputs``: the selected model's outputs for *every* node or graph,
+    #: in dataset order (``logits`` [n, C]; ``h`` [N, d] node embeddings for node tasks;
+    #: ``g`` [G, d] graph embeddings for graph tasks) and its ``state_dict``, on the CPU.
+    outputs: dict[str, Any] | None = None
 
 
 class Method:
@@ -94,10 +99,9 @@ class Method:
     #: backbones the method cannot use (e.g. a method that needs message passing).
     backbones: ClassVar[tuple[str, ...] | None] = None
 
-    def dependencies(self, data: GraphData, backbone: str, params: dict[str, Any]) -> list[
-        Dependency
-    ]:
-        """Artefacts to resolve before ``fit`` (none by default)."""
+    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+        """Artefacts to resolve before ``fit`` for a cell with this ``backbone`` and
+        ``teacher`` backbone (``None`` unless the method distils); none by default."""
         return []
 
     @property

@@ -21,7 +21,7 @@ def test_method_fits_a_toy_graph(name, task):
     data = make_node_data() if task == "node" else make_graph_data()
     backbone = "GCN" if method.backbones is None else method.backbones[0]
     params = resolve_params(method, BACKBONES.get(backbone), task, {"epochs": 5})
-    deps = method.dependencies(data, backbone, params)
+    deps = method.dependencies(task, backbone, backbone)
     artifacts = {}
     for dep in deps:  # a teacher trained the same way the runner would
         teacher = METHODS.get(dep.method)()

@@ -124,3 +124,14 @@ def test_graph_store_select_equals_pyg_collation():
     for key in ("x", "edge_index", "edge_attr", "batch"):
         assert torch.equal(getattr(got, key), getattr(ref, key)), key
     assert got.gid.tolist() == [7, 2, 9] and got.num_graphs == 3
+
+
+@pytest.mark.parametrize("make", [make_node_data, make_graph_data])
+def test_exported_outputs_cover_every_item_in_order(make):
+    data = make()
+    m, ctx = ctx_for(data, epochs=3)
+    ctx.export_outputs, ctx.evaluate_test = True, False
+    out = m.fit(ctx).outputs
+    assert out["logits"].shape == (data.num_items, data.num_outputs)
+    emb = out["h"] if data.task == "node" else out["g"]
+    assert emb.shape[0] == data.num_items and "state_dict" in out

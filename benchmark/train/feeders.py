@@ -62,6 +62,12 @@ class NodeFeeder:
     def train_batches(self) -> Iterator[Batch]:
         yield self.part("train")
 
+    def all_batches(self) -> list[Batch]:
+        """Every node, in order (for exporting a teacher's outputs)."""
+        g = self.graph
+        ids = torch.arange(g.num_nodes, device=self.y.device)
+        return [Batch(g.x, g.edge_index, self.y, ids, rows=None, graph=g)]
+
     def eval_batches(self, name: str) -> list[Batch]:
         return [self.part(name)]
 
@@ -141,6 +147,12 @@ class GraphFeeder:
         n_batches = max(1, -(-order.numel() // self.batch_size))
         for chunk in torch.tensor_split(order, n_batches):
             yield self._batch(chunk)
+
+    def all_batches(self) -> list[Batch]:
+        """Every graph, in dataset order (for exporting a teacher's outputs)."""
+        ids = torch.arange(self.y.shape[0])
+        n = max(1, -(-ids.numel() // self.eval_batch_size))
+        return [self._batch(c) for c in torch.tensor_split(ids, n)]
 
     def eval_batches(self, name: str) -> list[Batch]:
         if name not in self._eval_cache:

@@ -109,6 +109,24 @@ def _latency_ms(method: LoopMethod, model: nn.Module, feeder: Any, repeats: int)
     return statistics.median(times)
 
 
+@torch.no_grad()
+def export_outputs(method: LoopMethod, model: nn.Module, feeder: Any) -> dict[str, Any]:
+    """The model's logits and embeddings for every node or graph, in order, on the CPU."""
+    model.eval()
+    logits, hs, gs = [], [], []
+    for batch in feeder.all_batches():
+        out = method.forward(model, batch)
+        logits.append(out.logits)
+        (gs if out.g is not None else hs).append(out.g if out.g is not None else out.h)
+    res: dict[str, Any] = {"logits": torch.cat(logits).cpu()}
+    if hs:
+        res["h"] = torch.cat(hs).cpu()
+    if gs:
+        res["g"] = torch.cat(gs).cpu()
+    res["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return res
+
+
 def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     """Train ``method`` on ``ctx`` with the shared loop (see the module docstring)."""
     p = ctx.params
@@ -177,6 +195,8 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
         y_test, p_test = predict_part(method, model, feeder, "test")
         result.test, result.test_pred = ev.eval(y_test, p_test), p_test.cpu()
         result.inference_ms = _latency_ms(method, model, feeder, int(p.get("latency_repeats", 5)))
+    if ctx.export_outputs:
+        result.outputs = export_outputs(method, model, feeder)
     teacher = ctx.artifacts.get("teacher")
     if teacher is not None and hasattr(teacher, "num_params"):
         result.teacher_params = int(teacher.num_params)

@@ -1,0 +1,159 @@
+"""``kdbench run | worker | tune | status | export``: the grid commands of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import yaml
+
+from benchmark.errors import KdbenchError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmark.runner.launch import run_sweep, status_rows
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console,
+                        disable=not console.is_terminal)  # fmt: skip
+    bar = progress.add_task("cells done", total=None)
+
+    def tick() -> None:
+        rows = status_rows(args.sweep, args.storage)
+        progress.update(bar, completed=sum(r["state"] == "done" for r in rows), total=len(rows))
+
+    with progress:
+        cells = run_sweep(args.sweep, args.workers, args.storage, args.device, not args.no_track,
+                          args.only, on_progress=tick if console.is_terminal else None)  # fmt: skip
+    rows = status_rows(args.sweep, args.storage)
+    keys = {c.key for c in cells}
+    done = sum(r["state"] == "done" for r in rows if r["cell"] in keys)
+    failed = [r["cell"] for r in rows if r["cell"] in keys and r["state"] == "failed"]
+    console.print(f"{done}/{len(cells)} cells done" + (f"; failed: {', '.join(failed)}"
+                                                        if failed else ""))  # fmt: skip
+    console.print("see `kdbench status` and `kdbench export`")
+    return 0 if not failed else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from benchmark.runner.launch import run_worker
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    run_worker(args.sweep, args.storage, args.device, not args.no_track, args.only)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """One cell as a generated sweep under runs/tune/ (kept: it documents the run)."""
+    from benchmark.tracking import runs_dir
+
+    name = f"tune-{args.method}-{args.dataset}-{args.backbone}".replace("/", "_")
+    sweep = {"name": name, "budget": {"trials": args.trials,
+                                      "tuning_seeds": list(range(args.tuning_seeds)),
+                                      "final_seeds": list(range(args.final_seeds))},
+             "grid": [{"methods": [args.method], "datasets": [args.dataset],
+                       "backbones": [args.backbone]}]}  # fmt: skip
+    path = runs_dir() / "tune" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    args.sweep, args.workers, args.only = str(path), 1, None
+    return cmd_run(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmark.runner.launch import status_rows
+
+    rows = status_rows(args.sweep, args.storage)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    table = Table(title=f"status of {args.sweep}")
+    for col in ("cell", "state", "trials", "running", "final", "failed", "seconds"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("cell", "state", "trials", "running", "final",
+                                            "failed", "seconds")))  # fmt: skip
+    console = Console()
+    console.print(table)
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "running", "failed",
+                                                              "pending")}  # fmt: skip
+    done_s = [r["seconds"] for r in rows if r["state"] == "done"]
+    left = counts["pending"] + counts["running"]
+    eta = f"; ETA ≈ {left * sum(done_s) / len(done_s) / 60:.0f} min (1 worker)" if done_s else ""
+    console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + eta)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from benchmark.tracking import tracking_uri
+    from leaderboard.aggregate import aggregate, export, final_runs
+
+    fmt = args.format or Path(args.out).suffix.lstrip(".")
+    if fmt not in ("csv", "parquet", "latex", "tex"):
+        raise KdbenchError(f"unknown export format '{fmt}'; use csv, parquet or latex")
+    table = aggregate(final_runs(args.tracking_uri or tracking_uri(), args.sweep))
+    if table.empty:
+        raise KdbenchError("no final runs in the store yet; run a sweep first (`kdbench run`)")
+    export(table, "latex" if fmt == "tex" else fmt, args.out)
+    print(f"{len(table)} cells written to {args.out}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    def common(p: argparse.ArgumentParser, sweep: bool = True) -> None:
+        if sweep:
+            p.add_argument("sweep", help="a sweep file, e.g. sweeps/smoke.yaml")
+        p.add_argument("--storage", default=None,
+                       help="Optuna storage URL (default: a journal file under runs/<sweep>/)")
+        p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+        p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process")
+
+    p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
+    common(p)
+    p.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="join a prepared grid (from any machine)")
+    common(p)
+    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("tune", help="tune one cell, then run its final seeds")
+    common(p, sweep=False)
+    p.add_argument("--method", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--trials", type=int, default=30)
+    p.add_argument("--tuning-seeds", type=int, default=3, help="seeds 0..k-1 for the objective")
+    p.add_argument("--final-seeds", type=int, default=10, help="seeds 0..k-1 for the final stage")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("status", help="cells done / running / failed / pending, with an ETA")
+    p.add_argument("sweep")
+    p.add_argument("--storage", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("export", help="the final table, one row per cell")
+    p.add_argument("--out", required=True, help="output file (.csv, .parquet, .tex)")
+    p.add_argument("--format", default=None, help="csv | parquet | latex (default: from --out)")
+    p.add_argument("--sweep", default=None, help="only this sweep's cells")
+    p.add_argument("--tracking-uri", default=None, help="default: MLFLOW_TRACKING_URI or runs/")
+    p.set_defaults(func=cmd_export)

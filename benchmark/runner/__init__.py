@@ -1,0 +1,1 @@
+"""The Optuna-driven runner: sweep files → cells → one study per cell → final seeds → MLflow."""

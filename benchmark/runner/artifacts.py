@@ -1,0 +1,100 @@
+"""The artefact cache: teachers (and any other trained dependency) built once, reused by all.
+
+An artefact is keyed by the content hash of what determines it — dataset, split name, seed,
+method, backbone and the full hyper-parameter dict — and stored as ``<root>/<hash>.pt`` with a
+line in ``<root>/index.jsonl`` recording when and by whom it was built. Several processes may
+ask for the same artefact at once: the first takes ``<hash>.lock`` (``O_EXCL``), builds, writes
+atomically (temp file + rename); the others wait for the file. A lock left by a dead process on
+this host is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.errors import KdbenchError
+from benchmark.tracking import config_hash
+
+
+class ArtifactCache:
+    """See the module docstring. ``built`` counts the artefacts this process built."""
+
+    def __init__(self, root: Path, wait_seconds: float = 6 * 3600) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.wait_seconds = wait_seconds
+        self.built = 0
+
+    def path(self, key: dict[str, Any]) -> Path:
+        return self.root / f"{config_hash(key)}.pt"
+
+    def get_or_create(self, key: dict[str, Any], build: Callable[[], Any]) -> Any:
+        """The artefact for ``key``, built with ``build()`` if no process has built it yet."""
+        path = self.path(key)
+        lock = path.with_suffix(".lock")
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            if path.exists():
+                return torch.load(path, weights_only=False)
+            if self._acquire(lock):
+                try:
+                    if path.exists():  # built between our check and the lock
+                        return torch.load(path, weights_only=False)
+                    value = build()
+                    tmp = path.with_suffix(f".tmp{os.getpid()}")
+                    torch.save(value, tmp)
+                    os.replace(tmp, path)
+                    self.built += 1
+                    with (self.root / "index.jsonl").open("a") as f:
+                        f.write(json.dumps({"hash": path.stem, "key": key, "pid": os.getpid(),
+                                            "host": socket.gethostname(),
+                                            "time": time.time()}, default=str) + "\n")  # fmt: skip
+                    return value
+                finally:
+                    lock.unlink(missing_ok=True)
+            if time.monotonic() > deadline:
+                raise KdbenchError(f"waited too long for artefact {path} (lock {lock}); "
+                                   "delete the lock if its process is gone")  # fmt: skip
+            time.sleep(0.5)
+
+    def builds(self) -> list[dict[str, Any]]:
+        """Every build recorded in the index (all processes)."""
+        index = self.root / "index.jsonl"
+        if not index.exists():
+            return []
+        return [json.loads(line) for line in index.read_text().splitlines() if line.strip()]
+
+    @staticmethod
+    def _acquire(lock: Path) -> bool:
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().rsplit(":", 1)
+            except (OSError, ValueError):
+                return False
+            if host == socket.gethostname() and not _alive(int(pid)):
+                lock.unlink(missing_ok=True)  # its builder died; try again next round
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(owner)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,219 @@
+r"""Work on one cell: tuning trials (validation only) and final seeds (the only test figures).
+
+Tuning: a trial's objective is :math:`\frac1{|S|}\sum_{s\in S}\mathrm{val}_s` over the sweep's
+tuning seeds :math:`S` (each seed its own split: a fold for TU, a draw for random splits); the
+validation curve of every seed is reported to Optuna's pruner (step = ``k·epochs + epoch`` for
+the k-th seed). Test is never computed. A trial that raises, or whose score is NaN, is a
+FAILED trial carrying the error, and the grid goes on.
+
+Final: the best trial's parameters, trained once per final seed with ``evaluate_test``; each
+seed is a trial of the cell's ``#final`` study (enqueued once), so a seed is claimed by one
+worker only, and a rerun skips finished seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from benchmark.data.splits import make_split
+from benchmark.data.types import GraphData
+from benchmark.method import FitContext, FitResult, Method, resolve_params
+from benchmark.metrics import evaluator_for
+from benchmark.models import BACKBONES
+from benchmark.registry import METHODS
+from benchmark.runner.artifacts import ArtifactCache
+from benchmark.runner.storage import owner
+from benchmark.runner.sweep import Cell, SweepFile
+
+
+@dataclass
+class Env:
+    """What a worker shares across cells: sweep, storage, tracker, cache, device, data."""
+
+    sweep: SweepFile
+    storage: Any
+    tracker: Any  # benchmark.tracking.Tracker or None
+    cache: ArtifactCache
+    device: torch.device
+    data_root: Any = None
+    mirror: str | None = None
+    datasets: dict[str, GraphData] = field(default_factory=dict)
+
+    def data(self, name: str) -> GraphData:
+        if name not in self.datasets:
+            from benchmark.data.loaders import load_dataset
+
+            self.datasets[name] = load_dataset(name, self.data_root, self.mirror)
+        return self.datasets[name]
+
+
+def study_names(cell: Cell) -> tuple[str, str]:
+    return cell.key, cell.key + "#final"
+
+
+def direction(env: Env, cell: Cell) -> str:
+    from benchmark.data.card import get_card
+
+    return "maximize" if evaluator_for(get_card(cell.dataset)).higher_is_better else "minimize"
+
+
+def cell_params(env: Env, cell: Cell, tuned: dict[str, Any]) -> dict[str, Any]:
+    """Defaults ∪ the sweep's fixed values ∪ tuned values, with the sweep's epoch cap."""
+    method = METHODS.get(cell.method)()
+    task = env.data(cell.dataset).task
+    over = {**env.sweep.fixed.get("*", {}), **env.sweep.fixed.get(cell.method, {}), **tuned}
+    params = resolve_params(method, BACKBONES.get(cell.backbone), task, over)
+    if env.sweep.budget.epochs is not None:
+        params["epochs"] = min(int(params["epochs"]), env.sweep.budget.epochs)
+    return params
+
+
+def default_trial(env: Env, cell: Cell) -> dict[str, Any]:
+    """The paper defaults restricted to the tuned keys (enqueued as trial 0)."""
+    space = env.sweep.search_spaces.get(cell.method)
+    if space is None:
+        return {}
+    defaults = cell_params(env, cell, {})
+    return {k: defaults[k] for k, spec in space.items()
+            if k in defaults and spec.contains(defaults[k])}  # fmt: skip
+
+
+def suggest(env: Env, cell: Cell, trial: optuna.Trial) -> dict[str, Any]:
+    space = env.sweep.search_spaces.get(cell.method)
+    if space is not None:
+        return {name: spec.suggest(trial, name) for name, spec in space.items()}
+    return METHODS.get(cell.method)().search_space(trial, env.data(cell.dataset).task)
+
+
+def best_params(env: Env, cell: Cell) -> dict[str, Any]:
+    """The full parameters of the cell's best finished trial."""
+    study = optuna.load_study(study_name=study_names(cell)[0], storage=env.storage)
+    return cell_params(env, cell, study.best_trial.params)
+
+
+def resolve_artifacts(env: Env, method: Method, cell: Cell, data: GraphData, split: Any,
+                      seed: int) -> dict[str, Any]:  # fmt: skip
+    """Train (once, through the cache) every dependency of ``method`` for this split/seed."""
+    out: dict[str, Any] = {}
+    for dep in method.dependencies(data.task, cell.backbone, cell.teacher):
+        dep_cell = Cell(cell.sweep, dep.method, cell.dataset, dep.backbone, None, cell.protocol)
+        params = dep.params if dep.params is not None else best_params(env, dep_cell)
+        dep_method = METHODS.get(dep.method)()
+        key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
+               "backbone": dep.backbone, "params": params}  # fmt: skip
+
+        def build(dep_method=dep_method, dep=dep, params=params, dep_cell=dep_cell) -> FitResult:
+            artifacts = resolve_artifacts(env, dep_method, dep_cell, data, split, seed)
+            ctx = FitContext(data, split, dep.backbone, params, seed, env.device,
+                             evaluator_for(data.card), artifacts=artifacts,
+                             evaluate_test=False, export_outputs=True)  # fmt: skip
+            result = dep_method.fit(ctx)
+            result.val_pred = None
+            return result
+
+        out[dep.name] = env.cache.get_or_create(key, build)
+    return out
+
+
+def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
+            report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
+    data = env.data(cell.dataset)
+    method = METHODS.get(cell.method)()
+    protocol = cell.protocol or data.card.protocol
+    args = dict(data.card.protocol_args) if protocol == data.card.protocol else {}
+    split = make_split(data, protocol, seed, args)
+    artifacts = resolve_artifacts(env, method, cell, data, split, seed)
+    ctx = FitContext(data, split, cell.backbone, params, seed, env.device,
+                     evaluator_for(data.card), artifacts=artifacts, evaluate_test=evaluate_test,
+                     report=report)  # fmt: skip
+    return method.fit(ctx), split.name
+
+
+def run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
+              parent_run: str | None) -> None:  # fmt: skip
+    """One tuning trial, told to the study (COMPLETE, PRUNED or FAIL with its error)."""
+    trial.set_user_attr("owner", owner())
+    run_id = None
+    try:
+        tuned = suggest(env, cell, trial)
+        params = cell_params(env, cell, tuned)
+        if env.tracker is not None:
+            run_id = env.tracker.start(f"trial{trial.number}", {**cell_tags(cell), "stage": "hpo",
+                                       "trial": trial.number}, parent_run)  # fmt: skip
+        epochs = int(params["epochs"])
+        vals: list[float] = []
+        for k, seed in enumerate(env.sweep.budget.tuning_seeds):
+
+            def report(epoch: int, value: float, k: int = k) -> None:
+                trial.report(value, k * epochs + epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+            result, _ = fit_one(env, cell, params, seed, evaluate_test=False, report=report)
+            vals.append(result.val)
+        value = statistics.fmean(vals)
+        if not math.isfinite(value):
+            raise ValueError(f"validation score is {value}")
+        trial.set_user_attr("val_per_seed", vals)
+        study.tell(trial, value)
+        _close(env, run_id, tuned, {"objective": value}, "FINISHED")
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        _close(env, run_id, {}, {}, "KILLED")
+    except Exception as exc:  # a crashed trial is recorded, the grid goes on
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        trial.set_user_attr("error", msg)
+        trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
+        study.tell(trial, state=TrialState.FAIL)
+        _close(env, run_id, {}, {}, "FAILED")
+
+
+def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
+                   params: dict[str, Any], parent_run: str | None) -> None:  # fmt: skip
+    """One final seed (claimed as a trial of the ``#final`` study): train, test, log."""
+    seed = int(trial.user_attrs["seed"])
+    trial.set_user_attr("owner", owner())
+    try:
+        result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
+        if env.tracker is not None:
+            run_id = env.tracker.start(f"seed{seed}", {**cell_tags(cell), "stage": "final",
+                                       "seed": seed, "split": split_name}, parent_run)  # fmt: skip
+            curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
+            env.tracker.log(run_id, params=params, metrics=result_metrics(result), curves=curves)
+            env.tracker.finish(run_id)
+        trial.set_user_attr("val", result.val)
+        study.tell(trial, result.test)
+    except Exception as exc:
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def result_metrics(r: FitResult) -> dict[str, float | None]:
+    return {"val": r.val, "test": r.test, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
+            "train_seconds": r.train_seconds, "inference_ms": r.inference_ms,
+            "num_params": r.num_params, "teacher_params": r.teacher_params}  # fmt: skip
+
+
+def cell_tags(cell: Cell) -> dict[str, Any]:
+    from benchmark.data.card import get_card
+    from benchmark.tracking import git_sha
+
+    return {"cell": cell.key, "metric": get_card(cell.dataset).metric, "sweep": cell.sweep,
+            "method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
+            "teacher": cell.teacher or "", "protocol": cell.protocol or "",
+            "git_sha": git_sha()}  # fmt: skip
+
+
+def _close(env: Env, run_id: str | None, params: dict[str, Any], metrics: dict[str, float],
+           status: str) -> None:  # fmt: skip
+    if env.tracker is not None and run_id is not None:
+        env.tracker.log(run_id, params=params, metrics=metrics)
+        env.tracker.finish(run_id, status)

@@ -1,0 +1,216 @@
+"""The grid: prepare every cell's studies once, then let workers pull work until done.
+
+``prepare`` (the launcher, before any worker starts) creates each cell's tuning study (with the
+default configuration enqueued as trial 0), its ``#final`` study and its MLflow parent run, and
+recovers trials of dead workers. A worker loops over the cells in order (teachers first):
+it starts a tuning trial while the cell's budget is not used up (RUNNING and WAITING trials
+count, so the budget holds across workers), then claims final seeds once tuning is over, and
+returns when every cell is done, waiting while other workers hold the last pieces.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from benchmark.runner.cellrun import (
+    Env,
+    best_params,
+    cell_tags,
+    default_trial,
+    direction,
+    run_final_seed,
+    run_trial,
+    study_names,
+)
+from benchmark.runner.storage import is_killed, reap_stale
+from benchmark.runner.sweep import Cell, teacher_cells
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _sampler(env: Env) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=env.sweep.sampler_seed)
+
+
+def _pruner(env: Env) -> optuna.pruners.BasePruner:
+    if env.sweep.pruner == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10)
+
+
+def load(env: Env, cell: Cell) -> tuple[optuna.Study, optuna.Study]:
+    tune, final = study_names(cell)
+    return (
+        optuna.load_study(study_name=tune, storage=env.storage, sampler=_sampler(env),
+                          pruner=_pruner(env)),
+        optuna.load_study(study_name=final, storage=env.storage),
+    )  # fmt: skip
+
+
+def prepare(env: Env, cells: list[Cell]) -> None:
+    """Create studies and parent runs (idempotent); recover trials of dead workers."""
+    for cell in cells:
+        tune_name, final_name = study_names(cell)
+        tune = optuna.create_study(study_name=tune_name, storage=env.storage,
+                                   direction=direction(env, cell),
+                                   load_if_exists=True)  # fmt: skip
+        if not tune.trials:
+            tune.set_user_attr("budget", env.sweep.budget.model_dump())
+            defaults = default_trial(env, cell)
+            if defaults:
+                tune.enqueue_trial(defaults, user_attrs={"default": True})
+        final = optuna.create_study(study_name=final_name, storage=env.storage,
+                                    direction=direction(env, cell),
+                                    load_if_exists=True)  # fmt: skip
+        if not final.trials:
+            for seed in env.sweep.budget.final_seeds:
+                final.enqueue_trial({}, user_attrs={"seed": seed})
+        if env.tracker is not None and "mlflow_run" not in tune.user_attrs:
+            run = env.tracker.start(cell.key, {**cell_tags(cell), "stage": "cell"})
+            env.tracker.log(run, params={f"budget.{k}": v for k, v in
+                                         env.sweep.budget.model_dump().items()})  # fmt: skip
+            tune.set_user_attr("mlflow_run", run)
+        reap_stale(tune)
+        reap_stale(final)
+
+
+@dataclass
+class CellState:
+    """Counts of a cell's tuning trials and final seeds."""
+
+    budget: int
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+    waiting: int = 0
+    final_done: int = 0
+    final_total: int = 0
+    final_running: int = 0
+    final_failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def used(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+    @property
+    def tuning_over(self) -> bool:
+        return self.running == 0 and self.waiting == 0 and self.used >= self.budget
+
+    @property
+    def done(self) -> bool:
+        return self.final_done == self.final_total and self.final_total > 0
+
+    @property
+    def label(self) -> str:
+        if self.done:
+            return "done"
+        if self.tuning_over and self.complete == 0:
+            return "failed"
+        if self.running or self.final_running:
+            return "running"
+        return "pending"
+
+
+def cell_state(env: Env, cell: Cell) -> CellState:
+    tune, final = load(env, cell)
+    s = CellState(budget=env.sweep.budget.trials)
+    for t in tune.get_trials(deepcopy=False):
+        if t.state == TrialState.COMPLETE:
+            s.complete += 1
+        elif t.state == TrialState.PRUNED:
+            s.pruned += 1
+        elif t.state == TrialState.FAIL and not is_killed(t):
+            s.failed += 1
+        elif t.state == TrialState.RUNNING:
+            s.running += 1
+        elif t.state == TrialState.WAITING:
+            s.waiting += 1
+        if t.datetime_complete and t.datetime_start:
+            s.seconds += (t.datetime_complete - t.datetime_start).total_seconds()
+    seeds_done = set()
+    for t in final.get_trials(deepcopy=False):
+        seed = t.user_attrs.get("seed")
+        if t.state == TrialState.COMPLETE:
+            seeds_done.add(seed)
+        elif t.state == TrialState.RUNNING:
+            s.final_running += 1
+        elif t.state == TrialState.FAIL and not is_killed(t):
+            s.final_failed += 1
+    s.final_done = len(seeds_done)
+    s.final_total = len(env.sweep.budget.final_seeds)
+    return s
+
+
+def step(env: Env, cell: Cell) -> str:
+    """Do one piece of work on ``cell``: ``worked``, ``blocked`` (others hold the rest, or a
+    teacher cell is not tuned yet) or ``done``."""
+    for dep in teacher_cells(cell):
+        if not cell_state(env, dep).tuning_over:
+            return "blocked"
+    tune, final = load(env, cell)
+    s = cell_state(env, cell)
+    parent = tune.user_attrs.get("mlflow_run")
+    if s.waiting or s.used + s.running < s.budget:
+        trial = tune.ask()
+        run_trial(env, cell, tune, trial, parent)
+        return "worked"
+    if not s.tuning_over:
+        return "blocked"
+    if s.complete == 0:  # every trial failed or was pruned: nothing to finalise
+        return "done"
+    if s.done:
+        _finish_parent(env, cell, tune, final)
+        return "done"
+    waiting = [t for t in final.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
+    if not waiting:
+        return "blocked" if s.final_running else "done"
+    trial = final.ask()
+    seed = trial.user_attrs.get("seed")
+    finished = {t.user_attrs.get("seed") for t in final.get_trials(deepcopy=False)
+                if t.state == TrialState.COMPLETE}  # fmt: skip
+    if seed is None or seed in finished:  # lost a race for the last seed, or a duplicate retry
+        trial.set_user_attr("error", "duplicate claim")
+        final.tell(trial, state=TrialState.FAIL)
+        return "worked"
+    run_final_seed(env, cell, final, trial, best_params(env, cell), parent)
+    return "worked"
+
+
+def _finish_parent(env: Env, cell: Cell, tune: optuna.Study, final: optuna.Study) -> None:
+    """Log the cell's summary on its parent run, once."""
+    if env.tracker is None or tune.user_attrs.get("summarised"):
+        return
+    import statistics
+
+    tests = [t.value for t in final.trials if t.state == TrialState.COMPLETE]
+    vals = [t.user_attrs.get("val") for t in final.trials if t.state == TrialState.COMPLETE]
+    run = tune.user_attrs.get("mlflow_run")
+    if run is None:
+        return
+    env.tracker.log(run, params={f"best.{k}": v for k, v in tune.best_trial.params.items()},
+                    metrics={"test_mean": statistics.fmean(tests),
+                             "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
+                             "val_mean": statistics.fmean(vals),
+                             "trials": len(tune.trials)})  # fmt: skip
+    env.tracker.finish(run)
+    tune.set_user_attr("summarised", True)
+
+
+def work(env: Env, cells: list[Cell], poll: float = 2.0, on_progress=None) -> None:
+    """Pull work from ``cells`` until all are done (the worker loop)."""
+    while True:
+        states = []
+        for cell in cells:
+            while (state := step(env, cell)) == "worked":
+                if on_progress is not None:
+                    on_progress()
+            states.append(state)
+        if all(s == "done" for s in states):
+            return
+        time.sleep(poll)

@@ -1,0 +1,131 @@
+"""Entry points behind ``kdbench run | worker | tune | status``.
+
+``run`` validates the sweep, prepares every cell (studies, parent runs, recovery of dead
+workers' trials) and then works the grid itself or through ``--workers N`` processes, each a
+``kdbench worker`` (spread over the visible GPUs with ``--device auto``). ``worker`` joins a
+prepared grid from any machine that reaches the storage.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmark.device import resolve_device
+from benchmark.errors import KdbenchError
+from benchmark.runner.artifacts import ArtifactCache
+from benchmark.runner.cellrun import Env
+from benchmark.runner.grid import cell_state, prepare, work
+from benchmark.runner.storage import make_storage
+from benchmark.runner.sweep import Cell, SweepFile, expand, load_sweep
+from benchmark.tracking import Tracker, runs_dir
+
+
+def make_env(sweep: SweepFile, storage_url: str | None, device: str, track: bool = True,
+             data_root: str | None = None, mirror: str | None = None) -> Env:  # fmt: skip
+    folder = runs_dir() / sweep.name
+    return Env(sweep=sweep, storage=make_storage(storage_url, folder),
+               tracker=Tracker(sweep.name) if track else None,
+               cache=ArtifactCache(runs_dir() / "artifacts"), device=resolve_device(device),
+               data_root=data_root, mirror=mirror)  # fmt: skip
+
+
+def select(cells: list[Cell], only: str | None) -> list[Cell]:
+    """Keep the cells of the methods in ``only`` (comma-separated) and their teachers."""
+    if not only:
+        return cells
+    from benchmark.runner.sweep import teacher_cells
+
+    keep = set(only.split(","))
+    chosen = [c for c in cells if c.method in keep]
+    if not chosen:
+        raise KdbenchError(f"--only {only}: no cell of the sweep uses these methods")
+    needed = {d for c in chosen for d in teacher_cells(c)} | set(chosen)
+    return [c for c in cells if c in needed]
+
+
+def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, device: str = "auto",
+              track: bool = True, only: str | None = None, data_root: str | None = None,
+              mirror: str | None = None, on_progress=None) -> list[Cell]:  # fmt: skip
+    """Prepare and work the sweep at ``path``; returns its cells."""
+    sweep = load_sweep(path)
+    cells = select(expand(sweep), only)
+    env = make_env(sweep, storage_url, device, track, data_root, mirror)
+    prepare(env, cells)
+    if workers <= 1:
+        work(env, cells, on_progress=on_progress)
+        return cells
+    gpus = torch.cuda.device_count() if device == "auto" else 0
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    procs = []
+    for i in range(workers):
+        dev = f"cuda:{i % gpus}" if gpus else device
+        cmd = [sys.executable, "-m", "benchmark.cli", "worker", path, "--device", dev,
+               "--threads", str(threads)]  # fmt: skip
+        if storage_url:
+            cmd += ["--storage", storage_url]
+        if not track:
+            cmd.append("--no-track")
+        if only:
+            cmd += ["--only", only]
+        procs.append(subprocess.Popen(cmd))
+    try:
+        while any(p.poll() is None for p in procs):
+            if on_progress is not None:
+                on_progress()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    bad = [p.returncode for p in procs if p.returncode]
+    if bad:
+        raise KdbenchError(f"{len(bad)} worker(s) exited with an error (codes {bad}); rerun to "
+                           "resume: finished trials and seeds are kept")  # fmt: skip
+    return cells
+
+
+def run_worker(path: str, storage_url: str | None, device: str, track: bool = True,
+               only: str | None = None) -> None:  # fmt: skip
+    sweep = load_sweep(path)
+    cells = select(expand(sweep), only)
+    env = make_env(sweep, storage_url, device, track)
+    import optuna
+
+    try:
+        optuna.load_study(study_name=cells[0].key, storage=env.storage)
+    except KeyError:
+        raise KdbenchError(f"the grid of {path} is not prepared in this storage; start it with "
+                           "`kdbench run` first (it creates the studies)") from None  # fmt: skip
+    work(env, cells)
+
+
+def status_rows(path: str, storage_url: str | None) -> list[dict]:
+    """Per cell: state, trials used / budget, running, final seeds done, tuning seconds."""
+    sweep = load_sweep(path)
+    env = make_env(sweep, storage_url, "cpu", track=False)
+    rows = []
+    for cell in expand(sweep):
+        try:
+            s = cell_state(env, cell)
+        except KeyError:  # not prepared yet
+            rows.append({"cell": cell.key, "state": "pending",
+                         "trials": f"0/{sweep.budget.trials}",
+                         "running": 0, "final": f"0/{len(sweep.budget.final_seeds)}",
+                         "failed": 0, "seconds": 0.0})  # fmt: skip
+            continue
+        rows.append({"cell": cell.key, "state": s.label, "trials": f"{s.used}/{s.budget}",
+                     "running": s.running + s.final_running,
+                     "final": f"{s.final_done}/{s.final_total}",
+                     "failed": s.failed + s.final_failed,
+                     "seconds": round(s.seconds, 1)})  # fmt: skip
+    return rows
+
+
+def sweep_dir(sweep: SweepFile) -> Path:
+    return runs_dir() / sweep.name

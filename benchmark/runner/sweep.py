@@ -1,0 +1,254 @@
+"""Sweep files (``sweeps/*.yaml``): which cells to run, their search spaces and budget.
+
+A sweep is validated twice before anything trains: by a pydantic model (types, ranges; an error
+names the key *and its line* in the file) and against the registries (methods, datasets,
+backbones, hyper-parameter names). ``expand`` turns it into :class:`Cell` objects; a grid
+entry's combinations that a method does not support (a node method on a graph dataset) are
+skipped, and the teacher cells that distillation cells depend on are added first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from benchmark.errors import KdbenchError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamSpec(_Strict):
+    """One tuned hyper-parameter: ``float``/``int`` in [low, high] (``log`` scale, ``step``) or
+    ``categorical`` over ``choices``."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.type} needs 'low' and 'high'")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        if self.type == "categorical":
+            return trial.suggest_categorical(name, self.choices)
+        if self.type == "int":
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log,
+                                     step=int(self.step or 1))  # fmt: skip
+        return trial.suggest_float(name, self.low, self.high, log=self.log, step=self.step)
+
+    def contains(self, value: Any) -> bool:
+        if self.type == "categorical":
+            return value in self.choices
+        return isinstance(value, int | float) and self.low <= value <= self.high
+
+
+class Budget(_Strict):
+    """The same for every cell of a sweep (and recorded with each): ``trials`` per cell,
+    ``tuning_seeds`` whose mean validation score is the objective, ``final_seeds`` for the
+    final stage, and an optional ``epochs`` cap."""
+
+    trials: int = Field(ge=1)
+    tuning_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    final_seeds: list[int] = Field(default_factory=lambda: list(range(10)), min_length=1)
+    epochs: int | None = Field(default=None, ge=1)
+
+
+class GridEntry(_Strict):
+    """Cells = methods × datasets × backbones (× teacher backbones for distillation)."""
+
+    methods: list[str] = Field(min_length=1)
+    datasets: list[str] = Field(min_length=1)
+    backbones: list[str] = Field(min_length=1)
+    teachers: list[str] | None = None
+
+
+class SweepFile(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    budget: Budget
+    sampler_seed: int = 0
+    pruner: Literal["median", "none"] = "median"
+    grid: list[GridEntry] = Field(min_length=1)
+    search_spaces: dict[str, dict[str, ParamSpec]] = Field(default_factory=dict)
+    fixed: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    protocols: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One leaderboard cell: a method with a backbone (and teacher backbone) on a dataset."""
+
+    sweep: str
+    method: str
+    dataset: str
+    backbone: str
+    teacher: str | None = None
+    protocol: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable, readable identifier (Optuna study name, MLflow tag)."""
+        parts = [self.sweep, self.method, self.dataset, self.backbone]
+        if self.teacher:
+            parts.append(f"teacher={self.teacher}")
+        if self.protocol:
+            parts.append(f"protocol={self.protocol}")
+        return "/".join(parts)
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at pydantic location ``loc`` (deepest that exists)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == str(key)]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_sweep(path: str | Path) -> SweepFile:
+    """Read and validate a sweep file; every error names the file, the key and its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise KdbenchError(f"sweep file {path} not found; see sweeps/ for examples")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", exc)
+        raise KdbenchError(f"{path}{where}: not valid YAML ({problem})") from None
+    try:
+        sweep = SweepFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function")))
+        line = _line_of(text, loc)
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise KdbenchError(
+            f"{path}{f' line {line}' if line else ''}: {key}: {err['msg']}{more}"
+        ) from None
+    check_names(sweep, path, text)
+    return sweep
+
+
+def check_names(sweep: SweepFile, path: Path, text: str) -> None:
+    """Every method, dataset, backbone and hyper-parameter the sweep names must exist."""
+    from benchmark.data.card import get_card
+    from benchmark.data.splits import SPLITS
+    from benchmark.method import resolve_params
+    from benchmark.models import BACKBONES
+    from benchmark.registry import METHODS
+
+    def fail(loc: tuple[Any, ...], msg: str) -> None:
+        line = _line_of(text, loc)
+        key = ".".join(str(p) for p in loc)
+        raise KdbenchError(f"{path}{f' line {line}' if line else ''}: {key}: {msg}")
+
+    for i, entry in enumerate(sweep.grid):
+        for field, registry in (("methods", METHODS), ("backbones", BACKBONES),
+                                ("teachers", BACKBONES)):  # fmt: skip
+            for j, name in enumerate(getattr(entry, field) or []):
+                if name not in registry:
+                    try:
+                        registry.get(name)
+                    except KdbenchError as exc:
+                        fail(("grid", i, field, j), str(exc))
+        for j, name in enumerate(entry.datasets):
+            try:
+                get_card(name)
+            except KdbenchError as exc:
+                fail(("grid", i, "datasets", j), str(exc))
+    for ds, protocol in sweep.protocols.items():
+        try:
+            get_card(ds)
+            SPLITS.get(protocol)
+        except KdbenchError as exc:
+            fail(("protocols", ds), str(exc))
+    for section in ("search_spaces", "fixed"):
+        for method, params in getattr(sweep, section).items():
+            if method not in METHODS:
+                fail((section, method), f"unknown method '{method}'")
+            m = METHODS.get(method)()
+            for task in m.tasks:
+                for bb in BACKBONES.names():
+                    try:
+                        resolve_params(m, BACKBONES.get(bb), task, dict.fromkeys(params, 0))
+                    except KdbenchError as exc:
+                        fail((section, method), str(exc))
+
+
+def expand(sweep: SweepFile) -> list[Cell]:
+    """The sweep's cells, teacher cells first, without duplicates or unsupported combinations."""
+    from benchmark.data.card import get_card
+    from benchmark.registry import METHODS
+
+    cells: list[Cell] = []
+    for entry in sweep.grid:
+        for method in entry.methods:
+            m = METHODS.get(method)()
+            for ds in entry.datasets:
+                card = get_card(ds)
+                if card.task not in m.tasks or card.target == "none":
+                    continue
+                for bb in entry.backbones:
+                    if m.backbones is not None and bb not in m.backbones:
+                        continue
+                    teachers = (entry.teachers or [bb]) if m.needs_teacher else [None]
+                    for t in teachers:
+                        cells.append(Cell(sweep.name, method, ds, bb, t, sweep.protocols.get(ds)))
+    ordered: list[Cell] = []
+    for cell in cells:
+        for dep in teacher_cells(cell):
+            if dep not in ordered:
+                ordered.append(dep)
+        if cell not in ordered:
+            ordered.append(cell)
+    return ordered
+
+
+def teacher_cells(cell: Cell) -> list[Cell]:
+    """The cells whose tuned configuration ``cell``'s dependencies use (recursively)."""
+    from benchmark.data.card import get_card
+    from benchmark.registry import METHODS
+
+    out: list[Cell] = []
+    task = get_card(cell.dataset).task
+    for dep in METHODS.get(cell.method)().dependencies(task, cell.backbone, cell.teacher):
+        if dep.params is None:
+            parent = Cell(cell.sweep, dep.method, cell.dataset, dep.backbone, None, cell.protocol)
+            out += [*teacher_cells(parent), parent]
+    return out

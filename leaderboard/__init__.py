@@ -1,0 +1,1 @@
+"""The leaderboard: the aggregation of final runs (shared with ``kdbench export``) and the app."""
