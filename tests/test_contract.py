@@ -28,7 +28,7 @@ def test_method_fits_a_toy_graph(name, task):
         tp = resolve_params(teacher, BACKBONES.get(dep.backbone), task, {"epochs": 5})
         tctx = FitContext(data, simple_split(data.num_items), dep.backbone, tp, 0,
                           torch.device("cpu"), Evaluator("accuracy"),
-                          evaluate_test=False)  # fmt: skip
+                          evaluate_test=False, export_outputs=True)  # fmt: skip
         artifacts[dep.name] = teacher.fit(tctx)
     ctx = FitContext(data, simple_split(data.num_items), backbone, params, 0,
                      torch.device("cpu"), Evaluator("accuracy"), artifacts=artifacts)  # fmt: skip

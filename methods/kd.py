@@ -1,0 +1,81 @@
+r"""``kd``: standard knowledge distillation with one global temperature (Hinton et al. 2015).
+
+The baseline every distillation row is judged against ("FT" in the LTD paper). A frozen,
+tuned ``vanilla`` teacher of the cell's teacher backbone gives logits :math:`z^T`; the student
+(the cell's backbone) minimises
+
+.. math::
+    L = \frac{1}{|V_{train}|}\sum_{i\in V_{train}} \mathrm{CE}(z^S_i, y_i)
+      + \lambda\, T^2\, \frac{1}{|V_D|}\sum_{i\in V_D}
+        \mathrm{KL}\big(\mathrm{softmax}(z^T_i/T)\,\Vert\,\mathrm{softmax}(z^S_i/T)\big)
+
+with :math:`V_D` = every node (node tasks: transductive, as CPF/GLNN/LTD) or the graphs of the
+training mini-batch (graph tasks). ``temperature`` :math:`T` and ``kd_weight`` :math:`\lambda`
+are tuned. Multi-class targets only (the soft labels are a softmax). The teacher is resolved
+by the runner (trained once per dataset/split/seed/configuration and cached); it never sees
+test labels, and the student's epoch is chosen on validation like every method's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.errors import KdbenchError
+from benchmark.method import Dependency, FitContext, FitResult, LoopMethod
+from benchmark.registry import register_method
+from benchmark.train.feeders import Batch
+from benchmark.train.losses import supervised_loss
+
+
+def kd_loss(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+    r""":math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\Vert\mathrm{softmax}(s/T))`, averaged
+    over rows. Shapes: ``student``, ``teacher`` [n, C] logits → scalar."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student / t, -1), F.log_softmax(teacher / t, -1),
+                    log_target=True, reduction="batchmean") * t * t  # fmt: skip
+
+
+@register_method("kd")
+class KD(LoopMethod):
+    """Student = backbone trained on labels + a tempered KL to a frozen vanilla teacher."""
+
+    tasks = ("node", "graph")
+    description = "standard KD (Hinton 2015): CE + λ·T²·KL to a frozen vanilla teacher, one T"
+    defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0}
+
+    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+        return [Dependency("teacher", "vanilla", teacher or backbone)]
+
+    def search_space(self, trial: Any, task: str) -> dict[str, Any]:
+        return {
+            "lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
+            "temperature": trial.suggest_float("temperature", 0.5, 10.0, log=True),
+            "kd_weight": trial.suggest_float("kd_weight", 0.1, 10.0, log=True),
+        }
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        if ctx.data.card.target != "multiclass":
+            raise KdbenchError(
+                f"kd distils class probabilities; {ctx.data.name} has "
+                f"{ctx.data.card.target} targets"
+            )
+        teacher = ctx.artifacts.get("teacher")
+        if teacher is None or teacher.outputs is None:
+            raise KdbenchError(
+                "kd needs a trained teacher in ctx.artifacts['teacher'] "
+                "(run it through `kdbench run`, which resolves teachers)"
+            )
+        self._teacher_logits = teacher.outputs["logits"].to(ctx.device)  # moved once
+        return super().fit(ctx)
+
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+        logits = self.forward(model, batch).logits
+        ce = supervised_loss("multiclass", batch.pick(logits), batch.y)
+        # node task: every node (rows=None → the whole graph); graph task: the batch's graphs
+        all_t = self._teacher_logits
+        teacher = all_t if batch.rows is not None else all_t[batch.ids]
+        p = ctx.params
+        return ce + p["kd_weight"] * kd_loss(logits, teacher, p["temperature"])

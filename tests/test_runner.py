@@ -1,0 +1,162 @@
+"""The runner: sweep validation, a real smoke grid, resume, teacher cache, workers, SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import yaml
+
+from benchmark.errors import KdbenchError
+from benchmark.runner.launch import run_sweep, status_rows
+from benchmark.runner.sweep import expand, load_sweep
+
+
+@pytest.fixture
+def runs(real_mirror, session_data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("KDBENCH_MIRROR", str(real_mirror))
+    monkeypatch.setenv("KDBENCH_DATA", str(session_data_root))
+    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "runs"
+
+
+def write(tmp_path, name="t", **over):
+    sweep = {"name": name,
+             "budget": {"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
+             "grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}],
+             "search_spaces": {"vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05,
+                                                  "log": True}}}}  # fmt: skip
+    sweep.update(over)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+def final_runs(runs_dir, sweep):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{runs_dir / 'mlflow.db'}")
+    df = mlflow.search_runs(experiment_names=[sweep])
+    return df, df[df["tags.stage"] == "final"]
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"grid": [{"methods": ["vanila"], "datasets": ["MUTAG"], "backbones": ["GCN"]}]},
+         "grid.0.methods.0: unknown method 'vanila'"),
+        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCM"]}]},
+         "grid.0.backbones.0"),
+        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAGG"], "backbones": ["GCN"]}]},
+         "unknown dataset"),
+        ({"search_spaces": {"vanilla": {"lr": {"type": "float", "low": 0.1, "high": 0.01}}}},
+         "search_spaces.vanilla.lr"),
+        ({"search_spaces": {"vanilla": {"lrr": {"type": "float", "low": 0.1, "high": 1}}}},
+         "unknown hyper-parameter(s) lrr"),
+        ({"budget": {"tuning_seeds": [0]}}, "budget.trials: Field required"),
+        ({"bugdet": 3}, "bugdet"),
+    ],
+)
+def test_malformed_sweeps_fail_naming_the_key_and_line(tmp_path, change, needle):
+    path = write(tmp_path, **change)
+    with pytest.raises(KdbenchError) as exc:
+        load_sweep(path)
+    msg = str(exc.value)
+    assert needle in msg and " line " in msg and "\n" not in msg, msg
+
+
+def test_shipped_sweeps_are_valid_and_expand():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("sweeps/*.yaml")):
+        cells = expand(load_sweep(path))
+        assert cells, path
+        assert len({c.key for c in cells}) == len(cells)
+
+
+def test_smoke_sweep_runs_and_a_rerun_adds_nothing(runs):
+    from pathlib import Path
+
+    smoke = Path(__file__).parents[1] / "sweeps" / "smoke.yaml"
+    cells = run_sweep(str(smoke), device="cpu")
+    assert all(r["state"] == "done" for r in status_rows(str(smoke), None))
+    all_runs, finals = final_runs(runs, "smoke")
+    sweep = load_sweep(smoke)
+    assert len(finals) == len(cells) * len(sweep.budget.final_seeds)
+    assert finals["metrics.test"].notna().all()
+    hpo = all_runs[all_runs["tags.stage"] == "hpo"]
+    assert hpo.filter(like="metrics.test").isna().all().all()  # tuning never tests
+    run_sweep(str(smoke), device="cpu")
+    again, _ = final_runs(runs, "smoke")
+    assert len(again) == len(all_runs)
+
+
+def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
+    path = write(tmp_path, name="kd", grid=[{"methods": ["kd"], "datasets": ["MUTAG"],
+                                             "backbones": ["GCN", "MLP"], "teachers": ["GCN"]}],
+                 search_spaces={})  # fmt: skip
+    cells = run_sweep(str(path), device="cpu", track=False)
+    assert [c.method for c in cells] == ["vanilla", "kd", "kd"]  # teacher cell first
+    from benchmark.runner.artifacts import ArtifactCache
+
+    builds = ArtifactCache(runs / "artifacts").builds()
+    keys = [(b["key"]["split"], b["key"]["seed"]) for b in builds]
+    # 2 students × (2 trials on seed 0 + final seeds 0, 1) use exactly one teacher per seed
+    assert sorted(keys) == sorted(set(keys)) and {k[1] for k in keys} == {0, 1}
+    assert len(builds) == 2
+
+
+def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):
+    path = write(tmp_path, name="two", budget={"trials": 3, "tuning_seeds": [0],
+                                               "final_seeds": [0, 1, 2], "epochs": 3},
+                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
+                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    cells = run_sweep(str(path), workers=2, device="cpu")
+    _, finals = final_runs(runs, "two")
+    for cell in cells:
+        seeds = finals[finals["tags.cell"] == cell.key]["tags.seed"].tolist()
+        assert sorted(seeds) == ["0", "1", "2"], (cell.key, seeds)
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "two" / "optuna.journal")))
+    for cell in cells:
+        study = optuna.load_study(study_name=cell.key, storage=storage)
+        assert 3 <= len(study.trials) <= 4  # the budget holds (one overshoot at most)
+
+
+def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_path):
+    path = write(tmp_path, name="kill", budget={"trials": 2, "tuning_seeds": [0],
+                                                "final_seeds": [0, 1], "epochs": 100},
+                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "run", str(path),
+                             "--device", "cpu", "--threads", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    (runs / "kill").mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "kill" / "optuna.journal")))
+    key = expand(load_sweep(path))[0].key
+    deadline = time.time() + 120
+    killed_number = None
+    while time.time() < deadline and killed_number is None:
+        time.sleep(0.5)
+        try:
+            trials = optuna.load_study(study_name=key, storage=storage).trials
+        except (KeyError, FileNotFoundError):
+            continue
+        running = [t for t in trials if t.state.name == "RUNNING" and "owner" in t.user_attrs]
+        if running:
+            killed_number = running[0].number
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert killed_number is not None, "no trial started within 120 s"
+
+    run_sweep(str(path), device="cpu")
+    study = optuna.load_study(study_name=key, storage=storage)
+    retried = [t for t in study.trials if t.user_attrs.get("retry_of") == killed_number]
+    assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
+    _, finals = final_runs(runs, "kill")
+    assert sorted(finals["tags.seed"]) == ["0", "1"]
