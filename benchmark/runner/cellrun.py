@@ -46,12 +46,20 @@ class Env:
     data_root: Any = None
     mirror: str | None = None
     datasets: dict[str, GraphData] = field(default_factory=dict)
+    failures: dict[str, Exception] = field(default_factory=dict)
 
     def data(self, name: str) -> GraphData:
+        """The dataset, loaded once per worker; a load that failed fails again at once."""
+        if name in self.failures:
+            raise self.failures[name]
         if name not in self.datasets:
             from benchmark.data.loaders import load_dataset
 
-            self.datasets[name] = load_dataset(name, self.data_root, self.mirror)
+            try:
+                self.datasets[name] = load_dataset(name, self.data_root, self.mirror)
+            except Exception as exc:
+                self.failures[name] = exc
+                raise
         return self.datasets[name]
 
 
@@ -67,8 +75,10 @@ def direction(env: Env, cell: Cell) -> str:
 
 def cell_params(env: Env, cell: Cell, tuned: dict[str, Any]) -> dict[str, Any]:
     """Defaults ∪ the sweep's fixed values ∪ tuned values, with the sweep's epoch cap."""
+    from benchmark.data.card import get_card
+
     method = METHODS.get(cell.method)()
-    task = env.data(cell.dataset).task
+    task = get_card(cell.dataset).task  # the card, not the data: preparing loads nothing
     over = {**env.sweep.fixed.get("*", {}), **env.sweep.fixed.get(cell.method, {}), **tuned}
     params = resolve_params(method, BACKBONES.get(cell.backbone), task, over)
     if env.sweep.budget.epochs is not None:
@@ -90,7 +100,9 @@ def suggest(env: Env, cell: Cell, trial: optuna.Trial) -> dict[str, Any]:
     space = env.sweep.search_spaces.get(cell.method)
     if space is not None:
         return {name: spec.suggest(trial, name) for name, spec in space.items()}
-    return METHODS.get(cell.method)().search_space(trial, env.data(cell.dataset).task)
+    from benchmark.data.card import get_card
+
+    return METHODS.get(cell.method)().search_space(trial, get_card(cell.dataset).task)
 
 
 def best_params(env: Env, cell: Cell) -> dict[str, Any]:

@@ -49,12 +49,28 @@ def select(cells: list[Cell], only: str | None) -> list[Cell]:
     return [c for c in cells if c in needed]
 
 
+def available(cells: list[Cell], data_root: str | None, mirror: str | None) -> list[Cell]:
+    """Drop (with one warning line) the cells of datasets whose files cannot be had here."""
+    from benchmark.data.card import get_card
+    from benchmark.data.fetch import availability, default_data_root, default_mirror
+
+    root = Path(data_root) if data_root else default_data_root()
+    mirror = mirror if mirror is not None else default_mirror()
+    missing = sorted({c.dataset for c in cells
+                      if availability(get_card(c.dataset), root, mirror) == "no"})  # fmt: skip
+    if missing:
+        print(f"warning: skipping the cells of {', '.join(missing)}: their files are not in the "
+              "data root or the mirror and have no download source; see `kdbench datasets`",
+              file=sys.stderr)  # fmt: skip
+    return [c for c in cells if c.dataset not in missing]
+
+
 def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, device: str = "auto",
               track: bool = True, only: str | None = None, data_root: str | None = None,
               mirror: str | None = None, on_progress=None) -> list[Cell]:  # fmt: skip
     """Prepare and work the sweep at ``path``; returns its cells."""
     sweep = load_sweep(path)
-    cells = select(expand(sweep), only)
+    cells = available(select(expand(sweep), only), data_root, mirror)
     env = make_env(sweep, storage_url, device, track, data_root, mirror)
     prepare(env, cells)
     if workers <= 1:
