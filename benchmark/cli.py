@@ -172,7 +172,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with progress:
             summary = fit_seeds(args.method, data, args.backbone, seeds, device, overrides,
                                 protocol=args.protocol, on_seed_start=on_seed_start,
-                                on_seed_end=on_seed_end)  # fmt: skip
+                                on_seed_end=on_seed_end, teacher=args.teacher)  # fmt: skip
         status = "FINISHED"
     finally:
         if tracker is not None and parent is not None:
@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyper-parameter overrides")
     p.add_argument("--protocol", default=None, help="split protocol (default: the card's)")
+    p.add_argument("--teacher", default=None,
+                   help="teacher backbone of a distillation method (default: --backbone); "
+                        "trained with its default configuration")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
     p.add_argument("--experiment", default="fit", help="MLflow experiment (default 'fit')")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")

@@ -21,6 +21,7 @@ from benchmark.method import FitContext, FitResult, Method, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.runner.artifacts import resolve_dependencies
 
 
 @dataclass
@@ -103,11 +104,15 @@ def fit_seeds(
     protocol_args: dict[str, Any] | None = None,
     on_seed_start: Callable[[int], Callable[[int, int], None] | None] | None = None,
     on_seed_end: Callable[[SeedResult], None] | None = None,
+    teacher: str | None = None,
 ) -> FitSummary:
     """Train ``method_name`` with ``backbone`` on ``data`` once per seed (no tuning).
 
     The split of seed ``r`` comes from the card's protocol (or ``protocol``); the epoch is
-    chosen on validation by the method; test is evaluated once per seed.
+    chosen on validation by the method; test is evaluated once per seed. A distillation
+    method's teacher (backbone ``teacher``, default the student's) is trained with its default
+    configuration, once per split and seed, through the artefact cache under ``runs/``
+    (the runner uses the teacher cell's tuned configuration instead).
     ``on_seed_start(seed)`` may return an ``(epoch, epochs)`` progress callback.
     """
     method = METHODS.get(method_name)()
@@ -117,19 +122,25 @@ def fit_seeds(
     args = protocol_args if protocol_args is not None else dict(data.card.protocol_args or {})
     if protocol != data.card.protocol and protocol_args is None:
         args = {}
-    deps = method.dependencies(data.task, backbone, None)
-    if deps:
-        raise KdbenchError(
-            f"method '{method_name}' depends on {', '.join(d.name for d in deps)}; "
-            "run it through `kdbench run` (the runner resolves teachers)"
-        )
+    cache = None
+    if method.dependencies(data.task, backbone, teacher):
+        from benchmark.runner.artifacts import ArtifactCache
+        from benchmark.tracking import runs_dir
+
+        cache = ArtifactCache(runs_dir() / "artifacts")
     summary = FitSummary(method_name, data.name, backbone, protocol, data.card.metric, params)
     evaluator = evaluator_for(data.card)
     for seed in seeds:
         split = make_split(data, protocol, seed, args)
         progress = on_seed_start(seed) if on_seed_start else None
+        artifacts = {} if cache is None else resolve_dependencies(
+            cache, method, data, split, seed, backbone, teacher, device,
+            lambda dep: resolve_params(METHODS.get(dep.method)(), BACKBONES.get(dep.backbone),
+                                       data.task),
+        )  # fmt: skip
         ctx = FitContext(data=data, split=split, backbone=backbone, params=params, seed=seed,
-                         device=device, evaluator=evaluator, on_epoch=progress)  # fmt: skip
+                         device=device, evaluator=evaluator, artifacts=artifacts,
+                         on_epoch=progress)  # fmt: skip
         seed_result = SeedResult(seed, split.name, method.fit(ctx))
         summary.seeds.append(seed_result)
         if on_seed_end:

@@ -25,11 +25,11 @@ from optuna.trial import TrialState
 
 from benchmark.data.splits import make_split
 from benchmark.data.types import GraphData
-from benchmark.method import FitContext, FitResult, Method, resolve_params
+from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.runner.artifacts import ArtifactCache
+from benchmark.runner.artifacts import ArtifactCache, resolve_dependencies
 from benchmark.runner.storage import owner
 from benchmark.runner.sweep import Cell, SweepFile
 
@@ -111,30 +111,6 @@ def best_params(env: Env, cell: Cell) -> dict[str, Any]:
     return cell_params(env, cell, study.best_trial.params)
 
 
-def resolve_artifacts(env: Env, method: Method, cell: Cell, data: GraphData, split: Any,
-                      seed: int) -> dict[str, Any]:  # fmt: skip
-    """Train (once, through the cache) every dependency of ``method`` for this split/seed."""
-    out: dict[str, Any] = {}
-    for dep in method.dependencies(data.task, cell.backbone, cell.teacher):
-        dep_cell = Cell(cell.sweep, dep.method, cell.dataset, dep.backbone, None, cell.protocol)
-        params = dep.params if dep.params is not None else best_params(env, dep_cell)
-        dep_method = METHODS.get(dep.method)()
-        key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
-               "backbone": dep.backbone, "params": params}  # fmt: skip
-
-        def build(dep_method=dep_method, dep=dep, params=params, dep_cell=dep_cell) -> FitResult:
-            artifacts = resolve_artifacts(env, dep_method, dep_cell, data, split, seed)
-            ctx = FitContext(data, split, dep.backbone, params, seed, env.device,
-                             evaluator_for(data.card), artifacts=artifacts,
-                             evaluate_test=False, export_outputs=True)  # fmt: skip
-            result = dep_method.fit(ctx)
-            result.val_pred = None
-            return result
-
-        out[dep.name] = env.cache.get_or_create(key, build)
-    return out
-
-
 def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
             report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
     data = env.data(cell.dataset)
@@ -142,7 +118,11 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
     protocol = cell.protocol or data.card.protocol
     args = dict(data.card.protocol_args) if protocol == data.card.protocol else {}
     split = make_split(data, protocol, seed, args)
-    artifacts = resolve_artifacts(env, method, cell, data, split, seed)
+    artifacts = resolve_dependencies(
+        env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
+        lambda dep: best_params(env, Cell(cell.sweep, dep.method, cell.dataset, dep.backbone,
+                                          None, cell.protocol)),
+    )
     ctx = FitContext(data, split, cell.backbone, params, seed, env.device,
                      evaluator_for(data.card), artifacts=artifacts, evaluate_test=evaluate_test,
                      report=report)  # fmt: skip
