@@ -14,7 +14,8 @@ import pandas as pd
 
 COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protocol", "metric",
            "seeds", "test_mean", "test_std", "val_mean", "test_per_seed", "num_params",
-           "teacher_params", "inference_ms", "train_seconds"]  # fmt: skip
+           "teacher_params", "inference_ms", "train_seconds", "trials", "budget",
+           "hardware", "git_sha"]  # fmt: skip
 
 
 def final_runs(tracking_uri: str, sweep: str | None = None) -> pd.DataFrame:
@@ -64,6 +65,8 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
                                     .astype(float).median()) if "m.teacher_params" in g else None,
             "inference_ms": float(g["m.inference_ms"].astype(float).median()),
             "train_seconds": float(g["m.train_seconds"].astype(float).sum()),
+            "trials": first.get("trials"), "budget": first.get("budget"),
+            "hardware": first.get("hardware"), "git_sha": first.get("git_sha"),
         })  # fmt: skip
     return pd.DataFrame(out, columns=COLUMNS)
 

@@ -160,3 +160,29 @@ def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_pat
     assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
     _, finals = final_runs(runs, "kill")
     assert sorted(finals["tags.seed"]) == ["0", "1"]
+
+
+def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, monkeypatch):
+    from benchmark.method import LoopMethod
+    from benchmark.registry import METHODS
+
+    class Crash(LoopMethod):
+        name = "crash"
+        description = "raises"
+
+        def loss(self, model, batch, ctx):
+            raise RuntimeError("boom")
+
+    METHODS.names()  # load the plug-ins first
+    monkeypatch.setitem(METHODS._items, "crash", Crash)
+    path = write(tmp_path, name="crash", search_spaces={},
+                 grid=[{"methods": ["crash", "vanilla"], "datasets": ["MUTAG"],
+                        "backbones": ["MLP"]}])  # fmt: skip
+    run_sweep(str(path), device="cpu", track=False)
+    states = {r["cell"].split("/")[1]: r for r in status_rows(str(path), None)}
+    assert states["crash"]["state"] == "failed" and states["crash"]["failed"] == 2
+    assert states["vanilla"]["state"] == "done"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal")))
+    study = optuna.load_study(study_name="crash/crash/MUTAG/MLP", storage=storage)
+    assert all(t.user_attrs["error"] == "RuntimeError: boom" for t in study.trials)

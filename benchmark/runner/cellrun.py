@@ -169,15 +169,23 @@ def run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
 
 
 def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-                   params: dict[str, Any], parent_run: str | None) -> None:  # fmt: skip
-    """One final seed (claimed as a trial of the ``#final`` study): train, test, log."""
+                   params: dict[str, Any], parent_run: str | None,
+                   trials_used: int) -> None:  # fmt: skip
+    """One final seed (claimed as a trial of the ``#final`` study): train, test, log with
+    provenance (config hash, hardware, versions, trials used and budget)."""
     seed = int(trial.user_attrs["seed"])
     trial.set_user_attr("owner", owner())
     try:
         result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
         if env.tracker is not None:
-            run_id = env.tracker.start(f"seed{seed}", {**cell_tags(cell), "stage": "final",
-                                       "seed": seed, "split": split_name}, parent_run)  # fmt: skip
+            from benchmark.tracking import config_hash, hardware, versions
+
+            tags = {**cell_tags(cell), "stage": "final", "seed": seed, "split": split_name,
+                    "config_hash": config_hash({"cell": cell.key, "params": params}),
+                    "hardware": hardware(env.device), "device": str(env.device),
+                    "trials": trials_used, "budget": env.sweep.budget.trials,
+                    **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
+            run_id = env.tracker.start(f"seed{seed}", tags, parent_run)
             curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
             env.tracker.log(run_id, params=params, metrics=result_metrics(result), curves=curves)
             env.tracker.finish(run_id)

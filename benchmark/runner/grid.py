@@ -178,7 +178,7 @@ def step(env: Env, cell: Cell) -> str:
         trial.set_user_attr("error", "duplicate claim")
         final.tell(trial, state=TrialState.FAIL)
         return "worked"
-    run_final_seed(env, cell, final, trial, best_params(env, cell), parent)
+    run_final_seed(env, cell, final, trial, best_params(env, cell), parent, s.used)
     return "worked"
 
 
