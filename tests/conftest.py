@@ -75,6 +75,17 @@ def graph_data() -> GraphData:
 
 
 @pytest.fixture
+def runs(real_mirror, session_data_root, tmp_path, monkeypatch):
+    """Real data from the mirror (processed once per session), a fresh runs folder (the
+    embedded MLflow and Optuna stores) and no tracking server: returns the runs folder."""
+    monkeypatch.setenv("KDBENCH_MIRROR", str(real_mirror))
+    monkeypatch.setenv("KDBENCH_DATA", str(session_data_root))
+    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "runs"
+
+
+@pytest.fixture
 def tracking_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -13,18 +13,26 @@ from benchmark.errors import KdbenchError
 
 
 @pytest.fixture
-def env(real_mirror, session_data_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("KDBENCH_MIRROR", str(real_mirror))
-    monkeypatch.setenv("KDBENCH_DATA", str(session_data_root))
-    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tmp_path
+def env(runs):
+    return runs.parent
 
 
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def fit_error(capsys, monkeypatch, mirror, tmp_path, dataset, backbone) -> str:
+    """Fit with ``mirror`` and an empty data root; the one error line (exit status 2)."""
+    monkeypatch.setenv("KDBENCH_MIRROR", str(mirror))
+    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
+    monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
+    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", dataset,
+                       "--backbone", backbone, "--no-track")  # fmt: skip
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
 
 
 def test_seed_and_override_parsing():
@@ -92,14 +100,8 @@ def test_bad_input_is_one_line_and_exit_2(capsys, env, argv, needle):
 
 
 def test_missing_data_names_the_file_and_the_mirror(capsys, env, tmp_path, monkeypatch):
-    monkeypatch.setenv("KDBENCH_MIRROR", str(tmp_path / "empty-mirror"))
-    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
-    monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
-    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "Cora",
-                       "--backbone", "GCN", "--no-track")  # fmt: skip
-    assert code == 2
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("error:") and "ind.cora" in line and "empty-mirror" in line
+    line = fit_error(capsys, monkeypatch, tmp_path / "empty-mirror", tmp_path, "Cora", "GCN")
+    assert "ind.cora" in line and "empty-mirror" in line
 
 
 def test_unreachable_tracking_server_fails_fast(capsys, env, monkeypatch):
@@ -126,11 +128,5 @@ def test_corrupt_file_names_the_file_and_the_fix(capsys, env, tmp_path, monkeypa
     mirror = tmp_path / "mirror"
     sh.copytree(real_mirror / "TUDataset" / "MUTAG", mirror / "TUDataset" / "MUTAG")
     (mirror / "TUDataset" / "MUTAG" / "raw" / "MUTAG_A.txt").write_text("1, 2\n")
-    monkeypatch.setenv("KDBENCH_MIRROR", str(mirror))
-    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
-    monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
-    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG",
-                       "--backbone", "GIN", "--no-track")  # fmt: skip
-    assert code == 2
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("error:") and "MUTAG_A.txt" in line and "sha256" in line
+    line = fit_error(capsys, monkeypatch, mirror, tmp_path, "MUTAG", "GIN")
+    assert "MUTAG_A.txt" in line and "sha256" in line

@@ -15,15 +15,6 @@ from benchmark.runner.launch import run_sweep, status_rows
 from benchmark.runner.sweep import expand, load_sweep
 
 
-@pytest.fixture
-def runs(real_mirror, session_data_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("KDBENCH_MIRROR", str(real_mirror))
-    monkeypatch.setenv("KDBENCH_DATA", str(session_data_root))
-    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tmp_path / "runs"
-
-
 def write(tmp_path, name="t", **over):
     sweep = {"name": name,
              "budget": {"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
