@@ -27,7 +27,7 @@ from benchmark.tracking import git_sha, hardware, versions
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sweep", default="sweeps/smoke.yaml")
+    ap.add_argument("--sweep", default="bench/throughput.yaml")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--out", default="docs/results/perf_grid.json")
     args = ap.parse_args()

@@ -101,7 +101,12 @@ class Tracker:
 
     def __init__(self, experiment: str, uri: str | None = None) -> None:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        import logging
+
         from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow", "alembic"):  # table creation chatter on a new store
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.uri = uri or tracking_uri()
         check_reachable(self.uri)
