@@ -177,3 +177,25 @@ def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, m
         optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal")))
     study = optuna.load_study(study_name="crash/crash/MUTAG/MLP", storage=storage)
     assert all(t.user_attrs["error"] == "RuntimeError: boom" for t in study.trials)
+
+
+def test_a_trial_whose_heartbeat_stopped_is_failed_and_retried_once(monkeypatch):
+    from benchmark.runner.storage import reap_stale
+
+    monkeypatch.setenv("KDBENCH_STALE_SECONDS", "60")
+    study = optuna.create_study()
+    dead = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    dead.set_user_attr("owner", "another-host:123")
+    dead.set_user_attr("beat", time.time() - 3600)
+    alive = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    alive.set_user_attr("owner", "another-host:456")
+    alive.set_user_attr("beat", time.time())
+    assert reap_stale(study) == 1
+    assert reap_stale(study) == 0  # retried once only
+    states = {t.number: t.state.name for t in study.trials}
+    assert states[dead.number] == "FAIL" and states[alive.number] == "RUNNING"
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == dead.number]
+    assert len(retry) == 1 and retry[0].state.name == "WAITING"
+    again = study.ask()  # the retry is popped first, with the dead trial's parameters
+    assert again.user_attrs["retry_of"] == dead.number
+    assert again.suggest_float("x", 0, 1) == dead.params["x"]

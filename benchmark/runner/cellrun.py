@@ -30,7 +30,7 @@ from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
 from benchmark.runner.artifacts import ArtifactCache, resolve_dependencies
-from benchmark.runner.storage import owner
+from benchmark.runner.storage import Heartbeat
 from benchmark.runner.sweep import Cell, SweepFile
 
 
@@ -132,7 +132,12 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
 def run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
               parent_run: str | None) -> None:  # fmt: skip
     """One tuning trial, told to the study (COMPLETE, PRUNED or FAIL with its error)."""
-    trial.set_user_attr("owner", owner())
+    with Heartbeat(study, trial):
+        _run_trial(env, cell, study, trial, parent_run)
+
+
+def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
+               parent_run: str | None) -> None:  # fmt: skip
     run_id = None
     try:
         tuned = suggest(env, cell, trial)
@@ -174,9 +179,13 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
     """One final seed (claimed as a trial of the ``#final`` study): train, test, log with
     provenance (config hash, hardware, versions, trials used and budget)."""
     seed = int(trial.user_attrs["seed"])
-    trial.set_user_attr("owner", owner())
     try:
-        result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
+        with Heartbeat(study, trial):
+            result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
+        if _seed_finished(study, seed):  # a retry of a trial that was not dead after all
+            trial.set_user_attr("error", "duplicate: seed already finished")
+            study.tell(trial, state=TrialState.FAIL)
+            return
         if env.tracker is not None:
             from benchmark.tracking import config_hash, hardware, versions
 
@@ -194,6 +203,11 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
     except Exception as exc:
         trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
         study.tell(trial, state=TrialState.FAIL)
+
+
+def _seed_finished(study: optuna.Study, seed: int) -> bool:
+    return any(t.state == TrialState.COMPLETE and t.user_attrs.get("seed") == seed
+               for t in study.get_trials(deepcopy=False))  # fmt: skip
 
 
 def result_metrics(r: FitResult) -> dict[str, float | None]:

@@ -213,4 +213,8 @@ def work(env: Env, cells: list[Cell], poll: float = 2.0, on_progress=None) -> No
             states.append(state)
         if all(s == "done" for s in states):
             return
+        for cell in cells:  # waiting on others: recover the trials of workers that died
+            if not cell_state(env, cell).done:
+                for study in load(env, cell):
+                    reap_stale(study)
         time.sleep(poll)

@@ -4,15 +4,20 @@ Default: ``JournalStorage(JournalFileBackend(<runs>/<sweep>/optuna.journal))`` â
 several processes on one machine, no schema to race on. ``--storage URL``: an RDB URL
 (PostgreSQL for many machines) with Optuna's heartbeat, or ``journal:<path>``.
 
-Every trial records its ``owner`` (``host:pid``). :func:`reap_stale` marks RUNNING trials of
-dead owners on this host FAILED, and re-enqueues (once) every FAILED trial that did not fail by
-raising (those carry an ``error`` user attribute): a killed trial is retried, never counted.
+Every trial records its ``owner`` (``host:pid``) and, while it runs, a ``beat`` time written
+every 30 s by a :class:`Heartbeat` thread. :func:`reap_stale` marks FAILED the RUNNING trials
+whose owner on this host is dead or whose beat is older than ``KDBENCH_STALE_SECONDS``
+(default 600; any host), and re-enqueues (once) every FAILED trial that did not fail by raising
+(those carry an ``error`` user attribute): a killed trial is retried, never counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +26,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.errors import KdbenchError
 from benchmark.runner.artifacts import _alive
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_storage(url: str | None, sweep_dir: Path) -> Any:
@@ -48,12 +51,42 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class Heartbeat:
+    """Context manager: writes ``beat`` = now on a running trial every ``interval`` seconds."""
+
+    def __init__(self, study: optuna.Study, trial: optuna.Trial, interval: float = 30.0) -> None:
+        self.storage, self.trial_id, self.interval = study._storage, trial._trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            # the trial may have finished meanwhile, or the storage hiccupped: try again later
+            with contextlib.suppress(Exception):
+                self.storage.set_trial_user_attr(self.trial_id, "beat", time.time())
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self.storage.set_trial_user_attr(self.trial_id, "owner", owner())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def is_stale_running(t: FrozenTrial) -> bool:
-    """A RUNNING trial whose owner process on this host is gone."""
-    who = t.user_attrs.get("owner", "")
-    host, _, pid = who.rpartition(":")
-    return t.state == TrialState.RUNNING and host == socket.gethostname() and pid.isdigit() \
-        and not _alive(int(pid))  # fmt: skip
+    """A RUNNING trial whose owner process on this host is gone, or whose heartbeat stopped."""
+    if t.state != TrialState.RUNNING:
+        return False
+    host, _, pid = t.user_attrs.get("owner", "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return True
+    beat = t.user_attrs.get("beat")
+    grace = float(os.environ.get("KDBENCH_STALE_SECONDS", "600"))
+    return beat is not None and time.time() - float(beat) > grace
 
 
 def is_killed(t: FrozenTrial) -> bool:
@@ -72,7 +105,8 @@ def reap_stale(study: optuna.Study) -> int:
     n = 0
     for t in trials:
         if is_killed(t) and t.number not in retried:
-            attrs = {k: v for k, v in t.user_attrs.items() if k not in ("owner", "retry_of")}
+            drop = ("owner", "beat", "retry_of")
+            attrs = {k: v for k, v in t.user_attrs.items() if k not in drop}
             study.enqueue_trial(t.params, user_attrs={**attrs, "retry_of": t.number},
                                 skip_if_exists=False)  # fmt: skip
             n += 1
