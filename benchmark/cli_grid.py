@@ -25,11 +25,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console,
                         disable=not console.is_terminal)  # fmt: skip
-    bar = progress.add_task("cells done", total=None)
+    bars = {k: progress.add_task(k, total=None) for k in ("cells", "tuning trials",
+                                                           "final seeds")}  # fmt: skip
 
     def tick() -> None:
         rows = status_rows(args.sweep, args.storage)
-        progress.update(bar, completed=sum(r["state"] == "done" for r in rows), total=len(rows))
+        progress.update(bars["cells"], completed=sum(r["state"] == "done" for r in rows),
+                        total=len(rows))  # fmt: skip
+        for name, key in (("tuning trials", "trials"), ("final seeds", "final")):
+            done = [tuple(map(int, r[key].split("/"))) for r in rows]
+            progress.update(bars[name], completed=sum(d for d, _ in done),
+                            total=sum(t for _, t in done))  # fmt: skip
 
     with progress:
         cells = run_sweep(args.sweep, args.workers, args.storage, args.device, not args.no_track,
