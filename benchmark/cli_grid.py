@@ -57,7 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    run_worker(args.sweep, args.storage, args.device, not args.no_track, args.only)
+    run_worker(args.sweep, args.storage, args.device, not args.no_track, args.only, args.index)
     return 0
 
 
@@ -138,6 +138,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("worker", help="join a prepared grid (from any machine)")
     common(p)
+    p.add_argument("--index", type=int, default=None,
+                   help="worker number (seeds its samplers; default: from the process id)")
     p.add_argument("--only", default=None, help="only these methods (comma-separated)")
     p.set_defaults(func=cmd_worker)
 

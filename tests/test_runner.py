@@ -81,6 +81,12 @@ def test_smoke_sweep_runs_and_a_rerun_adds_nothing(runs):
     assert finals["metrics.test"].notna().all()
     hpo = all_runs[all_runs["tags.stage"] == "hpo"]
     assert hpo.filter(like="metrics.test").isna().all().all()  # tuning never tests
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "smoke" / "optuna.journal")))
+    for cell in cells:  # the sampler does not repeat itself
+        params = [tuple(sorted(t.params.items())) for t in
+                  optuna.load_study(study_name=cell.key, storage=storage).trials]  # fmt: skip
+        assert len(set(params)) == len(params), (cell.key, params)
     run_sweep(str(smoke), device="cpu")
     again, _ = final_runs(runs, "smoke")
     assert len(again) == len(all_runs)

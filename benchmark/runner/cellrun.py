@@ -45,8 +45,10 @@ class Env:
     device: torch.device
     data_root: Any = None
     mirror: str | None = None
+    worker: int = 0  # index of this worker process (seeds its samplers apart from the others')
     datasets: dict[str, GraphData] = field(default_factory=dict)
     failures: dict[str, Exception] = field(default_factory=dict)
+    studies: dict[str, Any] = field(default_factory=dict)
 
     def data(self, name: str) -> GraphData:
         """The dataset, loaded once per worker; a load that failed fails again at once."""

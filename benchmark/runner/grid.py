@@ -11,6 +11,7 @@ returns when every cell is done, waiting while other workers hold the last piece
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 
 import optuna
@@ -32,8 +33,11 @@ from benchmark.runner.sweep import Cell, teacher_cells
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _sampler(env: Env) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=env.sweep.sampler_seed)
+def _sampler(env: Env, cell: Cell) -> optuna.samplers.BaseSampler:
+    """TPE seeded by the sweep's seed, the cell and the worker: reproducible with one worker,
+    and two workers never draw the same random start-up configurations."""
+    seed = env.sweep.sampler_seed + zlib.crc32(cell.key.encode()) + 1_000_003 * env.worker
+    return optuna.samplers.TPESampler(seed=seed % 2**32)
 
 
 def _pruner(env: Env) -> optuna.pruners.BasePruner:
@@ -43,12 +47,16 @@ def _pruner(env: Env) -> optuna.pruners.BasePruner:
 
 
 def load(env: Env, cell: Cell) -> tuple[optuna.Study, optuna.Study]:
-    tune, final = study_names(cell)
-    return (
-        optuna.load_study(study_name=tune, storage=env.storage, sampler=_sampler(env),
-                          pruner=_pruner(env)),
-        optuna.load_study(study_name=final, storage=env.storage),
-    )  # fmt: skip
+    """The cell's two studies, loaded once per worker: the sampler keeps its random state
+    from one trial to the next (a fresh seeded sampler per trial would repeat itself)."""
+    if cell.key not in env.studies:
+        tune, final = study_names(cell)
+        env.studies[cell.key] = (
+            optuna.load_study(study_name=tune, storage=env.storage,
+                              sampler=_sampler(env, cell), pruner=_pruner(env)),
+            optuna.load_study(study_name=final, storage=env.storage),
+        )  # fmt: skip
+    return env.studies[cell.key]
 
 
 def prepare(env: Env, cells: list[Cell]) -> None:

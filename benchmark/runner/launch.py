@@ -27,12 +27,13 @@ from benchmark.tracking import Tracker, runs_dir
 
 
 def make_env(sweep: SweepFile, storage_url: str | None, device: str, track: bool = True,
-             data_root: str | None = None, mirror: str | None = None) -> Env:  # fmt: skip
+             data_root: str | None = None, mirror: str | None = None,
+             worker: int = 0) -> Env:  # fmt: skip
     folder = runs_dir() / sweep.name
     return Env(sweep=sweep, storage=make_storage(storage_url, folder),
                tracker=Tracker(sweep.name) if track else None,
                cache=ArtifactCache(runs_dir() / "artifacts"), device=resolve_device(device),
-               data_root=data_root, mirror=mirror)  # fmt: skip
+               data_root=data_root, mirror=mirror, worker=worker)  # fmt: skip
 
 
 def select(cells: list[Cell], only: str | None) -> list[Cell]:
@@ -82,7 +83,7 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
     for i in range(workers):
         dev = f"cuda:{i % gpus}" if gpus else device
         cmd = [sys.executable, "-m", "benchmark.cli", "worker", path, "--device", dev,
-               "--threads", str(threads)]  # fmt: skip
+               "--threads", str(threads), "--index", str(i + 1)]  # fmt: skip
         if storage_url:
             cmd += ["--storage", storage_url]
         if not track:
@@ -107,10 +108,12 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
 
 
 def run_worker(path: str, storage_url: str | None, device: str, track: bool = True,
-               only: str | None = None) -> None:  # fmt: skip
+               only: str | None = None, index: int | None = None) -> None:  # fmt: skip
+    """Work a prepared grid; ``index`` (default: from the process id) seeds the samplers."""
     sweep = load_sweep(path)
     cells = select(expand(sweep), only)
-    env = make_env(sweep, storage_url, device, track)
+    worker = index if index is not None else os.getpid()
+    env = make_env(sweep, storage_url, device, track, worker=worker)
     import optuna
 
     try:

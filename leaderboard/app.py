@@ -1,0 +1,155 @@
+"""The kdbench leaderboard (Streamlit).
+
+``streamlit run leaderboard/app.py -- --tracking-uri URI`` (or ``kdbench leaderboard``). The
+store is ``--tracking-uri``, else ``$KDBENCH_TRACKING_URI``, else the runner's default
+(``$MLFLOW_TRACKING_URI`` or ``runs/mlflow.db``). Tables come from the same aggregation as
+``kdbench export`` (:mod:`leaderboard.aggregate`); their layout from :mod:`leaderboard.views`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `streamlit run` puts only this folder on the path
+    sys.path.insert(0, str(REPO))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from leaderboard import plots, store, views  # noqa: E402
+from leaderboard.aggregate import aggregate, final_runs  # noqa: E402
+
+FAMILIES = ["node", "graph", "molecular", "other"]
+
+
+def resolve_uri() -> str:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--tracking-uri")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    if args.tracking_uri:
+        return args.tracking_uri
+    if os.environ.get("KDBENCH_TRACKING_URI"):
+        return os.environ["KDBENCH_TRACKING_URI"]
+    from benchmark.tracking import tracking_uri
+
+    return tracking_uri()
+
+
+@st.cache_data(ttl=30, show_spinner="Reading the final runs…")
+def load(uri: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int]:
+    """Final runs (cleaned), the per-cell aggregate with families, expected seeds per cell,
+    required columns missing from the store, and the number of runs left out."""
+    store.check_server(uri)
+    runs, missing, dropped = views.clean_runs(final_runs(uri))
+    cells = views.with_family(aggregate(runs)) if not runs.empty else pd.DataFrame()
+    return runs, cells, store.expected_seeds(uri), missing, dropped
+
+
+@st.cache_data(ttl=300)
+def params_of(uri: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    return store.run_params(uri, list(run_ids))
+
+
+def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
+    st.sidebar.header("Filters")
+    st.sidebar.caption("Empty = all.")
+    chosen = {}
+    for col in views.FILTERS:
+        options = sorted(cells[col].astype(str).unique())
+        chosen[col] = st.sidebar.multiselect(col, options, key=f"f_{col}",
+                                             format_func=lambda v: v or "(none)")  # fmt: skip
+    return chosen
+
+
+def family_tab(family: str, cells: pd.DataFrame, expected: dict[str, int]) -> None:
+    b = views.board(cells, expected)
+    st.dataframe(views.styled(b), hide_index=True, width="stretch", key=f"table_{family}")
+    st.caption(
+        f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100). Bold = best per "
+        f"dataset, shaded = second (underlined in the LaTeX export); {views.INCOMPLETE} = fewer "
+        "seeds than the sweep's final seeds. Avg rank over the row's datasets (1 = best); Δ = mean "
+        "difference over shared datasets, + = better; #params and latency = medians."
+    )
+    left, right = st.columns(2)
+    left.download_button("CSV", b.text.to_csv(index=False), f"kdbench-{family}.csv", "text/csv",
+                         key=f"csv_{family}")  # fmt: skip
+    right.download_button("LaTeX", views.latex(b), f"kdbench-{family}.tex", "text/x-tex",
+                          key=f"tex_{family}")  # fmt: skip
+    left, right = st.columns(2)
+    left.plotly_chart(plots.tradeoff(cells, "inference_ms", "inference latency (ms)"),
+                      key=f"lat_{family}")  # fmt: skip
+    right.plotly_chart(plots.tradeoff(cells, "num_params", "#params"), key=f"par_{family}")
+
+
+def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
+    st.header("Cell details")
+    cell = st.selectbox("cell", sorted(cells["cell"]), key="cell")
+    row = cells[cells["cell"] == cell].iloc[0]
+    s = views.scale(row["metric"])
+    a, b, c = st.columns(3)
+    a.metric(f"test ({row['metric']})", views.fmt_mean_std(row["test_mean"] * s, row["test_std"] * s))
+    b.metric("final seeds", int(row["seeds"]))
+    c.metric("trials / budget", f"{row['trials']} / {row['budget']}")
+    seeds = views.seed_table(runs, cell)
+    st.subheader("Per seed")
+    st.dataframe(seeds, hide_index=True, key="seeds")
+    st.plotly_chart(plots.seed_spread(seeds, row["metric"], cell), key="seed_plot")
+    st.subheader("Hyper-parameters of the final runs")
+    params = params_of(uri, tuple(seeds["run id"]))
+    st.dataframe(params.drop_duplicates().T, key="params")
+    st.subheader("Provenance")
+    st.dataframe(views.provenance(runs, cell), hide_index=True, key="provenance")
+    with st.expander("Optuna optimisation history"):
+        study = store.load_study(uri, row["sweep"], cell)
+        if study is None:
+            st.info(f"The Optuna journal of sweep {row['sweep']} is not on this machine.")
+        else:
+            from optuna.visualization import plot_optimization_history
+
+            st.plotly_chart(plot_optimization_history(study), key="history")
+
+
+def main() -> None:
+    st.set_page_config(page_title="kdbench leaderboard", layout="wide")
+    st.title("kdbench leaderboard")
+    uri = resolve_uri()
+    top, button = st.columns([5, 1])
+    top.caption(f"Tracking store: `{uri}`")
+    if button.button("Refresh", key="refresh"):
+        load.clear()
+        params_of.clear()
+    try:
+        runs, cells, expected, missing, dropped = load(uri)
+    except store.StoreError as exc:
+        st.error(str(exc))
+        return
+    except Exception as exc:  # any failure of the store is a message, not a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        st.error(f"Cannot read the MLflow store at {uri} ({first}). Check --tracking-uri.")
+        return
+    if missing:
+        st.error(f"The final runs in {uri} lack the tags or metrics {', '.join(missing)}, so no "
+                 "table can be built. Were they written by `kdbench run`?")  # fmt: skip
+        return
+    if cells.empty:
+        st.info(f"No finished final runs in {uri} yet. Run a sweep (e.g. `kdbench run "
+                "sweeps/smoke.yaml`), then press Refresh.")  # fmt: skip
+        return
+    if dropped:
+        st.warning(f"{dropped} final runs lack a required tag or metric and are left out.")
+    shown = views.filter_cells(cells, sidebar_filters(cells))
+    if shown.empty:
+        st.info("No cell matches the filters; clear some in the sidebar.")
+        return
+    present = [f for f in FAMILIES if f in set(shown["family"])]
+    for family, tab in zip(present, st.tabs(present)):
+        with tab:
+            family_tab(family, shown[shown["family"] == family], expected)
+    drill_down(uri, runs, shown)
+
+
+main()

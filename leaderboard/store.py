@@ -1,0 +1,95 @@
+"""What the app reads from MLflow and Optuna beyond :mod:`leaderboard.aggregate`.
+
+The final seeds each cell should have (its parent run's ``budget.final_seeds`` param), the
+hyper-parameters of a cell's final runs, a reachability check for HTTP tracking servers and
+the Optuna study of a cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+
+class StoreError(Exception):
+    """The tracking store cannot be read; the message is a sentence for the page."""
+
+
+def check_server(uri: str, timeout: float = 3.0) -> None:
+    """Raise :class:`StoreError` if ``uri`` is an HTTP tracking server that does not answer."""
+    from benchmark.errors import KdbenchError
+    from benchmark.tracking import check_reachable
+
+    try:
+        check_reachable(uri, timeout=timeout)
+    except KdbenchError:
+        raise StoreError(
+            f"The MLflow tracking server at {uri} does not answer. Start it (e.g. `mlflow server "
+            "--backend-store-uri sqlite:///runs/mlflow.db --port 5000`) or open the leaderboard "
+            "on another store with `kdbench leaderboard --tracking-uri URI`."
+        ) from None
+
+
+def expected_seeds(tracking_uri: str) -> dict[str, int]:
+    """Cell key → number of final seeds its sweep asks for (from the ``stage=cell`` runs)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    out: dict[str, int] = {}
+    if not exps:
+        return out
+    token = None
+    while True:
+        page = client.search_runs(exps, "tags.stage = 'cell'", max_results=5000, page_token=token)
+        for r in page:
+            seeds = r.data.params.get("budget.final_seeds")
+            cell = r.data.tags.get("cell")
+            if seeds and cell:
+                try:
+                    out[cell] = len(json.loads(seeds))
+                except ValueError:
+                    pass
+        token = page.token
+        if not token:
+            return out
+
+
+def run_params(tracking_uri: str, run_ids: list[str]) -> pd.DataFrame:
+    """The params (hyper-parameters) of the given runs: one row per run, index = run id."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    rows = {rid: client.get_run(rid).data.params for rid in run_ids}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def optuna_journal(tracking_uri: str, sweep: str) -> Path:
+    """Where the runner keeps ``sweep``'s Optuna journal: beside the embedded SQLite store,
+    else under ``$KDBENCH_RUNS`` (default ``./runs``)."""
+    from benchmark.tracking import runs_dir
+
+    if tracking_uri.startswith("sqlite:///"):
+        root = Path(tracking_uri[len("sqlite:///"):]).parent
+        if (root / sweep / "optuna.journal").exists() or "KDBENCH_RUNS" not in os.environ:
+            return root / sweep / "optuna.journal"
+    return runs_dir() / sweep / "optuna.journal"
+
+
+def load_study(tracking_uri: str, sweep: str, cell: str):
+    """The Optuna study of ``cell`` (``None`` if its journal is not on this machine)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = optuna_journal(tracking_uri, sweep)
+    if not path.exists():
+        return None
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    try:
+        return optuna.load_study(study_name=cell, storage=storage)
+    except KeyError:
+        return None

@@ -1,0 +1,234 @@
+"""The leaderboard's tables as plain functions of the per-cell aggregate (no Streamlit).
+
+:func:`board` turns the rows of :func:`leaderboard.aggregate.aggregate` (one per cell) into one
+table per task family: rows = method (+ backbone, teacher), columns = datasets, each cell the
+mean ± unbiased std of test over the final seeds (accuracy / ROC-AUC ×100), plus the average
+rank, the deltas vs. the ``vanilla`` row of the same backbone and vs. the ``vanilla`` MLP, and
+the median #params and inference latency over the row's datasets. Numbers and shown text are kept
+side by side so the app sorts on the number and shows the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+
+ROW_KEYS = ["method", "backbone", "teacher"]
+FILTERS = ["dataset", "backbone", "method", "teacher", "protocol", "sweep"]
+REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", "m.num_params",
+            "m.inference_ms", "m.train_seconds"]  # fmt: skip
+PERCENT = {"accuracy", "rocauc"}
+INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
+RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
+PARAMS, LATENCY = "#params", "latency ms"
+PROVENANCE = ["git_sha", "config_hash", "hardware", "device", "split", "protocol", "trials",
+              "budget", "sweep"]  # fmt: skip
+
+
+def scale(metric: str) -> float:
+    """Display factor: accuracy and ROC-AUC in percent, errors (rmse, mae) as they are."""
+    return 100.0 if metric in PERCENT else 1.0
+
+
+def higher_is_better(metric: str) -> bool:
+    from benchmark.metrics import HIGHER_IS_BETTER
+
+    return HIGHER_IS_BETTER.get(metric, True)
+
+
+@lru_cache(maxsize=None)
+def family_of(dataset: str) -> str:
+    """The dataset card's leaderboard family (node | graph | molecular); ``other`` if unknown."""
+    from benchmark.data.card import get_card
+
+    try:
+        return get_card(dataset).family
+    except Exception:  # an unknown or renamed dataset still gets a tab
+        return "other"
+
+
+def clean_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
+    """Keep the final runs that carry every tag and metric the table needs.
+
+    Returns ``(kept, missing_columns, dropped_rows)``: ``missing_columns`` are required columns
+    absent from the whole store (then nothing is kept), ``dropped_rows`` the runs with an empty one.
+    """
+    if runs.empty:
+        return runs, [], 0
+    missing = [c for c in REQUIRED if c not in runs.columns]
+    if missing:
+        return runs.iloc[0:0], missing, 0
+    ok = runs[REQUIRED].notna().all(axis=1) & (runs[["cell", "method", "dataset"]] != "").all(1)
+    for col in ("teacher", "protocol", "sweep"):
+        if col not in runs.columns:
+            runs = runs.assign(**{col: ""})
+    return runs[ok].assign(teacher=runs["teacher"].fillna(""), protocol=runs["protocol"].fillna(""),
+                           sweep=runs["sweep"].fillna("")), [], int((~ok).sum())  # fmt: skip
+
+
+def with_family(cells: pd.DataFrame) -> pd.DataFrame:
+    return cells.assign(family=[family_of(d) for d in cells["dataset"]])
+
+
+def filter_cells(cells: pd.DataFrame, chosen: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Rows whose value in each filtered column is among the chosen ones (empty = all)."""
+    keep = pd.Series(True, index=cells.index)
+    for col, values in chosen.items():
+        if values:
+            keep &= cells[col].isin(list(values))
+    return cells[keep]
+
+
+def fill_expected(cells: pd.DataFrame, expected: Mapping[str, int]) -> pd.Series:
+    """Final seeds each cell should have: its sweep's ``budget.final_seeds`` when known,
+    else the most seeds any cell of the same sweep has."""
+    fallback = cells.groupby("sweep")["seeds"].transform("max")
+    return pd.Series([expected.get(c, f) for c, f in zip(cells["cell"], fallback)],
+                     index=cells.index, dtype=int)  # fmt: skip
+
+
+@dataclass
+class Board:
+    """One family's table: ``numbers`` (sortable values) and ``text`` (what is shown) share
+    index and columns; ``best``/``second`` mark the dataset columns' top two; ``cell`` holds
+    each (row, dataset)'s cell key."""
+
+    numbers: pd.DataFrame
+    text: pd.DataFrame
+    best: pd.DataFrame
+    second: pd.DataFrame
+    cell: pd.DataFrame
+    datasets: list[str]
+
+
+def fmt_mean_std(mean: float, std: float, digits: int = 2) -> str:
+    return f"{mean:.{digits}f} ± " + ("n/a" if pd.isna(std) else f"{std:.{digits}f}")
+
+
+def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Board:
+    """The table of one family's cells (see the module docstring).
+
+    Rows are ``ROW_KEYS`` plus ``sweep`` / ``protocol`` when the cells span several, so that no
+    two cells are silently merged. Deltas are means over the datasets both rows have, in the
+    shown units, signed so that + is better; ranks are per dataset (1 = best), averaged over the
+    datasets the row has.
+    """
+    keys = ROW_KEYS + [c for c in ("sweep", "protocol") if cells[c].nunique() > 1]
+    c = cells.assign(
+        shown=cells["test_mean"] * cells["metric"].map(scale),
+        shown_std=cells["test_std"] * cells["metric"].map(scale),
+        expected=fill_expected(cells, expected or {}),
+    )
+    datasets = sorted(c["dataset"].unique())
+    grid = c.set_index([*keys, "dataset"])
+    if not grid.index.is_unique:
+        raise ValueError("two cells share a table position; add sweep/protocol to the rows")
+
+    def pivot(col: str) -> pd.DataFrame:
+        return grid[col].unstack("dataset").reindex(columns=datasets)
+
+    mean, std, seeds, want, cell = (pivot(x) for x in
+                                    ("shown", "shown_std", "seeds", "expected", "cell"))  # fmt: skip
+    sign = pd.Series({d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0])
+                      else -1.0 for d in datasets})  # fmt: skip
+    ranks = (mean * sign).rank(ascending=False, method="average")
+    dense = (mean * sign).rank(ascending=False, method="dense")
+
+    def delta(ref_of) -> pd.Series:
+        out = {}
+        for idx in mean.index:
+            ref = ref_of(dict(zip(keys, idx)))
+            if ref not in mean.index:
+                out[idx] = float("nan")
+                continue
+            out[idx] = ((mean.loc[idx] - mean.loc[ref]) * sign).mean()
+        return pd.Series(out, dtype=float)
+
+    def ref_key(row: dict, backbone: str) -> tuple:
+        return tuple({**row, "method": "vanilla", "backbone": backbone, "teacher": ""}[k]
+                     for k in keys)  # fmt: skip
+
+    numbers = mean.copy()
+    numbers[RANK] = ranks.mean(axis=1)
+    numbers[D_VANILLA] = delta(lambda r: ref_key(r, r["backbone"]))
+    numbers[D_MLP] = delta(lambda r: ref_key(r, "MLP"))
+    numbers[PARAMS] = grid["num_params"].groupby(level=keys).median()
+    numbers[LATENCY] = grid["inference_ms"].groupby(level=keys).median()
+    numbers = numbers.sort_values(RANK, kind="stable")
+
+    text = pd.DataFrame("", index=numbers.index, columns=numbers.columns, dtype=object)
+    for d in datasets:
+        for idx in numbers.index:
+            m = mean.at[idx, d]
+            if pd.isna(m):
+                continue
+            mark = INCOMPLETE if seeds.at[idx, d] < want.at[idx, d] else ""
+            text.at[idx, d] = fmt_mean_std(m, std.at[idx, d]) + mark
+    text[RANK] = numbers[RANK].map(lambda v: f"{v:.2f}")
+    for col in (D_VANILLA, D_MLP):
+        text[col] = numbers[col].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
+    text[PARAMS] = numbers[PARAMS].map(lambda v: f"{v:,.0f}")
+    text[LATENCY] = numbers[LATENCY].map(lambda v: f"{v:.2f}")
+
+    order = numbers.index
+    best = (dense.reindex(order) == 1) & mean.reindex(order).notna()
+    second = (dense.reindex(order) == 2) & mean.reindex(order).notna()
+    numbers.columns.name = text.columns.name = None
+    flat = [f.reset_index() for f in (numbers, text)]
+    return Board(numbers=flat[0], text=flat[1], best=best.reset_index(drop=True),
+                 second=second.reset_index(drop=True), cell=cell.reindex(order).reset_index(),
+                 datasets=datasets)  # fmt: skip
+
+
+def styled(b: Board):
+    """A pandas Styler: the numbers underneath (sorting), the text shown, best bold and shaded,
+    second underlined and lightly shaded (st.dataframe renders colours and weight only)."""
+    sty = b.numbers.style
+    for col in b.text.columns:
+        for i in b.text.index:
+            sty = sty.format(lambda _v, s=b.text.at[i, col]: s, subset=([i], [col]))
+    css = pd.DataFrame("", index=b.numbers.index, columns=b.numbers.columns)
+    for d in b.datasets:
+        css.loc[b.best[d].to_numpy(), d] = "font-weight: bold; background-color: #d9f2d9"
+        css.loc[b.second[d].to_numpy(), d] = "text-decoration: underline; background-color: #f0f9f0"
+    return sty.apply(lambda _: css, axis=None)
+
+
+_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "Δ": "$\\Delta$", "_": "\\_", "#": "\\#", "%": "\\%",
+        "&": "\\&"}  # fmt: skip
+
+
+def _tex(s: str) -> str:
+    """Escape the LaTeX specials of a shown string."""
+    return "".join(_TEX.get(ch, ch) for ch in s)
+
+
+def latex(b: Board) -> str:
+    """The shown table as LaTeX: best ``\\textbf``, second ``\\underline``."""
+    t = b.text.map(_tex)
+    for d in b.datasets:
+        t[d] = [f"\\textbf{{{s}}}" if bo else f"\\underline{{{s}}}" if se else s
+                for s, bo, se in zip(t[d], b.best[d], b.second[d])]  # fmt: skip
+    t.columns = [_tex(str(c)) for c in t.columns]
+    return t.to_latex(index=False, escape=False)
+
+
+def seed_table(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
+    """Per final seed of ``cell``: seed, val, test, best epoch, train seconds, latency, run id."""
+    g = runs[runs["cell"] == cell]
+    cols = {"seed": "seed", "m.val": "val", "m.test": "test", "m.best_epoch": "best epoch",
+            "m.train_seconds": "train s", "m.inference_ms": "latency ms", "run_id": "run id"}
+    g = g[[c for c in cols if c in g.columns]].rename(columns=cols)
+    return g.assign(seed=g["seed"].astype(int)).sort_values("seed").reset_index(drop=True)
+
+
+def provenance(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
+    """The provenance tags of ``cell``'s final runs, one row per tag (distinct values joined)."""
+    g = runs[runs["cell"] == cell]
+    keys = [k for k in PROVENANCE if k in g.columns] + sorted(
+        k for k in g.columns if str(k).startswith("version."))
+    vals = [", ".join(sorted({str(v) for v in g[k].dropna()})) for k in keys]
+    return pd.DataFrame({"tag": keys, "value": vals})
