@@ -241,9 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_flags(p)
     p.set_defaults(func=cmd_fit)
 
+    from benchmark.cli_app import add_parsers as add_app_parsers
     from benchmark.cli_grid import add_parsers
 
     add_parsers(sub)
+    add_app_parsers(sub)
     return parser
 
 

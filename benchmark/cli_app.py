@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,8 @@ def streamlit_command(tracking_uri: str, host: str, port: int) -> list[str]:
     """The ``python -m streamlit run`` command line serving the app on ``host:port``."""
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
             "--server.address", host, "--server.port", str(port),
-            "--browser.gatherUsageStats", "false", "--", "--tracking-uri", tracking_uri]  # fmt: skip
+            "--browser.gatherUsageStats", "false",
+            "--", "--tracking-uri", tracking_uri]  # fmt: skip
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -33,19 +35,25 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     print(f"kdbench leaderboard on http://{args.host}:{args.port} (store: {uri}); Ctrl-C stops it",
           flush=True)  # fmt: skip
     proc = subprocess.Popen(cmd)
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stop the server with us
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``leaderboard`` to the ``kdbench`` sub-commands."""
     p = sub.add_parser("leaderboard", help="serve the Streamlit leaderboard and print its URL")
-    p.add_argument("--tracking-uri", default=None,
-                   help="MLflow store to read (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")  # fmt: skip
+    p.add_argument(
+        "--tracking-uri", default=None,
+        help="MLflow store (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)",
+    )
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to share it)")
     p.set_defaults(func=cmd_leaderboard)

@@ -91,7 +91,8 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     row = cells[cells["cell"] == cell].iloc[0]
     s = views.scale(row["metric"])
     a, b, c = st.columns(3)
-    a.metric(f"test ({row['metric']})", views.fmt_mean_std(row["test_mean"] * s, row["test_std"] * s))
+    a.metric(f"test ({row['metric']})",
+             views.fmt_mean_std(row["test_mean"] * s, row["test_std"] * s))  # fmt: skip
     b.metric("final seeds", int(row["seeds"]))
     c.metric("trials / budget", f"{row['trials']} / {row['budget']}")
     seeds = views.seed_table(runs, cell)

@@ -35,7 +35,8 @@ def tradeoff(cells: pd.DataFrame, x: str, x_title: str):
 
     c = cells.assign(score=cells["test_mean"] * cells["metric"].map(scale), row=row_label(cells))
     fig = px.scatter(c, x=x, y="score", color="row", symbol="dataset", log_x=True,
-                     hover_data=["cell", "seeds"], labels={x: x_title, "score": "test (shown units)"})  # fmt: skip
+                     hover_data=["cell", "seeds"],
+                     labels={x: x_title, "score": "test (shown units)"})  # fmt: skip
     teachers = c[(c["method"] == "vanilla") & (c["teacher"] == "")]
     for _, s in c[c["teacher"] != ""].iterrows():
         t = teachers[(teachers["backbone"] == s["teacher"]) & (teachers["dataset"] == s["dataset"])

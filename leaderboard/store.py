@@ -7,6 +7,7 @@ the Optuna study of a cell.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -49,10 +50,8 @@ def expected_seeds(tracking_uri: str) -> dict[str, int]:
             seeds = r.data.params.get("budget.final_seeds")
             cell = r.data.tags.get("cell")
             if seeds and cell:
-                try:
+                with contextlib.suppress(ValueError):
                     out[cell] = len(json.loads(seeds))
-                except ValueError:
-                    pass
         token = page.token
         if not token:
             return out

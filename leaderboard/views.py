@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ def higher_is_better(metric: str) -> bool:
     return HIGHER_IS_BETTER.get(metric, True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def family_of(dataset: str) -> str:
     """The dataset card's leaderboard family (node | graph | molecular); ``other`` if unknown."""
     from benchmark.data.card import get_card
@@ -130,8 +130,8 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     def pivot(col: str) -> pd.DataFrame:
         return grid[col].unstack("dataset").reindex(columns=datasets)
 
-    mean, std, seeds, want, cell = (pivot(x) for x in
-                                    ("shown", "shown_std", "seeds", "expected", "cell"))  # fmt: skip
+    parts = ("shown", "shown_std", "seeds", "expected", "cell")
+    mean, std, seeds, want, cell = (pivot(x) for x in parts)
     sign = pd.Series({d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0])
                       else -1.0 for d in datasets})  # fmt: skip
     ranks = (mean * sign).rank(ascending=False, method="average")
@@ -187,9 +187,11 @@ def styled(b: Board):
     """A pandas Styler: the numbers underneath (sorting), the text shown, best bold and shaded,
     second underlined and lightly shaded (st.dataframe renders colours and weight only)."""
     sty = b.numbers.style
-    for col in b.text.columns:
-        for i in b.text.index:
-            sty = sty.format(lambda _v, s=b.text.at[i, col]: s, subset=([i], [col]))
+    # One display function per cell (Styler.format(subset=...) per cell is ~2 ms each); keys are
+    # the (row, column) positions Styler renders with.
+    for ci, col in enumerate(b.text.columns):
+        for ri, s in enumerate(b.text[col]):
+            sty._display_funcs[(ri, ci)] = lambda _v, s=s: s
     css = pd.DataFrame("", index=b.numbers.index, columns=b.numbers.columns)
     for d in b.datasets:
         css.loc[b.best[d].to_numpy(), d] = "font-weight: bold; background-color: #d9f2d9"

@@ -85,6 +85,24 @@ def runs(real_mirror, session_data_root, tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+@pytest.fixture(scope="session")
+def smoke_runs(real_mirror, session_data_root, tmp_path_factory):
+    """A runs folder holding the real smoke sweep (``sweeps/smoke.yaml``), run once per
+    session and shared by the runner and leaderboard tests: returns the folder."""
+    from pathlib import Path
+
+    from benchmark.runner.launch import run_sweep
+
+    runs = tmp_path_factory.mktemp("smoke") / "runs"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KDBENCH_MIRROR", str(real_mirror))
+        mp.setenv("KDBENCH_DATA", str(session_data_root))
+        mp.setenv("KDBENCH_RUNS", str(runs))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        run_sweep(str(Path(__file__).parents[1] / "sweeps" / "smoke.yaml"), device="cpu")
+    return runs
+
+
 @pytest.fixture
 def tracking_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path}/mlflow.db"

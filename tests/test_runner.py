@@ -69,26 +69,28 @@ def test_shipped_sweeps_are_valid_and_expand():
         assert len({c.key for c in cells}) == len(cells)
 
 
-def test_smoke_sweep_runs_and_a_rerun_adds_nothing(runs):
+def test_smoke_sweep_runs_and_a_rerun_adds_nothing(smoke_runs, runs, monkeypatch):
+    """``smoke_runs``: the session's smoke store (shared with the leaderboard tests)."""
     from pathlib import Path
 
+    monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
     smoke = Path(__file__).parents[1] / "sweeps" / "smoke.yaml"
-    cells = run_sweep(str(smoke), device="cpu")
+    cells = expand(load_sweep(smoke))
     assert all(r["state"] == "done" for r in status_rows(str(smoke), None))
-    all_runs, finals = final_runs(runs, "smoke")
+    all_runs, finals = final_runs(smoke_runs, "smoke")
     sweep = load_sweep(smoke)
     assert len(finals) == len(cells) * len(sweep.budget.final_seeds)
     assert finals["metrics.test"].notna().all()
     hpo = all_runs[all_runs["tags.stage"] == "hpo"]
     assert hpo.filter(like="metrics.test").isna().all().all()  # tuning never tests
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "smoke" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(smoke_runs / "smoke" / "optuna.journal")))
     for cell in cells:  # the sampler does not repeat itself
         params = [tuple(sorted(t.params.items())) for t in
                   optuna.load_study(study_name=cell.key, storage=storage).trials]  # fmt: skip
         assert len(set(params)) == len(params), (cell.key, params)
     run_sweep(str(smoke), device="cpu")
-    again, _ = final_runs(runs, "smoke")
+    again, _ = final_runs(smoke_runs, "smoke")
     assert len(again) == len(all_runs)
 
 

@@ -1,0 +1,169 @@
+"""The leaderboard: table logic without Streamlit, the app under AppTest against a store made by
+running the real smoke sweep once per session, and the ``kdbench leaderboard`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leaderboard import views
+from leaderboard.aggregate import aggregate, export, final_runs
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "leaderboard" / "app.py"
+
+
+@pytest.fixture(scope="session")
+def smoke_uri(smoke_runs: Path) -> str:
+    """The tracking URI of the session's store holding the real smoke sweep."""
+    return f"sqlite:///{smoke_runs / 'mlflow.db'}"
+
+
+def app(uri: str, monkeypatch: pytest.MonkeyPatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KDBENCH_TRACKING_URI", uri)
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def shown(element) -> pd.DataFrame:
+    """The text a styled ``st.dataframe`` shows (its Styler display values)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    return convert_arrow_bytes_to_pandas_df(element.proto.arrow_data.styler.display_values)
+
+
+def family_tables(at) -> list[pd.DataFrame]:
+    return [shown(d) for d in at.dataframe if d.proto.arrow_data.HasField("styler")]
+
+
+# ---------------------------------------------------------------- views, without Streamlit
+def synthetic_cells() -> pd.DataFrame:
+    rows = []
+    spec = {("vanilla", "GCN", ""): [0.80, 0.70], ("vanilla", "MLP", ""): [0.60, 0.65],
+            ("kd", "MLP", "GCN"): [0.75, 0.72]}  # fmt: skip
+    for (method, backbone, teacher), means in spec.items():
+        for dataset, mean in zip(["A", "B"], means):
+            seeds = 1 if (method, dataset) == ("kd", "B") else 2
+            rows.append({"cell": f"s/{method}/{dataset}/{backbone}/{teacher}", "sweep": "s",
+                         "method": method, "dataset": dataset, "backbone": backbone,
+                         "teacher": teacher, "protocol": "", "metric": "accuracy", "seeds": seeds,
+                         "test_mean": mean, "test_std": 0.01 if seeds > 1 else float("nan"),
+                         "num_params": 100.0, "inference_ms": 1.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_board_ranks_deltas_marks_without_streamlit():
+    b = views.board(synthetic_cells())
+    key = dict(zip(zip(b.text["method"], b.text["backbone"]), b.text.index))
+    gcn, mlp, kd = key[("vanilla", "GCN")], key[("vanilla", "MLP")], key[("kd", "MLP")]
+    assert b.text.at[gcn, "A"] == "80.00 ± 1.00"
+    assert b.text.at[kd, "B"] == "72.00 ± n/a†"  # one seed where the sweep has two
+    assert b.best.at[gcn, "A"] and b.second.at[kd, "A"] and b.best.at[kd, "B"]
+    assert b.numbers.at[gcn, views.RANK] == 1.5 and b.numbers.at[mlp, views.RANK] == 3.0
+    assert b.numbers.at[kd, views.D_MLP] == pytest.approx((15 + 7) / 2)
+    assert b.numbers.at[kd, views.D_VANILLA] == pytest.approx((15 + 7) / 2)  # its backbone: MLP
+    assert b.numbers.at[gcn, views.D_MLP] == pytest.approx((20 + 5) / 2)
+    assert b.numbers[views.RANK].is_monotonic_increasing
+    tex = views.latex(b)
+    assert "\\textbf{80.00 $\\pm$ 1.00}" in tex and "$^\\dagger$" in tex
+    assert len(views.filter_cells(synthetic_cells(), {"backbone": ["MLP"], "method": []})) == 4
+
+
+def test_missing_tags_are_reported():
+    runs = pd.DataFrame([{"cell": "x", "method": "m", "m.test": 0.5}])
+    kept, missing, _ = views.clean_runs(runs)
+    assert kept.empty and "dataset" in missing and "seed" in missing
+
+
+# ---------------------------------------------------------------- against the real smoke sweep
+def test_table_numbers_equal_export(smoke_uri, tmp_path):
+    runs, missing, dropped = views.clean_runs(final_runs(smoke_uri))
+    assert not missing and dropped == 0
+    cells = views.with_family(aggregate(runs))
+    export(cells.drop(columns="family"), "csv", str(tmp_path / "out.csv"))
+    exported = pd.read_csv(tmp_path / "out.csv").set_index("cell")
+    assert set(cells["family"]) == {"node", "graph"} and len(exported) == 4
+    checked = 0
+    for _, fam in cells.groupby("family"):
+        b = views.board(fam)
+        for i in b.numbers.index:
+            for d in b.datasets:
+                cell = b.cell.at[i, d]
+                if pd.isna(cell):
+                    continue
+                mean, std = exported.at[cell, "test_mean"], exported.at[cell, "test_std"]
+                assert math.isclose(b.numbers.at[i, d], 100 * mean, rel_tol=1e-9)
+                assert b.text.at[i, d] == f"{100 * mean:.2f} ± {100 * std:.2f}"
+                checked += 1
+    assert checked == 4
+
+
+def test_app_table_filter_and_drill_down(smoke_uri, monkeypatch):
+    at = app(smoke_uri, monkeypatch)
+    assert not at.exception and not at.error
+    assert [t.label for t in at.tabs] == ["node", "graph"]
+    runs = final_runs(smoke_uri)
+    cora_gcn = aggregate(runs).set_index("cell").loc["smoke/vanilla/Cora/GCN"]
+    text = f"{100 * cora_gcn.test_mean:.2f} ± {100 * cora_gcn.test_std:.2f}"
+    node = family_tables(at)[0]
+    assert text in set(node["Cora"]) and len(node) == 2
+
+    at.sidebar.multiselect(key="f_backbone").set_value(["GCN"]).run()
+    assert not at.exception
+    assert all(len(t) == 1 for t in family_tables(at))
+    assert list(family_tables(at)[0]["backbone"]) == ["GCN"]
+
+    at.selectbox(key="cell").set_value("smoke/vanilla/Cora/GCN").run()
+    seeds = next(d.value for d in at.dataframe if "run id" in d.value.columns)
+    assert seeds["test"].tolist() == cora_gcn.test_per_seed
+    assert set(seeds["run id"]) == set(runs.loc[runs["cell"] == "smoke/vanilla/Cora/GCN", "run_id"])
+    assert any("git_sha" in d.value.get("tag", pd.Series()).tolist() for d in at.dataframe)
+
+
+def test_app_empty_store_says_so(tmp_path, monkeypatch):
+    at = app(f"sqlite:///{tmp_path / 'empty.db'}", monkeypatch)
+    assert not at.exception
+    assert "No finished final runs" in at.info[0].value
+
+
+def test_app_unreachable_server_says_so(monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    at = app(f"http://127.0.0.1:{port}", monkeypatch)
+    assert not at.exception
+    assert "does not answer" in at.error[0].value
+
+
+def test_app_runs_missing_tags_say_so(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'bad.db'}"
+    client = MlflowClient(uri)
+    run = client.create_run(client.create_experiment("hand-made"), tags={"stage": "final"})
+    client.log_metric(run.info.run_id, "test", 0.5)
+    client.set_terminated(run.info.run_id)
+    at = app(uri, monkeypatch)
+    assert not at.exception
+    assert "lack the tags" in at.error[0].value
+
+
+# ---------------------------------------------------------------- kdbench leaderboard
+def test_cli_builds_the_streamlit_command():
+    from benchmark.cli_app import APP as CLI_APP
+    from benchmark.cli_app import add_parsers, cmd_leaderboard, streamlit_command
+
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["leaderboard", "--tracking-uri", "sqlite:///x.db", "--port", "8600"])
+    assert args.func is cmd_leaderboard and (args.host, args.port) == ("127.0.0.1", 8600)
+    cmd = streamlit_command(args.tracking_uri, args.host, args.port)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and CLI_APP == APP and CLI_APP.exists()
+    assert cmd[cmd.index("--server.port") + 1] == "8600"
+    assert cmd[-3:] == ["--", "--tracking-uri", "sqlite:///x.db"]
