@@ -156,7 +156,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     summary_params = resolve_params(METHODS.get(args.method)(), BACKBONES.get(args.backbone),
                                     data.task, overrides)  # fmt: skip
-    protocol = args.protocol or data.card.protocol
+    from benchmark.data.splits import resolve_protocol
+
+    protocol, _ = resolve_protocol(data, args.protocol,
+                                   METHODS.get(args.method).paper_protocol)  # fmt: skip
     config = {"method": args.method, "dataset": data.name, "backbone": args.backbone,
               "params": summary_params, "protocol": protocol}  # fmt: skip
     base_tags = {"method": args.method, "dataset": data.name, "backbone": args.backbone,
@@ -171,7 +174,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     try:
         with progress:
             summary = fit_seeds(args.method, data, args.backbone, seeds, device, overrides,
-                                protocol=args.protocol, on_seed_start=on_seed_start,
+                                protocol=protocol, on_seed_start=on_seed_start,
                                 on_seed_end=on_seed_end, teacher=args.teacher)  # fmt: skip
         status = "FINISHED"
     finally:
@@ -229,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE or MLP")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyper-parameter overrides")
-    p.add_argument("--protocol", default=None, help="split protocol (default: the card's)")
+    p.add_argument("--protocol", default=None,
+                   help="split protocol (default: the card's; `paper`: the method's paper "
+                        "protocol, e.g. ltd_fixed for ltd)")  # fmt: skip
     p.add_argument("--teacher", default=None,
                    help="teacher backbone of a distillation method (default: --backbone); "
                         "trained with its default configuration")  # fmt: skip

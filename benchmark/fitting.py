@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from benchmark.data.splits import make_split
+from benchmark.data.splits import make_split, resolve_protocol
 from benchmark.data.types import GraphData
 from benchmark.errors import KdbenchError
 from benchmark.method import FitContext, FitResult, Method, resolve_params
@@ -93,6 +93,12 @@ def check_compatible(method: Method, data: GraphData, backbone: str) -> None:
         )
 
 
+def _inherited(params: dict[str, Any]) -> dict[str, Any]:
+    """What a dependency inherits from its student's parameters: the preset (a paper's
+    teacher settings come with its student's)."""
+    return {"preset": params["preset"]} if params.get("preset") else {}
+
+
 def fit_seeds(
     method_name: str,
     data: GraphData,
@@ -118,10 +124,9 @@ def fit_seeds(
     method = METHODS.get(method_name)()
     check_compatible(method, data, backbone)
     params = resolve_params(method, BACKBONES.get(backbone), data.task, overrides)
-    protocol = protocol or data.card.protocol
-    args = protocol_args if protocol_args is not None else dict(data.card.protocol_args or {})
-    if protocol != data.card.protocol and protocol_args is None:
-        args = {}
+    protocol, args = resolve_protocol(data, protocol, method.paper_protocol)
+    if protocol_args is not None:
+        args = dict(protocol_args)
     cache = None
     if method.dependencies(data.task, backbone, teacher):
         from benchmark.runner.artifacts import ArtifactCache
@@ -136,7 +141,7 @@ def fit_seeds(
         artifacts = {} if cache is None else resolve_dependencies(
             cache, method, data, split, seed, backbone, teacher, device,
             lambda dep: resolve_params(METHODS.get(dep.method)(), BACKBONES.get(dep.backbone),
-                                       data.task),
+                                       data.task, _inherited(params)),
         )  # fmt: skip
         ctx = FitContext(data=data, split=split, backbone=backbone, params=params, seed=seed,
                          device=device, evaluator=evaluator, artifacts=artifacts,

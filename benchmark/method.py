@@ -94,10 +94,16 @@ class Method:
     name: ClassVar[str] = ""
     tasks: ClassVar[tuple[str, ...]] = ("node", "graph")
     description: ClassVar[str] = ""
+    #: the leaderboard's method-family filter: vanilla, kd-baseline, distillation, mlp-student,
+    #: pretraining (or other).
+    family: ClassVar[str] = "other"
     #: hyper-parameters the method adds to the training and backbone ones, with defaults.
     defaults: ClassVar[dict[str, Any]] = {}
     #: backbones the method cannot use (e.g. a method that needs message passing).
     backbones: ClassVar[tuple[str, ...] | None] = None
+    #: the split protocol ``--protocol paper`` means for this method (what its official code
+    #: did; see ``benchmark.data.splits.PAPER_PROTOCOLS``), ``None`` if it has none.
+    paper_protocol: ClassVar[str | None] = None
 
     def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
         """Artefacts to resolve before ``fit`` for a cell with this ``backbone`` and
@@ -183,20 +189,33 @@ def adam(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Optim
 def resolve_params(
     method: Method, backbone_cls: type, task: str, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Training defaults ∪ backbone defaults ∪ method defaults ∪ ``overrides``.
+    """Training defaults ∪ backbone defaults ∪ preset ∪ method defaults ∪ ``overrides``.
 
-    An override naming no known hyper-parameter raises, listing the known ones.
+    ``overrides["preset"]`` names a preset of :mod:`benchmark.models.presets` (a paper's
+    settings for this backbone). An override naming no known hyper-parameter raises, listing
+    the known ones.
     """
+    from benchmark.models.backbones import ARCH_KEYS
+    from benchmark.models.presets import preset_params
     from benchmark.train.loop import TRAIN_DEFAULTS
 
-    params = {**TRAIN_DEFAULTS[task], **backbone_cls.defaults.get(task, {}), **method.defaults}
-    from benchmark.models.backbones import ARCH_KEYS
-
-    known = set(params) | set(ARCH_KEYS)
-    unknown = sorted(set(overrides or {}) - known)
+    overrides = dict(overrides or {})
+    preset = overrides.get("preset")
+    backbone_name = next((k for k, v in _backbone_items() if v is backbone_cls), None)
+    chosen = preset_params(str(preset), backbone_name or backbone_cls.__name__) if preset else {}
+    params = {**TRAIN_DEFAULTS[task], **backbone_cls.defaults.get(task, {}), **chosen,
+              **method.defaults}  # fmt: skip
+    known = set(params) | set(ARCH_KEYS) | {"preset"}
+    unknown = sorted(set(overrides) - known)
     if unknown:
         raise KdbenchError(
             f"unknown hyper-parameter(s) {', '.join(unknown)} for method '{method.name}'; "
             f"known: {', '.join(sorted(known))}"
         )
-    return {**params, **(overrides or {})}
+    return {**params, **overrides}
+
+
+def _backbone_items() -> list[tuple[str, type]]:
+    from benchmark.models.backbones import BACKBONES
+
+    return [(name, BACKBONES.get(name)) for name in BACKBONES.names()]

@@ -38,11 +38,30 @@ def kd_loss(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
                     log_target=True, reduction="batchmean") * t * t  # fmt: skip
 
 
+def teacher_logits(ctx: FitContext, method: str) -> Tensor:
+    """The cached teacher's logits for every node or graph [n, C] on ``ctx.device``, after
+    checking that soft labels make sense (multi-class targets) and that the runner resolved
+    the teacher; shared by every method that distils class probabilities."""
+    if ctx.data.card.target != "multiclass":
+        raise KdbenchError(
+            f"{method} distils class probabilities; {ctx.data.name} has "
+            f"{ctx.data.card.target} targets"
+        )
+    teacher = ctx.artifacts.get("teacher")
+    if teacher is None or teacher.outputs is None:
+        raise KdbenchError(
+            f"{method} needs a trained teacher in ctx.artifacts['teacher'] "
+            "(run it through `kdbench fit` or `kdbench run`, which resolve teachers)"
+        )
+    return teacher.outputs["logits"].to(ctx.device)
+
+
 @register_method("kd")
 class KD(LoopMethod):
     """Student = backbone trained on labels + a tempered KL to a frozen vanilla teacher."""
 
     tasks = ("node", "graph")
+    family = "kd-baseline"
     description = "standard KD (Hinton 2015): CE + λ·T²·KL to a frozen vanilla teacher, one T"
     defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0}
 
@@ -57,18 +76,7 @@ class KD(LoopMethod):
         }
 
     def fit(self, ctx: FitContext) -> FitResult:
-        if ctx.data.card.target != "multiclass":
-            raise KdbenchError(
-                f"kd distils class probabilities; {ctx.data.name} has "
-                f"{ctx.data.card.target} targets"
-            )
-        teacher = ctx.artifacts.get("teacher")
-        if teacher is None or teacher.outputs is None:
-            raise KdbenchError(
-                "kd needs a trained teacher in ctx.artifacts['teacher'] "
-                "(run it through `kdbench run`, which resolves teachers)"
-            )
-        self._teacher_logits = teacher.outputs["logits"].to(ctx.device)  # moved once
+        self._teacher_logits = teacher_logits(ctx, self.name)  # moved to the device once
         return super().fit(ctx)
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:

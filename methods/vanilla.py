@@ -20,6 +20,7 @@ class Vanilla(LoopMethod):
     """A backbone trained on labels only (no teacher). All hooks are the loop's defaults."""
 
     tasks = ("node", "graph")
+    family = "vanilla"
     description = "GNN or MLP backbone trained on labels only; the teacher of distillation rows"
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:

@@ -60,8 +60,10 @@ def make_graph_data(n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0
 
 
 def simple_split(n: int) -> Split:
+    """60/20/20; a third of train is also named ``meta`` (as the ``ltd`` protocol does)."""
     idx = torch.arange(n)
-    return Split(idx[idx % 5 < 3], idx[idx % 5 == 3], idx[idx % 5 == 4], name="toy")
+    return Split(idx[idx % 5 < 3], idx[idx % 5 == 3], idx[idx % 5 == 4], name="toy",
+                 parts={"meta": idx[idx % 5 == 2]})  # fmt: skip
 
 
 @pytest.fixture

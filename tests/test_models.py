@@ -13,7 +13,7 @@ EI = torch.tensor([[i for i in range(N)] + [(i + 1) % N for i in range(N)],
 BATCH = torch.tensor([0] * 5 + [1] * 7)
 
 
-@pytest.mark.parametrize("name", ["GCN", "GAT", "GIN", "GraphSAGE", "MLP"])
+@pytest.mark.parametrize("name", ["GCN", "GAT", "GIN", "GraphSAGE", "APPNP", "SGC", "MLP"])
 @pytest.mark.parametrize("task", ["node", "graph"])
 def test_backbone_outputs_have_the_documented_shapes(name, task):
     params = resolve_params(METHODS.get("vanilla")(), BACKBONES.get(name), task)
@@ -51,3 +51,43 @@ def test_bad_architecture_arguments():
         build_backbone("GAT", F, C, "node", {"hidden": 10, "heads": 3, "layers": 3})
     with pytest.raises(KdbenchError, match="readout"):
         build_backbone("GCN", F, C, "graph", {"readout": "median"})
+
+
+def test_appnp_propagates_personalised_pagerank():
+    """K steps of Z ← (1−α)ÂZ + αH on the MLP's output, checked against a dense Â."""
+    model = build_backbone("APPNP", F, C, "node", {"dropout": 0.0, "K": 3, "alpha": 0.2}).eval()
+    a = torch.zeros(N, N)
+    a[EI[0], EI[1]] = 1.0
+    a += torch.eye(N)
+    d = a.sum(1).rsqrt()
+    a_hat = d[:, None] * a * d[None, :]
+    h = model.convs[1](torch.relu(model.convs[0](X)))
+    z = h
+    for _ in range(3):
+        z = 0.8 * a_hat @ z + 0.2 * h
+    assert torch.allclose(model(X, EI).logits, z, atol=1e-5)
+
+
+def test_sgc_is_linear_in_k_hop_smoothed_features():
+    params = resolve_params(METHODS.get("vanilla")(), BACKBONES.get("SGC"), "node", {"bias": False})
+    model = build_backbone("SGC", F, C, "node", params).eval()
+    assert len(model.convs) == 1 and not model.norms
+    a = torch.zeros(N, N)
+    a[EI[0], EI[1]] = 1.0
+    a += torch.eye(N)
+    d = a.sum(1).rsqrt()
+    a_hat = d[:, None] * a * d[None, :]
+    w = model.convs[0].lin.weight
+    assert torch.allclose(model(X, EI).logits, a_hat @ a_hat @ X @ w.T, atol=1e-5)
+
+
+def test_presets_give_a_papers_settings_and_overrides_still_win():
+    vanilla = METHODS.get("vanilla")()
+    p = resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"preset": "ltd"})
+    assert (p["dropout"], p["weight_decay"], p["epochs"], p["patience"]) == (0.8, 1e-3, 600, 50)
+    p = resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"preset": "ltd", "dropout": 0.1})
+    assert p["dropout"] == 0.1
+    with pytest.raises(KdbenchError, match=r"unknown preset 'ltdd'.*Did you mean 'ltd'"):
+        resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"preset": "ltdd"})
+    with pytest.raises(KdbenchError, match="no settings for backbone 'GIN'"):
+        resolve_params(vanilla, BACKBONES.get("GIN"), "node", {"preset": "ltd"})

@@ -139,6 +139,30 @@ def test_per_class_random_counts_and_ltd_parts():
     assert s.name == "per_class_random(sizes={train:5,meta:5,val:3},test_per_class=4)/seed1"
 
 
+def test_ltd_split_is_20_20_10_per_class_and_baselines_train_on_train_and_meta():
+    y = torch.arange(600) % 4  # 150 per class
+    data = toy(y, task="node")
+    s = make_split(data, "ltd", 3)
+    meta = s.parts["meta"]
+    held_in = s.train[~torch.isin(s.train, meta)]  # LTD's cross-entropy nodes
+    for part, k in [(held_in, 20), (meta, 20), (s.train, 40), (s.val, 10), (s.test, 100)]:
+        assert torch.bincount(y[part], minlength=4).tolist() == [k] * 4
+    assert torch.isin(meta, s.train).all()  # meta ⊂ train: every baseline sees the 40 labels
+    everything = torch.cat([s.train, s.val, s.test])
+    assert everything.unique().numel() == everything.numel() == 600  # disjoint and complete
+    assert s.name == "ltd(train=20,meta=20,val=10)/seed3"
+    assert not same(s, make_split(data, "ltd", 4))  # a fresh split per seed
+    fixed = [make_split(data, "ltd_fixed", r) for r in (0, 5)]
+    assert same(fixed[0], fixed[1]) and same(fixed[0], make_split(data, "ltd", 0))
+    assert fixed[0].name == "ltd_fixed(train=20,meta=20,val=10)"
+
+
+def test_ltd_split_names_the_class_that_is_too_small():
+    y = torch.cat([torch.zeros(60), torch.ones(49)]).long()
+    with pytest.raises(KdbenchError, match=r"protocol ltd needs .*class 1 has 49 items"):
+        make_split(toy(y, task="node"), "ltd", 0)
+
+
 def test_per_class_random_default_sizes_exact():
     y = torch.arange(300) % 3  # 100 per class
     s = make_split(toy(y, task="node"), "per_class_random", 0)
@@ -259,4 +283,5 @@ def test_missing_extra_key_names_protocol_dataset_key(protocol, key):
 
 def test_registry_lists_every_protocol():
     assert set(SPLITS.names()) == {"planetoid_public", "geom_gcn", "tu_10fold",
-                                   "per_class_random", "scaffold", "ogb_official", "random", "none"}
+                                   "per_class_random", "scaffold", "ogb_official", "random", "none",
+                                   "ltd", "ltd_fixed"}  # fmt: skip

@@ -58,7 +58,9 @@ class Split:
     """Disjoint index sets into the nodes (node task) or graphs (graph task).
 
     ``train``/``val``/``test`` are 1-D long tensors. ``parts`` holds further named sets a
-    protocol defines (e.g. LTD's ``meta`` nodes) and must be disjoint from the three.
+    protocol defines; each is disjoint from ``val`` and ``test`` and either disjoint from
+    ``train`` too or a subset of it (LTD's ``meta`` nodes: every method trains on them, LTD
+    alone holds them out of its cross-entropy for its meta loss).
     ``name`` identifies the split for caching (protocol, its arguments and the seed/fold).
     """
 

@@ -1,4 +1,4 @@
-"""Backbones (GCN, GAT, GIN, GraphSAGE, MLP) for node and graph tasks, built on PyG layers."""
+"""Backbones (GCN, GAT, GIN, GraphSAGE, APPNP, SGC, MLP) for node and graph tasks, on PyG."""
 
 from benchmark.models.backbones import BACKBONES, Backbone, BackboneOutput, build_backbone
 

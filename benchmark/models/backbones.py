@@ -24,10 +24,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import (
+    APPNP as APPNPProp,
+)
+from torch_geometric.nn import (
     GATConv,
     GCNConv,
     GINConv,
     SAGEConv,
+    SGConv,
     global_add_pool,
     global_max_pool,
     global_mean_pool,
@@ -231,6 +235,59 @@ class GIN(Backbone):
         return GINConv(mlp, train_eps=True)
 
 
+@BACKBONES.register("APPNP")
+class APPNP(Backbone):
+    r"""Klicpera et al. 2019, predict then propagate: an MLP :math:`H = f_\theta(X)` (``layers``
+    linear layers) whose output is propagated by personalised PageRank,
+    :math:`Z^{(0)} = H,\ Z^{(k+1)} = (1-\alpha)\hat A Z^{(k)} + \alpha H` for ``K`` steps with
+    :math:`\hat A = \hat D^{-1/2}(A+I)\hat D^{-1/2}`; ``edge_dropout`` drops entries of
+    :math:`\hat A` while training (the paper's adjacency dropout). Node task: the logits are
+    propagated; graph task: the last hidden layer is, before the readout."""
+
+    defaults: ClassVar = {
+        "node": {**_NODE, "K": 10, "alpha": 0.1, "edge_dropout": 0.0},
+        "graph": {**_GRAPH, "K": 10, "alpha": 0.1, "edge_dropout": 0.0},
+    }
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        if not hasattr(self, "prop"):
+            kw = self.conv_kwargs
+            self.prop = APPNPProp(int(kw.get("K", 10)), float(kw.get("alpha", 0.1)),
+                                  dropout=float(kw.get("edge_dropout", 0.0)),
+                                  cached=self.static_graph)  # fmt: skip
+        return nn.Linear(in_dim, out_dim)
+
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+        x = conv(x)
+        return self.prop(x, edge_index) if conv is self.convs[-1] else x
+
+
+@BACKBONES.register("SGC")
+class SGC(Backbone):
+    r"""Wu et al. 2019, simplified graph convolution: logits :math:`= \hat A^K X W` with
+    :math:`\hat A = \hat D^{-1/2}(A+I)\hat D^{-1/2}` (``K`` = 2), no hidden layer and no
+    non-linearity (``layers`` = 1 for node tasks; deeper stacks are SGConv layers with ReLU in
+    between). The propagated features are cached for a static graph, as the paper."""
+
+    defaults: ClassVar = {
+        "node": {**_NODE, "layers": 1, "dropout": 0.0, "K": 2, "lr": 0.2,
+                 "weight_decay": 5e-5, "bias": True},
+        "graph": {**_GRAPH, "K": 2, "bias": True},
+    }  # fmt: skip
+
+    @property
+    def embedding_dim(self) -> int:
+        """A 1-layer node SGC has no hidden layer: its ``h`` is the input ``x`` [N, F]."""
+        if self.task == "node" and self.num_layers == 1:
+            return self.convs[0].lin.in_channels
+        return self.hidden
+
+    def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        kw = self.conv_kwargs
+        return SGConv(in_dim, out_dim, K=int(kw.get("K", 2)), cached=self.static_graph,
+                      bias=bool(kw.get("bias", True)))  # fmt: skip
+
+
 @BACKBONES.register("MLP")
 class MLP(Backbone):
     r"""A graph-blind baseline: :math:`H' = H W` per node (for graph tasks, then the readout:
@@ -247,7 +304,7 @@ class MLP(Backbone):
 
 
 ARCH_KEYS = ("hidden", "layers", "dropout", "input_dropout", "norm", "readout", "jk", "heads",
-             "out_heads", "attn_dropout", "aggr")  # fmt: skip
+             "out_heads", "attn_dropout", "aggr", "K", "alpha", "edge_dropout", "bias")  # fmt: skip
 
 
 def build_backbone(

@@ -23,7 +23,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from benchmark.data.splits import make_split
+from benchmark.data.splits import make_split, resolve_protocol
 from benchmark.data.types import GraphData
 from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import evaluator_for
@@ -117,8 +117,7 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
             report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
     data = env.data(cell.dataset)
     method = METHODS.get(cell.method)()
-    protocol = cell.protocol or data.card.protocol
-    args = dict(data.card.protocol_args) if protocol == data.card.protocol else {}
+    protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol)
     split = make_split(data, protocol, seed, args)
     artifacts = resolve_dependencies(
         env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,

@@ -1,0 +1,49 @@
+"""Named hyper-parameter presets: a paper's settings per backbone, selectable with
+``--set preset=NAME`` (or ``preset: NAME`` in a sweep's fixed parameters).
+
+A preset sits between the backbone's defaults and the method's own defaults
+(:func:`benchmark.method.resolve_params`); explicit overrides still win. Each entry says where
+its numbers come from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmark.errors import KdbenchError, unknown_name
+
+_LTD_TRAIN = {"epochs": 600, "patience": 50}
+
+#: preset → backbone → hyper-parameters.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # LTD's teachers (= its students' architectures): BUPT-GAMMA/LTD ``distill_dgl.py``
+    # ``choose_model`` and ``models/train.conf.yaml`` (CPF's settings). Differences: the official
+    # GraphSAGE uses DGL's ``gcn`` aggregator (self included in the mean, no root weight); PyG's
+    # SAGEConv has no such mode, so ours keeps ``mean`` with a root weight.
+    "ltd": {
+        "GCN": {**_LTD_TRAIN, "hidden": 64, "layers": 2, "dropout": 0.8, "lr": 0.01,
+                "weight_decay": 1e-3},
+        "GAT": {**_LTD_TRAIN, "hidden": 64, "layers": 2, "heads": 8, "out_heads": 1,
+                "dropout": 0.6, "attn_dropout": 0.6, "lr": 0.01, "weight_decay": 0.01},
+        "GraphSAGE": {**_LTD_TRAIN, "hidden": 16, "layers": 2, "dropout": 0.5, "lr": 0.01,
+                      "weight_decay": 5e-4},
+        "APPNP": {**_LTD_TRAIN, "hidden": 64, "layers": 2, "dropout": 0.5, "edge_dropout": 0.5,
+                  "K": 10, "alpha": 0.1, "lr": 0.01, "weight_decay": 0.01},
+        "SGC": {**_LTD_TRAIN, "layers": 1, "dropout": 0.0, "K": 2, "bias": False, "lr": 0.1,
+                "weight_decay": 1e-3},
+    },
+}  # fmt: skip
+
+
+def preset_params(preset: str, backbone: str) -> dict[str, Any]:
+    """The hyper-parameters preset ``preset`` gives ``backbone`` (a copy)."""
+    if preset not in PRESETS:
+        raise unknown_name("preset", preset, sorted(PRESETS),
+                           hint="Pick one with `--set preset=NAME`.")  # fmt: skip
+    table = PRESETS[preset]
+    if backbone not in table:
+        raise KdbenchError(
+            f"preset '{preset}' has no settings for backbone '{backbone}'; it covers "
+            f"{', '.join(table)}"
+        )
+    return dict(table[backbone])
