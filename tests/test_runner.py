@@ -50,6 +50,8 @@ def final_runs(runs_dir, sweep):
          "unknown hyper-parameter(s) lrr"),
         ({"budget": {"tuning_seeds": [0]}}, "budget.trials: Field required"),
         ({"bugdet": 3}, "bugdet"),
+        ({"grid": [{"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
+                    "protocol": "ldt"}]}, "grid.0.protocol: unknown split protocol 'ldt'"),
     ],
 )
 def test_malformed_sweeps_fail_naming_the_key_and_line(tmp_path, change, needle):
@@ -107,6 +109,23 @@ def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
     # 2 students × (2 trials on seed 0 + final seeds 0, 1) use exactly one teacher per seed
     assert sorted(keys) == sorted(set(keys)) and {k[1] for k in keys} == {0, 1}
     assert len(builds) == 2
+
+
+def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path):
+    """A grid entry's ``protocol: ltd`` reaches every cell, teacher included (real Cora-CPF)."""
+    path = write(tmp_path, name="ltd", budget={"trials": 1, "tuning_seeds": [0],
+                                               "final_seeds": [0], "epochs": 3},
+                 grid=[{"methods": ["kd", "ltd"], "datasets": ["Cora-CPF"],
+                        "backbones": ["SGC"], "protocol": "ltd"}],
+                 search_spaces={})  # fmt: skip
+    cells = run_sweep(str(path), device="cpu", track=False)
+    assert [(c.method, c.protocol) for c in cells] == [("vanilla", "ltd"), ("kd", "ltd"),
+                                                        ("ltd", "ltd")]  # fmt: skip
+    from benchmark.runner.artifacts import ArtifactCache
+
+    builds = ArtifactCache(runs / "artifacts").builds()
+    assert {b["key"]["split"] for b in builds} == {"ltd(train=20,meta=20,val=10)/seed0"}
+    assert len(builds) == 1  # one teacher serves kd and ltd, tuning and final
 
 
 def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):
@@ -180,6 +199,7 @@ def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, m
     run_sweep(str(path), device="cpu", track=False)
     states = {r["cell"].split("/")[1]: r for r in status_rows(str(path), None)}
     assert states["crash"]["state"] == "failed" and states["crash"]["failed"] == 2
+    assert states["crash"]["errors"] == ["RuntimeError: boom"] and not states["vanilla"]["errors"]
     assert states["vanilla"]["state"] == "done"
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal")))

@@ -74,12 +74,15 @@ class Budget(_Strict):
 
 
 class GridEntry(_Strict):
-    """Cells = methods × datasets × backbones (× teacher backbones for distillation)."""
+    """Cells = methods × datasets × backbones (× teacher backbones for distillation);
+    ``protocol`` (optional) overrides the sweep's ``protocols`` for this entry's cells — e.g.
+    LTD's ``ltd`` split on the CPF sets, or ``paper`` (each method's paper protocol)."""
 
     methods: list[str] = Field(min_length=1)
     datasets: list[str] = Field(min_length=1)
     backbones: list[str] = Field(min_length=1)
     teachers: list[str] | None = None
+    protocol: str | None = None
 
 
 class SweepFile(_Strict):
@@ -192,6 +195,11 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                 get_card(name)
             except KdbenchError as exc:
                 fail(("grid", i, "datasets", j), str(exc))
+        if entry.protocol not in (None, "paper"):
+            try:
+                SPLITS.get(entry.protocol)
+            except KdbenchError as exc:
+                fail(("grid", i, "protocol"), str(exc))
     for ds, protocol in sweep.protocols.items():
         try:
             get_card(ds)
@@ -230,7 +238,8 @@ def expand(sweep: SweepFile) -> list[Cell]:
                         continue
                     teachers = (entry.teachers or [bb]) if m.needs_teacher else [None]
                     for t in teachers:
-                        cells.append(Cell(sweep.name, method, ds, bb, t, sweep.protocols.get(ds)))
+                        protocol = entry.protocol or sweep.protocols.get(ds)
+                        cells.append(Cell(sweep.name, method, ds, bb, t, protocol))
     ordered: list[Cell] = []
     for cell in cells:
         for dep in teacher_cells(cell):
