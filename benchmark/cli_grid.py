@@ -82,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmark.runner.launch import status_rows
+    from benchmark.runner.launch import status_counts, status_rows
 
     rows = status_rows(args.sweep, args.storage)
     if args.json:
@@ -96,12 +96,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                                             "failed", "seconds")))  # fmt: skip
     console = Console()
     console.print(table)
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "running", "failed",
-                                                              "pending")}  # fmt: skip
+    counts = status_counts(rows)
     done_s = [r["seconds"] for r in rows if r["state"] == "done"]
     left = counts["pending"] + counts["running"]
     eta = f"; ETA ≈ {left * sum(done_s) / len(done_s) / 60:.0f} min (1 worker)" if done_s else ""
     console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + eta)
+    for r in rows:
+        for err in r["errors"]:
+            console.print(f"{r['cell']}: {err}", markup=False)
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import TrialState
@@ -101,6 +101,8 @@ class CellState:
     final_running: int = 0
     final_failed: int = 0
     seconds: float = 0.0
+    #: distinct ``error`` messages of the trials and seeds that failed by raising
+    errors: list[str] = field(default_factory=list)
 
     @property
     def used(self) -> int:
@@ -125,6 +127,12 @@ class CellState:
         return "pending"
 
 
+def _add_error(s: CellState, trial: optuna.trial.FrozenTrial) -> None:
+    msg = trial.user_attrs.get("error")
+    if msg and msg not in s.errors:
+        s.errors.append(msg)
+
+
 def cell_state(env: Env, cell: Cell) -> CellState:
     tune, final = load(env, cell)
     s = CellState(budget=env.sweep.budget.trials)
@@ -135,6 +143,7 @@ def cell_state(env: Env, cell: Cell) -> CellState:
             s.pruned += 1
         elif t.state == TrialState.FAIL and not is_killed(t):
             s.failed += 1
+            _add_error(s, t)
         elif t.state == TrialState.RUNNING:
             s.running += 1
         elif t.state == TrialState.WAITING:
@@ -150,6 +159,7 @@ def cell_state(env: Env, cell: Cell) -> CellState:
             s.final_running += 1
         elif t.state == TrialState.FAIL and not is_killed(t):
             s.final_failed += 1
+            _add_error(s, t)
     s.final_done = len(seeds_done)
     s.final_total = len(env.sweep.budget.final_seeds)
     return s

@@ -125,7 +125,8 @@ def run_worker(path: str, storage_url: str | None, device: str, track: bool = Tr
 
 
 def status_rows(path: str, storage_url: str | None) -> list[dict]:
-    """Per cell: state, trials used / budget, running, final seeds done, tuning seconds."""
+    """Per cell: state, trials used / budget, running, final seeds done, failed trials and
+    seeds with their distinct error messages, tuning seconds."""
     sweep = load_sweep(path)
     env = make_env(sweep, storage_url, "cpu", track=False)
     rows = []
@@ -136,14 +137,22 @@ def status_rows(path: str, storage_url: str | None) -> list[dict]:
             rows.append({"cell": cell.key, "state": "pending",
                          "trials": f"0/{sweep.budget.trials}",
                          "running": 0, "final": f"0/{len(sweep.budget.final_seeds)}",
-                         "failed": 0, "seconds": 0.0})  # fmt: skip
+                         "failed": 0, "errors": [], "seconds": 0.0})  # fmt: skip
             continue
         rows.append({"cell": cell.key, "state": s.label, "trials": f"{s.used}/{s.budget}",
                      "running": s.running + s.final_running,
                      "final": f"{s.final_done}/{s.final_total}",
-                     "failed": s.failed + s.final_failed,
+                     "failed": s.failed + s.final_failed, "errors": s.errors,
                      "seconds": round(s.seconds, 1)})  # fmt: skip
     return rows
+
+
+STATES = ("done", "running", "failed", "pending")
+
+
+def status_counts(rows: list[dict]) -> dict[str, int]:
+    """Cells per state (done, running, failed, pending) of :func:`status_rows`."""
+    return {s: sum(r["state"] == s for r in rows) for s in STATES}
 
 
 def sweep_dir(sweep: SweepFile) -> Path:
