@@ -1,0 +1,198 @@
+"""Statistics of the leaderboard as plain functions (no Streamlit): Friedman test across
+datasets with Nemenyi post-hoc p-values for the critical-difference diagram, and paired
+Wilcoxon signed-rank tests of each distilled row against its vanilla teacher.
+
+Units of analysis (Demšar, JMLR 2006):
+
+- **Friedman / Nemenyi**: the *dataset*. Each dataset is one block, each table row (method ·
+  backbone ← teacher) one treatment, the score the cell's mean test over its final seeds. Rows
+  are ranked within each dataset (1 = best, ties share the average rank); the statistic is
+  scipy's :func:`scipy.stats.friedmanchisquare` (tie-corrected χ² with k − 1 degrees of
+  freedom), the pairwise p-values scikit-posthocs' :func:`posthoc_nemenyi_friedman`.
+- **Wilcoxon**: the *seed*. A student run and its teacher's run with the same seed (the same
+  split or fold, e.g. fold *r* of 10-fold CV) form one pair; one two-sided
+  :func:`scipy.stats.wilcoxon` per (student row, dataset), not corrected for multiplicity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from leaderboard.views import higher_is_better
+
+MIN_DATASETS = 3  # Friedman blocks; fewer make the χ² approximation meaningless
+MIN_METHODS = 3  # scipy's friedmanchisquare needs at least three treatments
+MIN_PAIRS = 2
+UNIT_SENTENCE = (
+    "Unit of analysis: for the Friedman test and the critical-difference diagram, the dataset "
+    "(one score per row and dataset: the mean test over the final seeds); for the Wilcoxon "
+    "tests, the seed (a student run and its teacher's run with the same seed, i.e. the same "
+    "split or fold, form one pair)."
+)
+
+
+class NotEnoughData(ValueError):
+    """Too few datasets, rows or seeds for a test; the message is a sentence for the page."""
+
+
+def stars(p: float) -> str:
+    """Significance marker: ``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05, else ``n.s.``
+    (empty when ``p`` is NaN, i.e. no test)."""
+    if pd.isna(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
+
+
+def row_labels(cells: pd.DataFrame) -> pd.Series:
+    """``method · backbone`` (``← teacher`` when distilled), plus ``[sweep, protocol]`` when
+    the cells span several, so that two different rows never share a label."""
+    teacher = cells["teacher"].fillna("").map(lambda t: f" ← {t}" if t else "")
+    label = cells["method"] + " · " + cells["backbone"] + teacher
+    extra = [c for c in ("sweep", "protocol") if c in cells and cells[c].nunique() > 1]
+    if extra:
+        label = label + " [" + cells[extra].astype(str).agg(", ".join, axis=1) + "]"
+    return label
+
+
+def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Datasets × rows of mean test scores, signed so that higher is better, restricted to a
+    complete block (Friedman needs every row on every dataset).
+
+    Cells come from :func:`leaderboard.aggregate.aggregate`. Incomplete rows and datasets are
+    removed greedily, each time the one with the most missing entries (rows first on ties),
+    until none is missing. Returns ``(matrix, dropped_rows, dropped_datasets)``.
+    """
+    c = cells.assign(row=row_labels(cells).to_numpy())
+    sign = c["metric"].map(lambda m: 1.0 if higher_is_better(m) else -1.0)
+    c = c.assign(score=c["test_mean"].astype(float) * sign)
+    if c.duplicated(["dataset", "row"]).any():
+        raise ValueError("two cells share a (dataset, row); filter to one sweep or protocol")
+    m = c.pivot(index="dataset", columns="row", values="score")
+    dropped_rows: list[str] = []
+    dropped_datasets: list[str] = []
+    while m.size and m.isna().to_numpy().any():
+        by_row, by_ds = m.isna().sum(axis=0), m.isna().sum(axis=1)
+        if by_row.max() >= by_ds.max():
+            worst = str(by_row.idxmax())
+            dropped_rows.append(worst)
+            m = m.drop(columns=worst)
+        else:
+            worst = str(by_ds.idxmax())
+            dropped_datasets.append(worst)
+            m = m.drop(index=worst)
+    m.columns.name = None
+    return m, dropped_rows, dropped_datasets
+
+
+@dataclass
+class Friedman:
+    """Friedman test over a datasets × rows block and its Nemenyi post-hoc comparisons.
+
+    ``ranks``: each row's average rank over the datasets (1 = best), ascending; ``nemenyi``:
+    rows × rows p-values (diagonal 1); ``statistic``, ``pvalue``: scipy's χ² and its p."""
+
+    statistic: float
+    pvalue: float
+    ranks: pd.Series
+    nemenyi: pd.DataFrame
+    n_datasets: int
+    n_rows: int
+
+
+def friedman(matrix: pd.DataFrame) -> Friedman:
+    """Friedman test and Nemenyi p-values of ``matrix`` (datasets × rows, higher = better,
+    no missing value; see :func:`score_matrix`). Raises :class:`NotEnoughData` below
+    ``MIN_DATASETS`` datasets or ``MIN_METHODS`` rows."""
+    import scikit_posthocs as sp
+    from scipy.stats import friedmanchisquare
+
+    n, k = matrix.shape
+    if n < MIN_DATASETS or k < MIN_METHODS:
+        raise NotEnoughData(
+            f"The Friedman test needs at least {MIN_METHODS} rows measured on the same "
+            f"{MIN_DATASETS} or more datasets; the shown cells give a complete block of {k} "
+            f"row(s) × {n} dataset(s). Widen the filters or run more of the grid."
+        )
+    stat, p = friedmanchisquare(*(matrix[col].to_numpy() for col in matrix.columns))
+    ranks = matrix.rank(axis=1, ascending=False, method="average").mean(axis=0)
+    nemenyi = sp.posthoc_nemenyi_friedman(matrix.to_numpy())
+    nemenyi.index = nemenyi.columns = list(matrix.columns)
+    return Friedman(statistic=float(stat), pvalue=float(p),
+                    ranks=ranks.sort_values(kind="stable"), nemenyi=nemenyi,
+                    n_datasets=n, n_rows=k)  # fmt: skip
+
+
+def cd_diagram(result: Friedman, alpha: float = 0.05):
+    """The critical-difference diagram (scikit-posthocs) of ``result`` as a matplotlib
+    figure: rows on the average-rank axis, a bar joins rows whose Nemenyi p ≥ ``alpha``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scikit_posthocs as sp
+
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * len(result.ranks)))
+    sp.critical_difference_diagram(result.ranks, result.nemenyi, alpha=alpha, ax=ax)
+    ax.set_title(f"Average rank over {result.n_datasets} datasets (1 = best); bars: Nemenyi "
+                 f"p ≥ {alpha}", fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+WILCOXON_COLUMNS = ["method", "backbone", "teacher", "dataset", "sweep", "pairs", "student",
+                    "vanilla teacher", "mean diff", "p", "sig"]  # fmt: skip
+
+
+def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
+    """Paired two-sided Wilcoxon signed-rank test of every distilled row (``teacher`` tag set)
+    against its teacher: the ``vanilla`` row whose backbone is the student's teacher backbone,
+    on the same dataset, sweep and protocol, paired by seed.
+
+    ``runs``: final runs, one per seed (:func:`leaderboard.views.clean_runs` rows: ``method``,
+    ``backbone``, ``teacher``, ``dataset``, ``sweep``, ``protocol``, ``metric``, ``seed``,
+    ``m.test``). One output row per (student cell) with a teacher cell: ``pairs`` = seeds both
+    finished, ``student`` / ``vanilla teacher`` = their mean test over those seeds, ``mean diff``
+    = student − teacher signed so that + is better, ``p`` (NaN below ``MIN_PAIRS`` pairs or when
+    every difference is zero) and ``sig`` (:func:`stars`).
+    """
+    from scipy.stats import wilcoxon
+
+    if runs.empty or "teacher" not in runs:
+        return pd.DataFrame(columns=WILCOXON_COLUMNS)
+    r = runs.assign(seed=runs["seed"].astype(int), test=runs["m.test"].astype(float),
+                    teacher=runs["teacher"].fillna(""))  # fmt: skip
+    for col in ("sweep", "protocol"):
+        if col not in r:
+            r[col] = ""
+    ctx = ["dataset", "sweep", "protocol"]
+    keys = ["method", "backbone", "teacher", *ctx]
+    teachers = r.loc[(r["method"] == "vanilla") & (r["teacher"] == ""),
+                     [*ctx, "backbone", "seed", "test"]].drop_duplicates([*ctx, "backbone", "seed"])
+    students = r[r["teacher"] != ""].drop_duplicates([*keys, "seed"])
+    has_teacher = students.merge(teachers[[*ctx, "backbone"]].drop_duplicates()
+                                 .rename(columns={"backbone": "teacher"}), on=[*ctx, "teacher"])
+    pairs = has_teacher.merge(teachers.rename(columns={"backbone": "teacher", "test": "ref"}),
+                              on=[*ctx, "teacher", "seed"], how="left")  # fmt: skip
+    out = []
+    for key, g in pairs.groupby(keys, sort=True):
+        sign = 1.0 if higher_is_better(str(g["metric"].iloc[0])) else -1.0
+        g = g.dropna(subset=["ref"])
+        a, b = g["test"].to_numpy(), g["ref"].to_numpy()
+        p = float("nan")
+        if len(a) >= MIN_PAIRS and (a != b).any():
+            p = float(wilcoxon(a, b).pvalue)
+        row = dict(zip(keys, key))
+        out.append({**row, "pairs": len(a),
+                    "student": a.mean() if len(a) else float("nan"),
+                    "vanilla teacher": b.mean() if len(b) else float("nan"),
+                    "mean diff": sign * (a - b).mean() if len(a) else float("nan"),
+                    "p": p, "sig": stars(p)})  # fmt: skip
+    return pd.DataFrame(out, columns=WILCOXON_COLUMNS)
+
+
+def min_attainable_p(pairs: int) -> float:
+    """The smallest two-sided p an exact Wilcoxon test can give with ``pairs`` pairs and no
+    ties: 2 / 2**pairs (so fewer than 6 seeds can never reach p < 0.05)."""
+    return min(1.0, 2.0 / 2**pairs)
