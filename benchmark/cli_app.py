@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,17 @@ def streamlit_command(tracking_uri: str, host: str, port: int) -> list[str]:
             "--", "--tracking-uri", tracking_uri]  # fmt: skip
 
 
+def server_env(tracking_uri: str) -> dict[str, str]:
+    """The server's environment: with an embedded SQLite store and no ``$KDBENCH_RUNS``, the
+    runs folder is the store's folder (where the runner keeps the sweeps' Optuna journals)."""
+    from leaderboard.store import runs_root
+
+    env = dict(os.environ)
+    if tracking_uri.startswith("sqlite:///") and "KDBENCH_RUNS" not in env:
+        env["KDBENCH_RUNS"] = str(runs_root(tracking_uri))
+    return env
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from benchmark.tracking import tracking_uri
 
@@ -34,7 +46,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     cmd = streamlit_command(uri, args.host, args.port)
     print(f"kdbench leaderboard on http://{args.host}:{args.port} (store: {uri}); Ctrl-C stops it",
           flush=True)  # fmt: skip
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env=server_env(uri))
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stop the server with us
     try:
         return proc.wait()

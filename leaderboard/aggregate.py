@@ -35,7 +35,8 @@ def final_runs(tracking_uri: str, sweep: str | None = None) -> pd.DataFrame:
         page = client.search_runs(exps, query, max_results=5000, page_token=token)
         for r in page:
             rows.append({**r.data.tags, **{f"m.{k}": v for k, v in r.data.metrics.items()},
-                         "run_id": r.info.run_id})  # fmt: skip
+                         "run_id": r.info.run_id,
+                         "experiment_id": r.info.experiment_id})  # fmt: skip
         token = page.token
         if not token:
             break

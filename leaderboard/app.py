@@ -20,7 +20,7 @@ if str(REPO) not in sys.path:  # `streamlit run` puts only this folder on the pa
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from leaderboard import plots, store, views  # noqa: E402
+from leaderboard import panels, plots, store, views  # noqa: E402
 from leaderboard.aggregate import aggregate, final_runs  # noqa: E402
 
 FAMILIES = ["node", "graph", "molecular", "other"]
@@ -60,7 +60,7 @@ def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
     chosen = {}
     for col in views.FILTERS:
         options = sorted(cells[col].astype(str).unique())
-        chosen[col] = st.sidebar.multiselect(col, options, key=f"f_{col}",
+        chosen[col] = st.sidebar.multiselect(col, options, key=f"f_{col.replace(' ', '_')}",
                                              format_func=lambda v: v or "(none)")  # fmt: skip
     return chosen
 
@@ -97,7 +97,15 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     c.metric("trials / budget", f"{row['trials']} / {row['budget']}")
     seeds = views.seed_table(runs, cell)
     st.subheader("Per seed")
-    st.dataframe(seeds, hide_index=True, key="seeds")
+    links = [views.run_link(uri, e, r) for e, r in zip(seeds["experiment"], seeds["run id"])]
+    if all(links):
+        seeds = seeds.assign(**{"MLflow run": links})
+    st.dataframe(seeds.drop(columns="experiment"), hide_index=True, key="seeds",
+                 column_config={"MLflow run": st.column_config.LinkColumn(display_text="open")})
+    if not all(links):
+        st.caption("MLflow runs: this store has no web UI of its own; serve it with")
+        st.code(views.ui_command(uri), language="bash")
+        st.caption(f"then open experiment {seeds['experiment'].iloc[0]} and the run ids above.")
     st.plotly_chart(plots.seed_spread(seeds, row["metric"], cell), key="seed_plot")
     st.subheader("Hyper-parameters of the final runs")
     params = params_of(uri, tuple(seeds["run id"]))
@@ -114,15 +122,8 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
             st.plotly_chart(plot_optimization_history(study), key="history")
 
 
-def main() -> None:
-    st.set_page_config(page_title="kdbench leaderboard", layout="wide")
-    st.title("kdbench leaderboard")
-    uri = resolve_uri()
-    top, button = st.columns([5, 1])
-    top.caption(f"Tracking store: `{uri}`")
-    if button.button("Refresh", key="refresh"):
-        load.clear()
-        params_of.clear()
+def leaderboard(uri: str) -> None:
+    """The tables, statistics and drill-down of the store's final runs (or why there are none)."""
     try:
         runs, cells, expected, missing, dropped = load(uri)
     except store.StoreError as exc:
@@ -150,7 +151,20 @@ def main() -> None:
     for family, tab in zip(present, st.tabs(present)):
         with tab:
             family_tab(family, shown[shown["family"] == family], expected)
+    panels.statistics(runs, shown)
     drill_down(uri, runs, shown)
+
+
+def main() -> None:
+    st.set_page_config(page_title="kdbench leaderboard", layout="wide")
+    st.title("kdbench leaderboard")
+    uri = resolve_uri()
+    top, button = st.columns([5, 1])
+    top.caption(f"Tracking store: `{uri}`")
+    if button.button("Refresh", key="refresh"):
+        st.cache_data.clear()  # runs, params, statistics and grid status
+    leaderboard(uri)
+    panels.progress(uri)  # also while no cell has finished yet
 
 
 main()

@@ -92,3 +92,30 @@ def load_study(tracking_uri: str, sweep: str, cell: str):
         return optuna.load_study(study_name=cell, storage=storage)
     except KeyError:
         return None
+
+
+def runs_root(tracking_uri: str) -> Path:
+    """The runs folder of a store: the folder of an embedded SQLite store (where the runner
+    keeps ``<sweep>/optuna.journal`` beside ``mlflow.db``), else :func:`runs_dir`."""
+    from benchmark.tracking import runs_dir
+
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri[len("sqlite:///"):]).parent
+    return runs_dir()
+
+
+def sweep_files(root: Path, sweeps: Path) -> list[Path]:
+    """The sweep files in ``sweeps`` whose ``name`` has an Optuna journal under ``root``
+    (the grids started on this store), most recently worked first."""
+    import yaml
+
+    started = {p.parent.name: p.stat().st_mtime for p in root.glob("*/optuna.journal")}
+    found = []
+    for path in sorted(sweeps.glob("*.yaml")):
+        try:
+            name = (yaml.safe_load(path.read_text()) or {}).get("name")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if name in started:
+            found.append((-started[name], str(path), path))
+    return [p for *_, p in sorted(found)]

@@ -17,7 +17,7 @@ from functools import cache
 import pandas as pd
 
 ROW_KEYS = ["method", "backbone", "teacher"]
-FILTERS = ["dataset", "backbone", "method", "teacher", "protocol", "sweep"]
+FILTERS = ["dataset", "backbone", "method family", "method", "teacher", "protocol", "sweep"]
 REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", "m.num_params",
             "m.inference_ms", "m.train_seconds"]  # fmt: skip
 PERCENT = {"accuracy", "rocauc"}
@@ -69,8 +69,35 @@ def clean_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
                            sweep=runs["sweep"].fillna("")), [], int((~ok).sum())  # fmt: skip
 
 
+@cache
+def method_family(method: str) -> str:
+    """The registered method's ``family`` (vanilla, kd-baseline, distillation, mlp-student,
+    pretraining, …); ``other`` for a method this checkout does not know."""
+    from benchmark.registry import METHODS
+
+    try:
+        return str(getattr(METHODS.get(method), "family", "other"))
+    except Exception:  # runs of a method removed or renamed since
+        return "other"
+
+
 def with_family(cells: pd.DataFrame) -> pd.DataFrame:
-    return cells.assign(family=[family_of(d) for d in cells["dataset"]])
+    """Add ``family`` (the dataset's task family: the table tab) and ``method family``."""
+    return cells.assign(family=[family_of(d) for d in cells["dataset"]],
+                        **{"method family": [method_family(m) for m in cells["method"]]})
+
+
+def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The MLflow UI address of a run on an HTTP(S) tracking server; ``None`` for a local
+    store (SQLite, files), which has no UI until ``mlflow ui`` serves it (:func:`ui_command`)."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def ui_command(tracking_uri: str) -> str:
+    """The command that serves a local store in the MLflow UI."""
+    return f"mlflow ui --backend-store-uri {tracking_uri}"
 
 
 def filter_cells(cells: pd.DataFrame, chosen: Mapping[str, Sequence[str]]) -> pd.DataFrame:
@@ -219,10 +246,12 @@ def latex(b: Board) -> str:
 
 
 def seed_table(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
-    """Per final seed of ``cell``: seed, val, test, best epoch, train seconds, latency, run id."""
+    """Per final seed of ``cell``: seed, val, test, best epoch, train seconds, latency, run id,
+    experiment id."""
     g = runs[runs["cell"] == cell]
     cols = {"seed": "seed", "m.val": "val", "m.test": "test", "m.best_epoch": "best epoch",
-            "m.train_seconds": "train s", "m.inference_ms": "latency ms", "run_id": "run id"}
+            "m.train_seconds": "train s", "m.inference_ms": "latency ms", "run_id": "run id",
+            "experiment_id": "experiment"}
     g = g[[c for c in cols if c in g.columns]].rename(columns=cols)
     return g.assign(seed=g["seed"].astype(int)).sort_values("seed").reset_index(drop=True)
 

@@ -28,6 +28,8 @@ def app(uri: str, monkeypatch: pytest.MonkeyPatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("KDBENCH_TRACKING_URI", uri)
+    if uri.startswith("sqlite:///"):  # as `kdbench leaderboard` does (its server_env)
+        monkeypatch.setenv("KDBENCH_RUNS", str(Path(uri[len("sqlite:///"):]).parent))
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
 
@@ -73,6 +75,16 @@ def test_board_ranks_deltas_marks_without_streamlit():
     tex = views.latex(b)
     assert "\\textbf{80.00 $\\pm$ 1.00}" in tex and "$^\\dagger$" in tex
     assert len(views.filter_cells(synthetic_cells(), {"backbone": ["MLP"], "method": []})) == 4
+    fam = views.with_family(synthetic_cells())
+    assert set(fam["method family"]) == {"vanilla", "kd-baseline"}
+    assert set(views.filter_cells(fam, {"method family": ["kd-baseline"]})["method"]) == {"kd"}
+
+
+def test_mlflow_run_links():
+    assert views.run_link("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
+    assert views.run_link("https://mlflow.example.org", "1", "r").startswith("https://mlflow.")
+    assert views.run_link("sqlite:///runs/mlflow.db", "1", "r") is None
+    assert views.ui_command("sqlite:///x.db") == "mlflow ui --backend-store-uri sqlite:///x.db"
 
 
 def test_missing_tags_are_reported():
@@ -124,6 +136,99 @@ def test_app_table_filter_and_drill_down(smoke_uri, monkeypatch):
     assert seeds["test"].tolist() == cora_gcn.test_per_seed
     assert set(seeds["run id"]) == set(runs.loc[runs["cell"] == "smoke/vanilla/Cora/GCN", "run_id"])
     assert any("git_sha" in d.value.get("tag", pd.Series()).tolist() for d in at.dataframe)
+    assert at.code[0].value == f"mlflow ui --backend-store-uri {smoke_uri}"  # a local store
+    assert "experiment " + runs["experiment_id"].iloc[0] in " ".join(c.value for c in at.caption)
+
+    # method family: the registry's attribute; only vanilla rows in the smoke sweep
+    family = at.sidebar.multiselect(key="f_method_family")
+    assert family.options == ["vanilla"]
+    family.set_value(["vanilla"]).run()
+    assert not at.exception and len(family_tables(at)) == 2
+
+
+def test_app_statistics_and_progress_on_the_smoke_store(smoke_uri, monkeypatch):
+    at = app(smoke_uri, monkeypatch)
+    assert not at.exception and not at.error
+    infos = [i.value for i in at.info]
+    # two vanilla rows on two datasets: too few for Friedman; no distilled row for Wilcoxon
+    assert any("2 row(s) × 2 dataset(s)" in i for i in infos)
+    assert any("No distilled row" in i for i in infos)
+    assert any("Unit of analysis" in c.value for c in at.caption)
+    # grid progress: the runner's status of sweeps/smoke.yaml, found from the store's folder
+    assert at.sidebar.text_input(key="sweep_file").value == str(REPO / "sweeps" / "smoke.yaml")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["done"] == "4 / 4" and metrics["failed"] == "0 / 4"
+    table = next(d.value for d in at.dataframe if "state" in d.value.columns)
+    assert set(table["state"]) == {"done"} and len(table) == 4
+
+    at.sidebar.text_input(key="sweep_file").set_value(str(REPO / "no-such.yaml")).run()
+    assert not at.exception and "no-such.yaml" in at.error[0].value
+
+
+def test_app_progress_shows_failures(smoke_uri, tmp_path, monkeypatch):
+    """A grid whose only cell failed (a trial that raised, as the runner records it): the
+    panel counts it failed and shows the error."""
+    import optuna
+    import yaml
+
+    from benchmark.runner.cellrun import study_names
+    from benchmark.runner.sweep import expand, load_sweep
+
+    sweep = yaml.safe_load((REPO / "sweeps" / "smoke.yaml").read_text())
+    sweep.update(name="broken", budget={**sweep["budget"], "trials": 1},
+                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}])
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    journal = tmp_path / "broken.journal"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal)))
+    tune_name, final_name = study_names(expand(load_sweep(str(path)))[0])
+    study = optuna.create_study(study_name=tune_name, storage=storage)
+    optuna.create_study(study_name=final_name, storage=storage)
+    trial = study.ask()
+    trial.set_user_attr("error", "RuntimeError: boom")
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    at = app(smoke_uri, monkeypatch)
+    at.sidebar.text_input(key="sweep_file").set_value(str(path))
+    at.sidebar.text_input(key="storage").set_value(f"journal:{journal}").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["failed"] == "1 / 1" and metrics["done"] == "0 / 1"
+    failures = next(d.value for d in at.dataframe if "error" in d.value.columns)
+    assert failures.to_dict("records") == [{"cell": tune_name, "error": "RuntimeError: boom"}]
+
+
+def test_statistics_panel_renders_friedman_cd_and_wilcoxon():
+    """The panel on hand-made frames (three rows on four datasets; a student better than its
+    teacher on all six seeds): the figures shown are scipy's."""
+    from scipy.stats import friedmanchisquare
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_leaderboard_stats import SCORES
+
+    def page():
+        from leaderboard import panels
+        from tests.test_leaderboard_stats import cells, seed_runs
+
+        c = cells().assign(cell=lambda d: d["method"] + "/" + d["dataset"] + "/" + d["backbone"])
+        teacher = [0.80, 0.81, 0.79, 0.82, 0.80, 0.78]
+        runs = seed_runs([t + 0.01 * (i + 1) for i, t in enumerate(teacher)], teacher, "d1")
+        runs = runs.assign(cell=runs["method"] + "/d1/" + runs["backbone"])
+        panels.statistics(runs, c)
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    expected = friedmanchisquare(*zip(*SCORES.values()))
+    text = " ".join(m.value for m in at.markdown)
+    assert f"χ² = **{expected.statistic:.2f}**" in text and f"p = **{expected.pvalue:.3g}**" in text
+    assert len(at.get("image")) == 1  # the critical-difference diagram
+    ranks = next(d.value for d in at.dataframe if "avg rank" in d.value.columns)
+    assert ranks["row"].tolist() == ["vanilla · GCN", "vanilla · MLP", "kd · MLP ← GCN"]
+    w = next(d.value for d in at.dataframe if "sig" in d.value.columns)
+    assert w[["method", "pairs", "sig"]].to_dict("records") == [
+        {"method": "kd", "pairs": 6, "sig": "*"}]  # fmt: skip
+    assert w["mean diff"].iloc[0] == pytest.approx(3.5)  # in points (×100)
 
 
 def test_app_empty_store_says_so(tmp_path, monkeypatch):

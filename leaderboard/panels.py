@@ -1,0 +1,144 @@
+"""Streamlit panels of the leaderboard beyond the tables: statistics and grid progress.
+
+The numbers come from :mod:`leaderboard.stats` (Friedman, Nemenyi, Wilcoxon) and from the
+runner's own status (:func:`benchmark.runner.launch.status_rows`, what ``kdbench status``
+prints); these functions only lay them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard import stats, store
+from leaderboard.views import scale
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
+MAX_CD_ROWS = 30  # beyond this the diagram's labels overlap: ask for a filter instead
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _friedman(cells: pd.DataFrame):
+    matrix, dropped_rows, dropped_datasets = stats.score_matrix(cells)
+    return stats.friedman(matrix), dropped_rows, dropped_datasets
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _wilcoxon(runs: pd.DataFrame) -> pd.DataFrame:
+    return stats.wilcoxon_vs_teacher(runs)
+
+
+def statistics(runs: pd.DataFrame, cells: pd.DataFrame) -> None:
+    """Friedman + critical-difference diagram over the shown cells, and the paired Wilcoxon
+    tests of the shown distilled rows against their vanilla teachers."""
+    st.header("Statistics")
+    st.caption(stats.UNIT_SENTENCE)
+    st.subheader("Friedman test and critical-difference diagram")
+    key_cols = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", "metric",
+                "test_mean"]  # fmt: skip
+    try:
+        res, dropped_rows, dropped_datasets = _friedman(cells[key_cols])
+    except (stats.NotEnoughData, ValueError) as exc:
+        st.info(str(exc))
+    else:
+        verdict = "the rows differ" if res.pvalue < 0.05 else "no difference detected"
+        st.markdown(
+            f"Friedman χ² = **{res.statistic:.2f}**, p = **{res.pvalue:.3g}** "
+            f"({res.n_rows} rows × {res.n_datasets} datasets; at α = 0.05: {verdict})."
+        )
+        if dropped_rows or dropped_datasets:
+            st.caption("Left out to get every row on every dataset: "
+                       + "; ".join(dropped_rows + dropped_datasets) + ".")  # fmt: skip
+        if res.n_rows <= MAX_CD_ROWS:
+            import matplotlib.pyplot as plt
+
+            fig = stats.cd_diagram(res)
+            st.pyplot(fig, clear_figure=True)
+            plt.close(fig)
+        else:
+            st.info(f"{res.n_rows} rows: the critical-difference diagram is drawn for at most "
+                    f"{MAX_CD_ROWS}; filter methods or backbones to see it.")  # fmt: skip
+        ranks = res.ranks.rename("avg rank").rename_axis("row").reset_index()
+        st.dataframe(ranks, hide_index=True, key="friedman_ranks")
+
+    st.subheader("Paired Wilcoxon: each distilled row vs. its vanilla teacher")
+    teachers = (runs["method"] == "vanilla") & (runs["teacher"] == "")
+    w = _wilcoxon(runs[runs["cell"].isin(cells["cell"]) | teachers])
+    if w.empty:
+        st.info("No distilled row among the shown cells has its vanilla teacher (the `vanilla` "
+                "row of the teacher backbone, same dataset and sweep) in the store.")  # fmt: skip
+        return
+    s = cells.drop_duplicates("dataset").set_index("dataset")["metric"].map(scale)
+    shown = w.assign(**{c: w[c] * w["dataset"].map(s) for c in
+                        ("student", "vanilla teacher", "mean diff")})  # fmt: skip
+    st.dataframe(shown, hide_index=True, key="wilcoxon",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
+                                ("student", "vanilla teacher", "mean diff")}
+                 | {"p": st.column_config.NumberColumn(format="%.4f")})  # fmt: skip
+    fewest = int(w["pairs"].min())
+    st.caption(
+        "Two-sided Wilcoxon signed-rank over the seeds both runs finished (pairs); mean diff = "
+        "student − teacher in the shown units, + = better. *** p<0.001, ** p<0.01, * p<0.05, "
+        "n.s. otherwise; no correction for the number of tests. With n pairs the exact test "
+        f"cannot go below p = 2/2ⁿ (n = {fewest}: {stats.min_attainable_p(fewest):.3g})."
+    )
+
+
+@st.cache_data(ttl=10, show_spinner="Reading the grid's Optuna storage…")
+def _status(path: str, storage: str) -> list[dict]:
+    from benchmark.runner.launch import status_rows
+
+    return status_rows(path, storage)
+
+
+def progress(uri: str) -> None:
+    """Cells done / running / failed / pending of a sweep, with the failures' errors: the
+    runner's ``status_rows`` for the sweep file and Optuna storage chosen in the sidebar."""
+    from benchmark.errors import KdbenchError
+    from benchmark.runner.launch import STATES, status_counts
+    from benchmark.runner.sweep import load_sweep
+
+    st.header("Grid progress")
+    root = store.runs_root(uri)
+    found = store.sweep_files(root, SWEEPS)
+    st.sidebar.header("Grid progress")
+    path = st.sidebar.text_input("sweep file", value=str(found[0]) if found else "",
+                                 key="sweep_file",
+                                 help="the YAML given to `kdbench run`")  # fmt: skip
+    storage = st.sidebar.text_input(
+        "Optuna storage", value="", key="storage",
+        placeholder=f"journal:{root}/<sweep>/optuna.journal",
+        help="as `kdbench run --storage`; empty = the journal beside the tracking store",
+    )
+    if not path.strip():
+        st.info(f"No sweep file under {SWEEPS} matches a grid started on this store (a "
+                f"`<sweep>/optuna.journal` in {root}); enter one in the sidebar.")  # fmt: skip
+        return
+    try:
+        sweep = load_sweep(path.strip())
+        if not storage.strip():
+            journal = root / sweep.name / "optuna.journal"
+            if not journal.exists():
+                st.info(f"Sweep {sweep.name} has not started on this store: no Optuna journal at "
+                        f"{journal}. Start it with `kdbench run {path.strip()}`, or give its "
+                        "storage in the sidebar.")  # fmt: skip
+                return
+            storage = f"journal:{journal}"
+        rows = _status(path.strip(), storage.strip())
+    except KdbenchError as exc:
+        st.error(str(exc))
+        return
+    counts = status_counts(rows)
+    st.caption(f"Sweep `{sweep.name}` ({path.strip()}), storage `{storage.strip()}`; as "
+               f"`kdbench status {path.strip()}` reports it.")  # fmt: skip
+    for col, state in zip(st.columns(len(STATES)), STATES):
+        col.metric(state, f"{counts[state]} / {len(rows)}")
+    st.progress(counts["done"] / max(1, len(rows)))
+    table = pd.DataFrame(rows)
+    st.dataframe(table.drop(columns="errors"), hide_index=True, key="progress")
+    failures = [{"cell": r["cell"], "error": e} for r in rows for e in r["errors"]]
+    if failures:
+        st.subheader("Failures")
+        st.dataframe(pd.DataFrame(failures), hide_index=True, key="failures")
