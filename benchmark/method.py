@@ -140,9 +140,11 @@ class LoopMethod(Method):
         from benchmark.models import build_backbone
 
         d = ctx.data
+        # a transductive node task has one graph: layers may cache its normalisation
+        static = d.task == "node" and "hidden" not in ctx.split.parts
         return build_backbone(
             ctx.backbone, d.num_features, d.num_outputs, d.task, ctx.params,
-            categorical=d.categorical, static_graph=d.task == "node",
+            categorical=d.categorical, static_graph=static,
         )  # fmt: skip
 
     def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:

@@ -9,17 +9,20 @@ tuned ``vanilla`` teacher of the cell's teacher backbone gives logits :math:`z^T
       + \lambda\, T^2\, \frac{1}{|V_D|}\sum_{i\in V_D}
         \mathrm{KL}\big(\mathrm{softmax}(z^T_i/T)\,\Vert\,\mathrm{softmax}(z^S_i/T)\big)
 
-with :math:`V_D` = every node (node tasks: transductive, as CPF/GLNN/LTD) or the graphs of the
-training mini-batch (graph tasks). ``temperature`` :math:`T` and ``kd_weight`` :math:`\lambda`
-are tuned. Multi-class targets only (the soft labels are a softmax). The teacher is resolved
-by the runner (trained once per dataset/split/seed/configuration and cached); it never sees
-test labels, and the student's epoch is chosen on validation like every method's.
+with :math:`V_D` = every node the teacher observed (node tasks: all of them, transductive as
+CPF/GLNN/LTD; under the ``inductive`` protocol the hidden test nodes are left out) or the
+graphs of the training mini-batch (graph tasks). ``temperature`` :math:`T` and
+``kd_weight`` :math:`\lambda` are tuned. Multi-class targets only (the soft labels are a
+softmax). The teacher is resolved by the runner (trained once per dataset/split/seed/
+configuration and cached); it never sees test labels, and the student's epoch is chosen on
+validation like every method's.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -56,6 +59,17 @@ def teacher_logits(ctx: FitContext, method: str) -> Tensor:
     return teacher.outputs["logits"].to(ctx.device)
 
 
+def observed_rows(ctx: FitContext) -> Tensor | None:
+    """The nodes a node-task student may distil on, on ``ctx.device``: ``None`` (every node)
+    unless the split hides some (the inductive protocol's ``parts['hidden']``)."""
+    hidden = ctx.split.parts.get("hidden")
+    if ctx.data.task != "node" or hidden is None:
+        return None
+    keep = torch.ones(ctx.data.num_items, dtype=torch.bool)
+    keep[hidden] = False
+    return keep.nonzero().flatten().to(ctx.device)
+
+
 @register_method("kd")
 class KD(LoopMethod):
     """Student = backbone trained on labels + a tempered KL to a frozen vanilla teacher."""
@@ -77,13 +91,21 @@ class KD(LoopMethod):
 
     def fit(self, ctx: FitContext) -> FitResult:
         self._teacher_logits = teacher_logits(ctx, self.name)  # moved to the device once
+        self._distil_rows = observed_rows(ctx)
         return super().fit(ctx)
+
+    def pair(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """(student, teacher) logits of the distillation rows: node task, every observed node
+        (all of them unless the split hides some); graph task, the batch's graphs."""
+        all_t = self._teacher_logits
+        if batch.rows is None:
+            return logits, all_t[batch.ids]
+        rows = self._distil_rows
+        return (logits, all_t) if rows is None else (logits[rows], all_t[rows])
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
         logits = self.forward(model, batch).logits
         ce = supervised_loss("multiclass", batch.pick(logits), batch.y)
-        # node task: every node (rows=None → the whole graph); graph task: the batch's graphs
-        all_t = self._teacher_logits
-        teacher = all_t if batch.rows is not None else all_t[batch.ids]
+        student, teacher = self.pair(logits, batch)
         p = ctx.params
-        return ce + p["kd_weight"] * kd_loss(logits, teacher, p["temperature"])
+        return ce + p["kd_weight"] * kd_loss(student, teacher, p["temperature"])

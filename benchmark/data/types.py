@@ -58,9 +58,10 @@ class Split:
     """Disjoint index sets into the nodes (node task) or graphs (graph task).
 
     ``train``/``val``/``test`` are 1-D long tensors. ``parts`` holds further named sets a
-    protocol defines; each is disjoint from ``val`` and ``test`` and either disjoint from
-    ``train`` too or a subset of it (LTD's ``meta`` nodes: every method trains on them, LTD
-    alone holds them out of its cross-entropy for its meta loss).
+    protocol defines; each is either disjoint from the three or a subset of one of them:
+    LTD's ``meta`` nodes ⊂ ``train`` (every method trains on them, LTD alone holds them out
+    of its cross-entropy for its meta loss); the inductive protocol's ``hidden`` nodes =
+    ``test`` (their edges are dropped from the graph the model trains on).
     ``name`` identifies the split for caching (protocol, its arguments and the seed/fold).
     """
 

@@ -14,6 +14,15 @@ from benchmark.errors import KdbenchError, unknown_name
 
 _LTD_TRAIN = {"epochs": 600, "patience": 50}
 
+_GLNN_TRAIN = {"epochs": 500, "patience": 50, "layers": 2, "hidden": 128, "lr": 0.01}
+_GLNN_TEACHERS = {
+    "GraphSAGE": {**_GLNN_TRAIN, "dropout": 0.0, "weight_decay": 5e-4},
+    "GCN": {**_GLNN_TRAIN, "hidden": 64, "dropout": 0.8, "weight_decay": 1e-3},
+    "GAT": {**_GLNN_TRAIN, "heads": 8, "dropout": 0.6, "attn_dropout": 0.3,
+            "weight_decay": 0.01},
+    "APPNP": {**_GLNN_TRAIN, "dropout": 0.5, "weight_decay": 0.01},
+}  # fmt: skip
+
 #: preset → backbone → hyper-parameters.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # LTD's teachers (= its students' architectures): BUPT-GAMMA/LTD ``distill_dgl.py``
@@ -32,6 +41,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "SGC": {**_LTD_TRAIN, "layers": 1, "dropout": 0.0, "K": 2, "bias": False, "lr": 0.1,
                 "weight_decay": 1e-3},
     },
+    # GLNN's per-dataset settings: snap-research/graphless-neural-networks ``train.conf.yaml``
+    # (max 500 epochs, patience 50; GAT's width 128 = 8 heads × 16). Its GraphSAGE samples
+    # 5, 5 neighbours per layer in mini-batches of 512; ours trains full batch.
+    "glnn_cora": {**_GLNN_TEACHERS,
+                  "MLP": {**_GLNN_TRAIN, "dropout": 0.6, "weight_decay": 5e-3}},
+    "glnn_citeseer": {**_GLNN_TEACHERS,
+                      "MLP": {**_GLNN_TRAIN, "dropout": 0.1, "weight_decay": 1e-3}},
 }  # fmt: skip
 
 

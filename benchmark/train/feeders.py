@@ -46,25 +46,37 @@ class Batch:
 
 
 class NodeFeeder:
-    """Full-batch feeder for a node task (transductive)."""
+    """Full-batch feeder for a node task (transductive).
+
+    Inductive splits name the nodes the model may not see while training in
+    ``split.parts['hidden']``: every edge touching them is dropped from the graph used for
+    training, validation and exported outputs (the *observed* graph, as GLNN's inductive
+    setting), and only the test part is predicted on the full graph.
+    """
 
     def __init__(self, data: GraphData, split: Split, device: torch.device) -> None:
         g = data.data.to(device)
         self.graph, self.y = g, data.y.to(device)
         self.split = split.to(device)
+        self.observed = g
+        hidden = self.split.parts.get("hidden")
+        if hidden is not None and hidden.numel():
+            ei = g.edge_index
+            keep = ~(torch.isin(ei[0], hidden) | torch.isin(ei[1], hidden))
+            self.observed = Data(x=g.x, edge_index=ei[:, keep], num_nodes=g.num_nodes)
 
     def part(self, name: str) -> Batch:
         rows = getattr(self.split, name) if name in ("train", "val", "test") else (
             self.split.parts[name])  # fmt: skip
-        g = self.graph
+        g = self.graph if name == "test" else self.observed
         return Batch(g.x, g.edge_index, self.y[rows], rows, rows=rows, graph=g)
 
     def train_batches(self) -> Iterator[Batch]:
         yield self.part("train")
 
     def all_batches(self) -> list[Batch]:
-        """Every node, in order (for exporting a teacher's outputs)."""
-        g = self.graph
+        """Every node, in order, on the observed graph (for exporting a teacher's outputs)."""
+        g = self.observed
         ids = torch.arange(g.num_nodes, device=self.y.device)
         return [Batch(g.x, g.edge_index, self.y, ids, rows=None, graph=g)]
 
