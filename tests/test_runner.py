@@ -52,6 +52,8 @@ def final_runs(runs_dir, sweep):
         ({"bugdet": 3}, "bugdet"),
         ({"grid": [{"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
                     "protocol": "ldt"}]}, "grid.0.protocol: unknown split protocol 'ldt'"),
+        ({"grid": [{"methods": ["ltd", "kd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
+                    "protocol": "paper"}]}, "grid.0.methods.1: method 'kd' has no `paper`"),
     ],
 )
 def test_malformed_sweeps_fail_naming_the_key_and_line(tmp_path, change, needle):
@@ -126,6 +128,14 @@ def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path
     builds = ArtifactCache(runs / "artifacts").builds()
     assert {b["key"]["split"] for b in builds} == {"ltd(train=20,meta=20,val=10)/seed0"}
     assert len(builds) == 1  # one teacher serves kd and ltd, tuning and final
+
+
+def test_a_paper_entry_gives_teachers_the_methods_concrete_paper_protocol(tmp_path):
+    path = write(tmp_path, name="p", grid=[{"methods": ["ltd"], "datasets": ["Cora-CPF"],
+                                            "backbones": ["GCN"], "protocol": "paper"}])
+    cells = expand(load_sweep(path))
+    assert [(c.method, c.protocol) for c in cells] == [("vanilla", "ltd_fixed"),
+                                                        ("ltd", "ltd_fixed")]  # fmt: skip
 
 
 def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):

@@ -200,6 +200,12 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                 SPLITS.get(entry.protocol)
             except KdbenchError as exc:
                 fail(("grid", i, "protocol"), str(exc))
+        paper = entry.protocol == "paper" or any(
+            sweep.protocols.get(ds) == "paper" for ds in entry.datasets)  # fmt: skip
+        for j, name in enumerate(entry.methods if paper else []):
+            if METHODS.get(name).paper_protocol is None:
+                fail(("grid", i, "methods", j), f"method '{name}' has no `paper` protocol; "
+                     "give this entry a protocol by name")  # fmt: skip
     for ds, protocol in sweep.protocols.items():
         try:
             get_card(ds)
@@ -239,6 +245,8 @@ def expand(sweep: SweepFile) -> list[Cell]:
                     teachers = (entry.teachers or [bb]) if m.needs_teacher else [None]
                     for t in teachers:
                         protocol = entry.protocol or sweep.protocols.get(ds)
+                        if protocol == "paper":  # concrete, so that teacher cells share it
+                            protocol = m.paper_protocol
                         cells.append(Cell(sweep.name, method, ds, bb, t, protocol))
     ordered: list[Cell] = []
     for cell in cells:
