@@ -17,17 +17,18 @@ run resumes; teachers are cached under ``$KDBENCH_RUNS/artifacts`` and shared by
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import append_row, cell, load_rows, paired
+
 from benchmark.cli import parse_overrides
 from benchmark.data.loaders import load_dataset
 from benchmark.fitting import fit_seeds
-from benchmark.tracking import git_sha, hardware
 
 DATASETS = ["Cora-CPF", "CiteSeer-CPF"]
 BACKBONES = ["GCN", "GAT", "GraphSAGE", "APPNP", "SGC"]
@@ -45,46 +46,12 @@ PAPER_LTD = {
 }  # fmt: skip
 
 
-def _rows(out: Path) -> list[dict]:
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-
-
 def _key(r: dict) -> tuple[str, str, str, str]:
     return (r["dataset"], r["backbone"], r["method"], r["protocol"])
 
 
-def _tests(r: dict) -> list[float]:
-    return [100 * t for t in r["test"]]
-
-
-def _cell(r: dict | None) -> str:
-    if r is None:
-        return "–"
-    t = _tests(r)
-    if len(t) == 1:
-        return f"{t[0]:.1f}"
-    mean = sum(t) / len(t)
-    std = (sum((v - mean) ** 2 for v in t) / (len(t) - 1)) ** 0.5
-    return f"{mean:.1f} ± {std:.1f}"
-
-
-def _paired(a: dict | None, b: dict | None) -> str:
-    """Two-sided Wilcoxon signed-rank over seeds (same splits) of ``a`` vs ``b``."""
-    if a is None or b is None or len(a["seeds"]) < 5:
-        return "–"
-    from scipy.stats import wilcoxon
-
-    xa, xb = _tests(a), _tests(b)
-    diff = sum(x - y for x, y in zip(xa, xb)) / len(xa)
-    if all(abs(x - y) < 1e-9 for x, y in zip(xa, xb)):
-        return f"{diff:+.1f} (p = 1)"
-    return f"{diff:+.1f} (p = {wilcoxon(xa, xb).pvalue:.3f})"
-
-
 def table(out: Path) -> str:
-    by = {_key(r): r for r in _rows(out)}
+    by = {_key(r): r for r in load_rows(out)}
     head = ("| dataset | backbone | paper LTD | teacher (paper / ltd) | kd (paper / ltd) "
             "| ltd (paper / ltd) | ltd_fo (paper / ltd) | ltd − kd, paired |")  # fmt: skip
     lines = [head, "|" + " --- |" * 8]
@@ -93,10 +60,10 @@ def table(out: Path) -> str:
             cells = []
             for m in METHODS:
                 fixed, honest = by.get((ds, bb, m, "ltd_fixed")), by.get((ds, bb, m, "ltd"))
-                cells.append(f"{_cell(fixed)} / {_cell(honest)}")
-            paired = _paired(by.get((ds, bb, "ltd", "ltd")), by.get((ds, bb, "kd", "ltd")))
+                cells.append(f"{cell(fixed)} / {cell(honest)}")
+            test = paired(by.get((ds, bb, "ltd", "ltd")), by.get((ds, bb, "kd", "ltd")))
             lines.append(f"| {ds} | {bb} | {PAPER_LTD[(ds, bb)]:.2f} | " + " | ".join(cells)
-                         + f" | {paired} |")  # fmt: skip
+                         + f" | {test} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -122,7 +89,7 @@ def main() -> None:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     device = torch.device("cpu")
-    finished = {_key(r) for r in _rows(out)}
+    finished = {_key(r) for r in load_rows(out)}
     overrides = {"preset": args.preset, **parse_overrides(args.set)}
     for ds in args.datasets.split(","):
         data = load_dataset(ds)
@@ -134,15 +101,9 @@ def main() -> None:
                     t0 = time.perf_counter()
                     summary = fit_seeds(m, data, bb, parse_seeds(PROTOCOLS[protocol]), device,
                                         overrides, protocol=protocol)  # fmt: skip
-                    row = summary.to_json() | {
-                        "wall_seconds": round(time.perf_counter() - t0, 1),
-                        "hardware": hardware(device), "threads": torch.get_num_threads(),
-                        "date": datetime.date.today().isoformat(), "git_sha": git_sha(),
-                        "command": "python bench/ltd_reproduction.py",
-                    }  # fmt: skip
-                    with out.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
-                    print(f"{ds:12s} {bb:9s} {m:7s} {protocol:9s} {_cell(row)} "
+                    row = append_row(out, summary, t0, device,
+                                     "python bench/ltd_reproduction.py")  # fmt: skip
+                    print(f"{ds:12s} {bb:9s} {m:7s} {protocol:9s} {cell(row)} "
                           f"({row['wall_seconds']} s)", flush=True)  # fmt: skip
 
 

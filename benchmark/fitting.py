@@ -74,6 +74,8 @@ class FitSummary:
             "seeds": [s.seed for s in self.seeds], "val": self.vals, "test": self.tests,
             "best_epoch": [s.result.best_epoch for s in self.seeds],
             "train_seconds": [round(s.result.train_seconds, 3) for s in self.seeds],
+            "inference_ms": [s.result.inference_ms for s in self.seeds],
+            "num_params": self.seeds[0].result.num_params if self.seeds else None,
             "test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs,
         }  # fmt: skip
 
