@@ -67,3 +67,20 @@ def paired(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
     if all(abs(x - y) < 1e-9 for x, y in zip(xa, xb)):
         return f"{diff:+.1f} (p = 1)"
     return f"{diff:+.1f} (p = {wilcoxon(xa, xb).pvalue:.3f})"
+
+
+def parse_script_args(ap: Any, out_default: str, table: Any) -> Any:
+    """Add the options every results script shares (``--out``, ``--threads``, ``--table``),
+    parse, and either print ``table(out)`` (returns ``None``) or set torch's threads and
+    return the arguments (``args.out`` a :class:`Path`)."""
+    ap.add_argument("--out", default=out_default)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--table", action="store_true", help="print the markdown table and exit")
+    args = ap.parse_args()
+    args.out = Path(args.out)
+    if args.table:
+        print(table(args.out))
+        return None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args

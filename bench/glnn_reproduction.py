@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import append_row, cell, load_rows, paired
+from _results import append_row, cell, load_rows, paired, parse_script_args
 
 from benchmark.cli import parse_seeds
 from benchmark.data.loaders import load_dataset
@@ -92,16 +92,10 @@ def main() -> None:
     ap.add_argument("--teachers", default=",".join(TEACHERS))
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--seeds", default="0-9")
-    ap.add_argument("--out", default="docs/results/glnn_reproduction.jsonl")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--table", action="store_true", help="print the markdown table and exit")
-    args = ap.parse_args()
-    out = Path(args.out)
-    if args.table:
-        print(table(out))
+    args = parse_script_args(ap, "docs/results/glnn_reproduction.jsonl", table)
+    if args is None:
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    out = args.out
     device = torch.device("cpu")
     finished = {_key(r) for r in load_rows(out)}
     for ds in args.datasets.split(","):

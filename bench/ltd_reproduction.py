@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import append_row, cell, load_rows, paired
+from _results import append_row, cell, load_rows, paired, parse_script_args
 
 from benchmark.cli import parse_overrides
 from benchmark.data.loaders import load_dataset
@@ -75,16 +75,10 @@ def main() -> None:
     ap.add_argument("--protocols", default=",".join(PROTOCOLS))
     ap.add_argument("--preset", default="ltd")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--out", default="docs/results/ltd_reproduction.jsonl")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--table", action="store_true", help="print the markdown table and exit")
-    args = ap.parse_args()
-    out = Path(args.out)
-    if args.table:
-        print(table(out))
+    args = parse_script_args(ap, "docs/results/ltd_reproduction.jsonl", table)
+    if args is None:
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    out = args.out
     from benchmark.cli import parse_seeds
 
     out.parent.mkdir(parents=True, exist_ok=True)
