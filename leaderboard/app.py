@@ -39,7 +39,8 @@ def resolve_uri() -> str:
     return tracking_uri()
 
 
-@st.cache_data(ttl=30, show_spinner="Reading the final runs…")
+# cache_resource: one shared copy, no pickling per rerun (100k runs); read-only by convention
+@st.cache_resource(ttl=300, show_spinner="Reading the final runs…")  # Refresh clears it
 def load(uri: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int]:
     """Final runs (cleaned), the per-cell aggregate with families, expected seeds per cell,
     required columns missing from the store, and the number of runs left out."""
@@ -65,8 +66,16 @@ def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
     return chosen
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def family_board(cells: pd.DataFrame, expected: dict[str, int]) -> views.Board:
+    return views.board(cells, expected)
+
+
+MAX_PLOT_CELLS = 400  # above, the trade-off plots show one dataset at a time
+
+
 def family_tab(family: str, cells: pd.DataFrame, expected: dict[str, int]) -> None:
-    b = views.board(cells, expected)
+    b = family_board(cells.drop(columns="test_per_seed"), expected)
     st.dataframe(views.styled(b), hide_index=True, width="stretch", key=f"table_{family}")
     st.caption(
         f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100). Bold = best per "
@@ -74,15 +83,19 @@ def family_tab(family: str, cells: pd.DataFrame, expected: dict[str, int]) -> No
         "seeds than the sweep's final seeds. Avg rank over the row's datasets (1 = best); Δ = mean "
         "difference over shared datasets, + = better; #params and latency = medians."
     )
+    left, right = st.columns(2)  # files built on click only
+    left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",
+                         "text/csv", key=f"csv_{family}")  # fmt: skip
+    right.download_button("LaTeX", lambda: views.latex(b), f"kdbench-{family}.tex",
+                          "text/x-tex", key=f"tex_{family}")  # fmt: skip
+    plotted = cells
+    if len(cells) > MAX_PLOT_CELLS:
+        ds = st.selectbox("trade-off plots: dataset", b.datasets, key=f"plot_ds_{family}")
+        plotted = cells[cells["dataset"] == ds]
     left, right = st.columns(2)
-    left.download_button("CSV", b.text.to_csv(index=False), f"kdbench-{family}.csv", "text/csv",
-                         key=f"csv_{family}")  # fmt: skip
-    right.download_button("LaTeX", views.latex(b), f"kdbench-{family}.tex", "text/x-tex",
-                          key=f"tex_{family}")  # fmt: skip
-    left, right = st.columns(2)
-    left.plotly_chart(plots.tradeoff(cells, "inference_ms", "inference latency (ms)"),
+    left.plotly_chart(plots.tradeoff(plotted, "inference_ms", "inference latency (ms)"),
                       key=f"lat_{family}")  # fmt: skip
-    right.plotly_chart(plots.tradeoff(cells, "num_params", "#params"), key=f"par_{family}")
+    right.plotly_chart(plots.tradeoff(plotted, "num_params", "#params"), key=f"par_{family}")
 
 
 def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
@@ -162,7 +175,8 @@ def main() -> None:
     top, button = st.columns([5, 1])
     top.caption(f"Tracking store: `{uri}`")
     if button.button("Refresh", key="refresh"):
-        st.cache_data.clear()  # runs, params, statistics and grid status
+        st.cache_resource.clear()  # the runs
+        st.cache_data.clear()  # params, tables, statistics and grid status
     leaderboard(uri)
     panels.progress(uri)  # also while no cell has finished yet
 

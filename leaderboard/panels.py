@@ -22,7 +22,8 @@ MAX_CD_ROWS = 30  # beyond this the diagram's labels overlap: ask for a filter i
 @st.cache_data(ttl=60, show_spinner=False)
 def _friedman(cells: pd.DataFrame):
     matrix, dropped_rows, dropped_datasets = stats.score_matrix(cells)
-    return stats.friedman(matrix), dropped_rows, dropped_datasets
+    posthoc = matrix.shape[1] <= MAX_CD_ROWS
+    return stats.friedman(matrix, posthoc=posthoc), dropped_rows, dropped_datasets
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -79,7 +80,8 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame) -> None:
                  | {"p": st.column_config.NumberColumn(format="%.4f")})  # fmt: skip
     fewest = int(w["pairs"].min())
     st.caption(
-        "Two-sided Wilcoxon signed-rank over the seeds both runs finished (pairs); mean diff = "
+        "Two-sided Wilcoxon signed-rank over the seeds both runs finished (pairs): exact, or "
+        "the normal approximation when differences are zero or tie; mean diff = "
         "student − teacher in the shown units, + = better. *** p<0.001, ** p<0.01, * p<0.05, "
         "n.s. otherwise; no correction for the number of tests. With n pairs the exact test "
         f"cannot go below p = 2/2ⁿ (n = {fewest}: {stats.min_attainable_p(fewest):.3g})."

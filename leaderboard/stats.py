@@ -101,9 +101,10 @@ class Friedman:
     n_rows: int
 
 
-def friedman(matrix: pd.DataFrame) -> Friedman:
-    """Friedman test and Nemenyi p-values of ``matrix`` (datasets × rows, higher = better,
-    no missing value; see :func:`score_matrix`). Raises :class:`NotEnoughData` below
+def friedman(matrix: pd.DataFrame, posthoc: bool = True) -> Friedman:
+    """Friedman test and (with ``posthoc``) Nemenyi p-values of ``matrix`` (datasets × rows,
+    higher = better, no missing value; see :func:`score_matrix`); without ``posthoc``
+    ``nemenyi`` is empty (it costs O(rows²)). Raises :class:`NotEnoughData` below
     ``MIN_DATASETS`` datasets or ``MIN_METHODS`` rows."""
     import scikit_posthocs as sp
     from scipy.stats import friedmanchisquare
@@ -117,8 +118,10 @@ def friedman(matrix: pd.DataFrame) -> Friedman:
         )
     stat, p = friedmanchisquare(*(matrix[col].to_numpy() for col in matrix.columns))
     ranks = matrix.rank(axis=1, ascending=False, method="average").mean(axis=0)
-    nemenyi = sp.posthoc_nemenyi_friedman(matrix.to_numpy())
-    nemenyi.index = nemenyi.columns = list(matrix.columns)
+    nemenyi = pd.DataFrame()
+    if posthoc:
+        nemenyi = sp.posthoc_nemenyi_friedman(matrix.to_numpy())
+        nemenyi.index = nemenyi.columns = list(matrix.columns)
     return Friedman(statistic=float(stat), pvalue=float(p),
                     ranks=ranks.sort_values(kind="stable"), nemenyi=nemenyi,
                     n_datasets=n, n_rows=k)  # fmt: skip
@@ -152,13 +155,14 @@ def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
 
     ``runs``: final runs, one per seed (:func:`leaderboard.views.clean_runs` rows: ``method``,
     ``backbone``, ``teacher``, ``dataset``, ``sweep``, ``protocol``, ``metric``, ``seed``,
-    ``m.test``). One output row per (student cell) with a teacher cell: ``pairs`` = seeds both
-    finished, ``student`` / ``vanilla teacher`` = their mean test over those seeds, ``mean diff``
-    = student − teacher signed so that + is better, ``p`` (NaN below ``MIN_PAIRS`` pairs or when
-    every difference is zero) and ``sig`` (:func:`stars`).
+    ``m.test``). One output row per student cell whose teacher cell exists: ``pairs`` = seeds
+    both finished, ``student`` / ``vanilla teacher`` = their mean test over those seeds,
+    ``mean diff`` = student − teacher signed so that + is better, ``p`` and ``sig``
+    (:func:`stars`). ``p`` is scipy's exact null distribution when the differences have no zero
+    and no tie, else its normal approximation with tie correction (``method="approx"``, zeros
+    dropped); NaN below ``MIN_PAIRS`` pairs or when every difference is zero. Tests are batched
+    by number of pairs (thousands of cells take well under a second).
     """
-    from scipy.stats import wilcoxon
-
     if runs.empty or "teacher" not in runs:
         return pd.DataFrame(columns=WILCOXON_COLUMNS)
     r = runs.assign(seed=runs["seed"].astype(int), test=runs["m.test"].astype(float),
@@ -173,23 +177,45 @@ def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
     students = r[r["teacher"] != ""].drop_duplicates([*keys, "seed"])
     has_teacher = students.merge(teachers[[*ctx, "backbone"]].drop_duplicates()
                                  .rename(columns={"backbone": "teacher"}), on=[*ctx, "teacher"])
+    if has_teacher.empty:
+        return pd.DataFrame(columns=WILCOXON_COLUMNS)
     pairs = has_teacher.merge(teachers.rename(columns={"backbone": "teacher", "test": "ref"}),
                               on=[*ctx, "teacher", "seed"], how="left")  # fmt: skip
-    out = []
-    for key, g in pairs.groupby(keys, sort=True):
-        sign = 1.0 if higher_is_better(str(g["metric"].iloc[0])) else -1.0
-        g = g.dropna(subset=["ref"])
-        a, b = g["test"].to_numpy(), g["ref"].to_numpy()
-        p = float("nan")
-        if len(a) >= MIN_PAIRS and (a != b).any():
-            p = float(wilcoxon(a, b).pvalue)
-        row = dict(zip(keys, key))
-        out.append({**row, "pairs": len(a),
-                    "student": a.mean() if len(a) else float("nan"),
-                    "vanilla teacher": b.mean() if len(b) else float("nan"),
-                    "mean diff": sign * (a - b).mean() if len(a) else float("nan"),
-                    "p": p, "sig": stars(p)})  # fmt: skip
-    return pd.DataFrame(out, columns=WILCOXON_COLUMNS)
+    sign = pairs.groupby(keys, sort=True)["metric"].first().map(
+        lambda m: 1.0 if higher_is_better(str(m)) else -1.0)  # fmt: skip
+    pairs = pairs.dropna(subset=["ref"]).sort_values([*keys, "seed"])
+    g = pairs.groupby(keys, sort=True)
+    out = pd.DataFrame({"pairs": g.size(), "student": g["test"].mean(),
+                        "vanilla teacher": g["ref"].mean()}).reindex(sign.index)  # fmt: skip
+    out["pairs"] = out["pairs"].fillna(0).astype(int)
+    out["mean diff"] = (out["student"] - out["vanilla teacher"]) * sign
+    out["p"] = _signed_rank_p(pairs.assign(pos=g.cumcount()), keys).reindex(out.index)
+    out["sig"] = out["p"].map(stars)
+    return out.reset_index()[WILCOXON_COLUMNS]
+
+
+def _signed_rank_p(pairs: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Two-sided Wilcoxon p per group of ``pairs`` (``test`` vs ``ref``; ``pos`` = the pair's
+    position in its group), batched over groups with the same number of pairs."""
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    a = pairs.pivot_table(index=keys, columns="pos", values="test", aggfunc="first")
+    b = pairs.pivot_table(index=keys, columns="pos", values="ref", aggfunc="first")
+    n = a.notna().sum(axis=1).to_numpy()
+    p = np.full(len(a), np.nan)
+    for k in np.unique(n):
+        if k < MIN_PAIRS:
+            continue
+        rows = np.flatnonzero(n == k)
+        d = a.to_numpy()[rows, :k] - b.to_numpy()[rows, :k]
+        tested = (d != 0).any(axis=1)
+        plain = tested & (d != 0).all(axis=1) & (np.diff(np.sort(np.abs(d), axis=1), axis=1)
+                                                 != 0).all(axis=1)  # fmt: skip
+        for chosen, method in ((plain, "exact"), (tested & ~plain, "approx")):
+            if chosen.any():
+                p[rows[chosen]] = wilcoxon(d[chosen], axis=1, method=method).pvalue
+    return pd.Series(p, index=a.index)
 
 
 def min_attainable_p(pairs: int) -> float:

@@ -38,6 +38,18 @@ def expected_seeds(tracking_uri: str) -> dict[str, int]:
     """Cell key → number of final seeds its sweep asks for (from the ``stage=cell`` runs)."""
     from mlflow.tracking import MlflowClient
 
+    from leaderboard import mlflow_sql
+
+    if mlflow_sql.is_sql(tracking_uri):
+        cells = mlflow_sql.runs_with_stage(tracking_uri, "cell", params=("budget.final_seeds",),
+                                           finished=False)  # fmt: skip
+        out = {}
+        for cell, seeds in zip(cells.get("cell", []), cells.get("p.budget.final_seeds", [])):
+            if isinstance(cell, str) and isinstance(seeds, str):
+                with contextlib.suppress(ValueError):
+                    out[cell] = len(json.loads(seeds))
+        return out
+
     client = MlflowClient(tracking_uri)
     exps = [e.experiment_id for e in client.search_experiments()]
     out: dict[str, int] = {}

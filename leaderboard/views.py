@@ -164,36 +164,29 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     ranks = (mean * sign).rank(ascending=False, method="average")
     dense = (mean * sign).rank(ascending=False, method="dense")
 
-    def delta(ref_of) -> pd.Series:
-        out = {}
-        for idx in mean.index:
-            ref = ref_of(dict(zip(keys, idx)))
-            if ref not in mean.index:
-                out[idx] = float("nan")
-                continue
-            out[idx] = ((mean.loc[idx] - mean.loc[ref]) * sign).mean()
-        return pd.Series(out, dtype=float)
-
-    def ref_key(row: dict, backbone: str) -> tuple:
-        return tuple({**row, "method": "vanilla", "backbone": backbone, "teacher": ""}[k]
-                     for k in keys)  # fmt: skip
+    def delta(backbone_of) -> pd.Series:
+        """Mean over shared datasets of (row − its reference row) × sign; NaN without one."""
+        frame = mean.index.to_frame(index=False)
+        ref = frame.assign(method="vanilla", teacher="", backbone=backbone_of(frame))
+        ref_mean = mean.reindex(pd.MultiIndex.from_frame(ref[keys]))
+        diff = (mean.to_numpy() - ref_mean.to_numpy()) * sign.to_numpy()
+        return pd.DataFrame(diff, index=mean.index).mean(axis=1)
 
     numbers = mean.copy()
     numbers[RANK] = ranks.mean(axis=1)
-    numbers[D_VANILLA] = delta(lambda r: ref_key(r, r["backbone"]))
-    numbers[D_MLP] = delta(lambda r: ref_key(r, "MLP"))
+    numbers[D_VANILLA] = delta(lambda f: f["backbone"])
+    numbers[D_MLP] = delta(lambda f: "MLP")
     numbers[PARAMS] = grid["num_params"].groupby(level=keys).median()
     numbers[LATENCY] = grid["inference_ms"].groupby(level=keys).median()
     numbers = numbers.sort_values(RANK, kind="stable")
 
     text = pd.DataFrame("", index=numbers.index, columns=numbers.columns, dtype=object)
-    for d in datasets:
-        for idx in numbers.index:
-            m = mean.at[idx, d]
-            if pd.isna(m):
-                continue
-            mark = INCOMPLETE if seeds.at[idx, d] < want.at[idx, d] else ""
-            text.at[idx, d] = fmt_mean_std(m, std.at[idx, d]) + mark
+    m, sd = mean.reindex(numbers.index), std.reindex(numbers.index)
+    mark = (seeds.reindex(numbers.index) < want.reindex(numbers.index)).replace(
+        {True: INCOMPLETE, False: ""})  # fmt: skip
+    shown = (m.map(lambda v: f"{v:.2f}", na_action="ignore") + " ± "
+             + sd.map(lambda v: f"{v:.2f}", na_action="ignore").fillna("n/a") + mark)  # fmt: skip
+    text[datasets] = shown.where(m.notna(), "")
     text[RANK] = numbers[RANK].map(lambda v: f"{v:.2f}")
     for col in (D_VANILLA, D_MLP):
         text[col] = numbers[col].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")

@@ -116,6 +116,21 @@ def test_table_numbers_equal_export(smoke_uri, tmp_path):
     assert checked == 4
 
 
+def test_sql_reader_equals_the_mlflow_client(smoke_uri):
+    """The direct SQL read of a SQLite store gives exactly what MLflow's search_runs gives."""
+    from leaderboard import store
+    from leaderboard.aggregate import final_runs_client
+
+    fast, slow = final_runs(smoke_uri), final_runs_client(smoke_uri)
+    assert len(fast) == 8 and set(fast.columns) == set(slow.columns)
+    cols = sorted(fast.columns)
+    pd.testing.assert_frame_equal(fast.sort_values("run_id")[cols].reset_index(drop=True),
+                                  slow.sort_values("run_id")[cols].reset_index(drop=True),
+                                  check_dtype=False)  # fmt: skip
+    assert final_runs(smoke_uri, sweep="nope").empty
+    assert store.expected_seeds(smoke_uri) == dict.fromkeys(set(fast["cell"]), 2)
+
+
 def test_app_table_filter_and_drill_down(smoke_uri, monkeypatch):
     at = app(smoke_uri, monkeypatch)
     assert not at.exception and not at.error

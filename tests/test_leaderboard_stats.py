@@ -97,7 +97,8 @@ def test_wilcoxon_mixed_signs_and_degenerate_cases():
     teacher = [0.80, 0.70, 0.75, 0.72, 0.90, 0.60, 0.65, 0.77]
     student = [0.82, 0.69, 0.78, 0.71, 0.93, 0.64, 0.60, 0.80]
     row = stats.wilcoxon_vs_teacher(seed_runs(student, teacher)).iloc[0]
-    assert row["p"] == pytest.approx(wilcoxon(student, teacher).pvalue)
+    # tied |differences| (0.01, 0.03 three times): the normal approximation with tie correction
+    assert row["p"] == pytest.approx(wilcoxon(student, teacher, method="approx").pvalue)
     assert row["sig"] == stats.stars(row["p"])
     same = stats.wilcoxon_vs_teacher(seed_runs(teacher, teacher)).iloc[0]
     assert np.isnan(same["p"]) and same["sig"] == ""  # all differences zero: no test
@@ -106,6 +107,20 @@ def test_wilcoxon_mixed_signs_and_degenerate_cases():
     no_teacher = seed_runs(student, teacher)
     no_teacher = no_teacher[no_teacher["backbone"] != "GCN"]
     assert stats.wilcoxon_vs_teacher(no_teacher).empty
+
+
+def test_wilcoxon_batches_cells_with_different_numbers_of_pairs():
+    rng = np.random.default_rng(1)
+    frames, expected = [], {}
+    for i, n in enumerate([6, 6, 9, 4, 12]):
+        teacher = rng.uniform(0.6, 0.9, n).tolist()
+        student = (np.array(teacher) + rng.normal(0.01, 0.02, n)).tolist()
+        f = seed_runs(student, teacher, dataset=f"D{i}")
+        frames.append(f)
+        expected[f"D{i}"] = wilcoxon(student, teacher).pvalue  # no ties: scipy's exact test
+    out = stats.wilcoxon_vs_teacher(pd.concat(frames)).set_index("dataset")
+    assert out["pairs"].to_dict() == {"D0": 6, "D1": 6, "D2": 9, "D3": 4, "D4": 12}
+    assert out["p"].to_dict() == pytest.approx(expected)
 
 
 def test_stars_and_min_p():
