@@ -1,0 +1,183 @@
+"""Headless Chromium over the DevTools protocol (CDP), with only ``websockets`` (a Streamlit
+dependency): serve the leaderboard, load it, wait until Streamlit has rendered, read the page's
+text and save a screenshot. Used by ``tests/test_leaderboard_e2e.py`` and, as a script, to take
+the README's screenshot::
+
+    python -m tests.browser sqlite:////tmp/runs/mlflow.db docs/leaderboard.png
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", "--remote-allow-origins=*"]  # fmt: skip
+#: Streamlit shows this element while the script runs; rendered = it is gone
+RUNNING = '[data-testid="stStatusWidget"]'
+
+
+def chromium() -> str | None:
+    """The Chromium executable on PATH (Debian: ``chromium``), or ``None``."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``url`` until it answers 200; raise if ``proc`` exits or ``timeout`` passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer in {timeout:.0f} s")
+
+
+@contextmanager
+def leaderboard(tracking_uri: str, port: int | None = None) -> Iterator[str]:
+    """``kdbench leaderboard --tracking-uri URI --port PORT`` as a subprocess; yields its URL
+    once Streamlit's health check answers, stops it afterwards."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "benchmark.cli", "leaderboard", "--tracking-uri", tracking_uri,
+           "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 90, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Page:
+    """One tab of a headless Chromium, driven by CDP commands."""
+
+    def __init__(self, ws) -> None:
+        self.ws, self.ids = ws, itertools.count(1)
+
+    def call(self, method: str, **params) -> dict:
+        i = next(self.ids)
+        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == i:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def eval(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression,
+                         returnByValue=True)["result"].get("value")  # fmt: skip
+
+    def wait_for(self, selector: str, timeout: float) -> None:
+        """Until ``selector`` is on the page and Streamlit is not running the script."""
+        js = (f"!!document.querySelector({json.dumps(selector)}) && "
+              f"!document.querySelector('{RUNNING}')")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.eval(js):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{selector!r} did not appear in {timeout:.0f} s")
+
+    def screenshot(self, out: Path, full_height: bool = False, width: int = 1400) -> None:
+        """PNG of the viewport (or of the whole page's height)."""
+        if full_height:
+            h = int(self.eval("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight"
+                              " || document.body.scrollHeight"))  # fmt: skip
+            self.call("Emulation.setDeviceMetricsOverride", width=width, height=h,
+                      deviceScaleFactor=1, mobile=False)  # fmt: skip
+            time.sleep(1.0)
+        png = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_height)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(base64.b64decode(png["data"]))
+
+
+@contextmanager
+def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
+    """A headless Chromium with one blank tab; closed afterwards."""
+    from websockets.sync.client import connect
+
+    exe = chromium()
+    if exe is None:
+        raise FileNotFoundError("chromium is not on PATH")
+    port = free_port()
+    profile = tempfile.mkdtemp(prefix="kdbench-chromium-")
+    proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
+                             f"--window-size={width},{height}",
+                             f"--remote-debugging-port={port}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        end = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as r:
+                    tabs = json.load(r)
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise TimeoutError("chromium's DevTools port did not open") from None
+                time.sleep(0.1)
+        ws_url = next(t["webSocketDebuggerUrl"] for t in tabs if t["type"] == "page")
+        with connect(ws_url, max_size=None) as ws:
+            page = Page(ws)
+            page.call("Page.enable")
+            page.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                      deviceScaleFactor=1, mobile=False)  # fmt: skip
+            yield page
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(page: Page, url: str, selector: str, timeout: float = 90) -> str:
+    """Navigate to ``url``, wait for ``selector`` and Streamlit to finish; return the text."""
+    page.call("Page.navigate", url=url)
+    page.wait_for(selector, timeout)
+    time.sleep(1.0)  # let the data grids and charts draw
+    return page.eval("document.body.innerText")
+
+
+def main() -> None:
+    uri, out = sys.argv[1], Path(sys.argv[2])
+    with leaderboard(uri) as url, browser(width=1400, height=1000) as page:
+        open_page(page, url, '[data-testid="stDataFrame"]')
+        page.screenshot(out)
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
