@@ -108,15 +108,19 @@ class Page:
             time.sleep(0.2)
         raise TimeoutError(f"{selector!r} did not appear in {timeout:.0f} s")
 
-    def screenshot(self, out: Path, full_height: bool = False, width: int = 1400) -> None:
-        """PNG of the viewport (or of the whole page's height)."""
+    def screenshot(self, out: Path, full_height: bool = False, width: int = 1400,
+                   scale: float = 1.0) -> None:  # fmt: skip
+        """PNG of the viewport (or of the whole page's height), scaled by ``scale``."""
+        h = self.eval("window.innerHeight")
         if full_height:
             h = int(self.eval("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight"
                               " || document.body.scrollHeight"))  # fmt: skip
             self.call("Emulation.setDeviceMetricsOverride", width=width, height=h,
                       deviceScaleFactor=1, mobile=False)  # fmt: skip
             time.sleep(1.0)
-        png = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_height)
+        clip = {"x": 0, "y": 0, "width": width, "height": h, "scale": scale}
+        png = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_height,
+                        clip=clip)  # fmt: skip
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(base64.b64decode(png["data"]))
 
@@ -172,11 +176,16 @@ def open_page(page: Page, url: str, selector: str, timeout: float = 90) -> str:
 
 
 def main() -> None:
+    """``python -m tests.browser URI OUT [HEIGHT [SCALE]]``: a screenshot of the leaderboard
+    served on ``URI``, the top ``HEIGHT`` pixels of a 1400-wide window, scaled by ``SCALE``."""
     uri, out = sys.argv[1], Path(sys.argv[2])
-    with leaderboard(uri) as url, browser(width=1400, height=1000) as page:
+    height = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    with leaderboard(uri) as url, browser(width=1400, height=height) as page:
         open_page(page, url, '[data-testid="stDataFrame"]')
-        page.screenshot(out)
-    print(f"saved {out}")
+        time.sleep(2.0)  # the statistics' figure and the plots
+        page.screenshot(out, scale=scale)
+    print(f"saved {out} ({out.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":
