@@ -17,7 +17,8 @@ from functools import cache
 import pandas as pd
 
 ROW_KEYS = ["method", "backbone", "teacher"]
-FILTERS = ["dataset", "backbone", "method family", "method", "teacher", "protocol", "sweep"]
+FILTERS = ["dataset", "backbone", "method family", "method", "teacher", "protocol kind",
+           "protocol", "sweep"]
 REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", "m.num_params",
             "m.inference_ms", "m.train_seconds"]  # fmt: skip
 PERCENT = {"accuracy", "rocauc"}
@@ -81,10 +82,26 @@ def method_family(method: str) -> str:
         return "other"
 
 
+def protocol_kind(protocol: str) -> str:
+    """``paper`` for a paper protocol (what an official code did, e.g. LTD's single fixed
+    split ``ltd_fixed``; ``benchmark.data.splits.PAPER_PROTOCOLS``), else ``honest``."""
+    from benchmark.data.splits import PAPER_PROTOCOLS
+
+    return "paper" if protocol in PAPER_PROTOCOLS else "honest"
+
+
 def with_family(cells: pd.DataFrame) -> pd.DataFrame:
-    """Add ``family`` (the dataset's task family: the table tab) and ``method family``."""
+    """Add ``family`` (the dataset's task family: the table tab), ``method family`` and
+    ``protocol kind`` (honest / paper)."""
     return cells.assign(family=[family_of(d) for d in cells["dataset"]],
-                        **{"method family": [method_family(m) for m in cells["method"]]})
+                        **{"method family": [method_family(m) for m in cells["method"]],
+                           "protocol kind": _kinds(cells["protocol"])})
+
+
+def _kinds(protocols: pd.Series) -> pd.Series:
+    from benchmark.data.splits import PAPER_PROTOCOLS
+
+    return protocols.isin(PAPER_PROTOCOLS).map({True: "paper", False: "honest"})
 
 
 def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:

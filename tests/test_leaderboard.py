@@ -78,6 +78,8 @@ def test_board_ranks_deltas_marks_without_streamlit():
     fam = views.with_family(synthetic_cells())
     assert set(fam["method family"]) == {"vanilla", "kd-baseline"}
     assert set(views.filter_cells(fam, {"method family": ["kd-baseline"]})["method"]) == {"kd"}
+    assert set(fam["protocol kind"]) == {"honest"}  # none of these cells uses a paper protocol
+    assert views.protocol_kind("ltd_fixed") == "paper" and views.protocol_kind("ltd") == "honest"
 
 
 def test_mlflow_run_links():
