@@ -191,7 +191,7 @@ def adam(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Optim
 def resolve_params(
     method: Method, backbone_cls: type, task: str, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Training defaults ∪ backbone defaults ∪ preset ∪ method defaults ∪ ``overrides``.
+    """Training defaults ∪ backbone defaults ∪ method defaults ∪ preset ∪ ``overrides``.
 
     ``overrides["preset"]`` names a preset of :mod:`benchmark.models.presets` (a paper's
     settings for this backbone). An override naming no known hyper-parameter raises, listing
@@ -205,8 +205,8 @@ def resolve_params(
     preset = overrides.get("preset")
     backbone_name = next((k for k, v in _backbone_items() if v is backbone_cls), None)
     chosen = preset_params(str(preset), backbone_name or backbone_cls.__name__) if preset else {}
-    params = {**TRAIN_DEFAULTS[task], **backbone_cls.defaults.get(task, {}), **chosen,
-              **method.defaults}  # fmt: skip
+    params = {**TRAIN_DEFAULTS[task], **backbone_cls.defaults.get(task, {}),
+              **method.defaults, **chosen}  # fmt: skip
     known = set(params) | set(ARCH_KEYS) | {"preset"}
     unknown = sorted(set(overrides) - known)
     if unknown:

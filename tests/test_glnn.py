@@ -111,3 +111,10 @@ def test_glnn_takes_only_mlp_students_and_defaults_to_a_graphsage_teacher():
     assert glnn.dependencies("node", "MLP", None)[0].backbone == "GraphSAGE"
     assert glnn.dependencies("node", "MLP", "MLP")[0].backbone == "GraphSAGE"
     assert glnn.dependencies("node", "MLP", "GAT")[0].backbone == "GAT"
+
+
+def test_a_dataset_preset_overrides_glnns_own_defaults():
+    glnn = METHODS.get("glnn")()
+    p = resolve_params(glnn, BACKBONES.get("MLP"), "node", {"preset": "glnn_citeseer"})
+    assert (p["dropout"], p["weight_decay"], p["hidden"]) == (0.1, 1e-3, 128)
+    assert resolve_params(glnn, BACKBONES.get("MLP"), "node")["dropout"] == 0.6  # Cora's

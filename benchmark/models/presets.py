@@ -1,7 +1,7 @@
 """Named hyper-parameter presets: a paper's settings per backbone, selectable with
 ``--set preset=NAME`` (or ``preset: NAME`` in a sweep's fixed parameters).
 
-A preset sits between the backbone's defaults and the method's own defaults
+A preset overrides the backbone's and the method's defaults
 (:func:`benchmark.method.resolve_params`); explicit overrides still win. Each entry says where
 its numbers come from.
 """
