@@ -158,8 +158,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                                     data.task, overrides)  # fmt: skip
     from benchmark.data.splits import resolve_protocol
 
-    protocol, _ = resolve_protocol(data, args.protocol,
-                                   METHODS.get(args.method).paper_protocol)  # fmt: skip
+    protocol, _ = resolve_protocol(data, args.protocol, METHODS.get(args.method).paper_protocol,
+                                   args.method)  # fmt: skip
     config = {"method": args.method, "dataset": data.name, "backbone": args.backbone,
               "params": summary_params, "protocol": protocol}  # fmt: skip
     base_tags = {"method": args.method, "dataset": data.name, "backbone": args.backbone,

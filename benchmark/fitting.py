@@ -126,7 +126,7 @@ def fit_seeds(
     method = METHODS.get(method_name)()
     check_compatible(method, data, backbone)
     params = resolve_params(method, BACKBONES.get(backbone), data.task, overrides)
-    protocol, args = resolve_protocol(data, protocol, method.paper_protocol)
+    protocol, args = resolve_protocol(data, protocol, method.paper_protocol, method.name)
     if protocol_args is not None:
         args = dict(protocol_args)
     cache = None

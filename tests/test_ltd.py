@@ -228,5 +228,5 @@ def test_paper_protocol_of_ltd_is_the_fixed_split():
     data = make_node_data()
     data.card.protocol = "per_class_random"
     assert resolve_protocol(data, "paper", METHODS.get("ltd").paper_protocol) == ("ltd_fixed", {})
-    with pytest.raises(KdbenchError, match="no `paper` protocol"):
-        resolve_protocol(data, "paper", METHODS.get("kd").paper_protocol)
+    with pytest.raises(KdbenchError, match="kd has no `paper` protocol"):
+        resolve_protocol(data, "paper", METHODS.get("kd").paper_protocol, "kd")

@@ -321,14 +321,14 @@ PAPER_PROTOCOLS = frozenset({"ltd_fixed"})
 
 
 def resolve_protocol(
-    data: GraphData, protocol: str | None, paper: str | None = None
+    data: GraphData, protocol: str | None, paper: str | None = None, method: str = "this method"
 ) -> tuple[str, dict[str, Any]]:
     """(protocol, arguments) of a run: ``None`` → the card's protocol with the card's
     arguments; ``"paper"`` → ``paper`` (the method's paper protocol; error if it has none);
     any other name → that protocol with its own defaults."""
     if protocol == "paper":
         if paper is None:
-            raise KdbenchError("this method has no `paper` protocol; pick a protocol by name "
+            raise KdbenchError(f"{method} has no `paper` protocol; pick a protocol by name "
                                f"({', '.join(SPLITS.names())})")  # fmt: skip
         protocol = paper
     if protocol is None or protocol == data.card.protocol:

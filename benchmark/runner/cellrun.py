@@ -117,7 +117,7 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
             report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
     data = env.data(cell.dataset)
     method = METHODS.get(cell.method)()
-    protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol)
+    protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol, method.name)
     split = make_split(data, protocol, seed, args)
     artifacts = resolve_dependencies(
         env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
