@@ -69,12 +69,17 @@ def leaderboard(tracking_uri: str, port: int | None = None) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", 90, proc)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
+
+
+def stop(proc: subprocess.Popen, grace: float) -> None:
+    """Terminate ``proc``; kill it if it has not exited after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class Page:
@@ -158,12 +163,7 @@ def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
                       deviceScaleFactor=1, mobile=False)  # fmt: skip
             yield page
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 10)
         shutil.rmtree(profile, ignore_errors=True)
 
 
