@@ -118,3 +118,31 @@ def test_a_dataset_preset_overrides_glnns_own_defaults():
     p = resolve_params(glnn, BACKBONES.get("MLP"), "node", {"preset": "glnn_citeseer"})
     assert (p["dropout"], p["weight_decay"], p["hidden"]) == (0.1, 1e-3, 128)
     assert resolve_params(glnn, BACKBONES.get("MLP"), "node")["dropout"] == 0.6  # Cora's
+
+
+def test_official_schedule_feeds_label_then_distillation_minibatches_of_observed_nodes():
+    """``batch_size`` > 0: one label pass over the training nodes, then ⌊n/b⌋ distillation
+    batches of b distinct observed nodes (the hidden test nodes never among them)."""
+    from methods.glnn import TermBatch, node_batches
+
+    data = make_node_data(n=90, classes=3)
+    split = make_split(data, "inductive", 0, IND_ARGS)
+    method = METHODS.get("glnn")()
+    params = resolve_params(method, BACKBONES.get("MLP"), "node", {"batch_size": 16})
+    ctx = FitContext(data, split, "MLP", params, 0, torch.device("cpu"), Evaluator("accuracy"))
+    method._teacher_logits = torch.randn(90, 3)
+    method._distil_rows = observed_rows(ctx)
+    batches = list(method.train_batches(NodeFeeder(data, split, torch.device("cpu")), ctx))
+    assert all(isinstance(b, TermBatch) for b in batches)
+    label, distil = batches[0], batches[1:]
+    assert label.term == "label" and set(label.ids.tolist()) == set(split.train.tolist())
+    n_obs = 90 - split.parts["hidden"].numel()
+    assert [b.term for b in distil] == ["distil"] * (n_obs // 16)
+    seen = torch.cat([b.ids for b in distil])
+    assert seen.unique().numel() == seen.numel() == (n_obs // 16) * 16
+    assert not torch.isin(seen, split.parts["hidden"]).any()
+    assert torch.equal(distil[0].x, data.data.x[distil[0].ids])
+    assert [c.numel() for c in node_batches(torch.arange(5), 16)] == [5]  # fewer: all at once
+    model = method.build(ctx)
+    assert method.loss(model, label, ctx).item() == 0.0  # λ = 0 (the default): zero label loss
+    assert method.loss(model, distil[0], ctx).item() > 0.0

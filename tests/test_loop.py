@@ -29,6 +29,32 @@ def test_best_epoch_is_the_first_argmax_of_the_validation_curve(make):
     assert r.val == pytest.approx(float(curve.max()), abs=1e-6)
 
 
+def test_ties_last_keeps_the_latest_of_equal_scores_and_restarts_patience():
+    """Scores 0.5, 0.7, 0.7, 0.6, 0.7, 0.6, 0.6: first → epoch 1 and stop after epoch 3
+    (patience 2); last → epoch 4 (each tie restarts the count), stop after epoch 6; a NaN
+    never counts, not even as a tie of the initial −inf."""
+    from benchmark.train.loop import BestState
+
+    scores = [0.5, 0.7, 0.7, 0.6, 0.7, 0.6, 0.6]
+    for ties, best_epoch, stops_after in (("first", 1, 3), ("last", 4, 6)):
+        model = torch.nn.Linear(1, 1)
+        best = BestState(model, higher_is_better=True, patience=2, ties=ties)
+        stopped = None
+        for epoch, value in enumerate(scores):
+            with torch.no_grad():
+                model.weight.fill_(epoch)
+            best.update(epoch, torch.tensor(value))
+            if stopped is None and not bool(best.active):
+                stopped = epoch
+        assert (best.restore(), stopped) == (best_epoch, stops_after)
+        assert model.weight.item() == best_epoch  # the state of that epoch is restored
+    nan = BestState(torch.nn.Linear(1, 1), True, None, ties="last")
+    nan.update(0, torch.tensor(float("nan")))
+    assert int(nan.best_epoch) == -1
+    with pytest.raises(KdbenchError, match="ties must be 'first' or 'last'"):
+        BestState(torch.nn.Linear(1, 1), True, None, ties="middle")
+
+
 @pytest.mark.parametrize("sync_every", [1, 7])
 def test_results_do_not_depend_on_how_often_the_host_syncs(sync_every):
     m, ctx = ctx_for(make_node_data(), patience=3, epochs=40)

@@ -81,6 +81,20 @@ def test_sgc_is_linear_in_k_hop_smoothed_features():
     assert torch.allclose(model(X, EI).logits, a_hat @ a_hat @ X @ w.T, atol=1e-5)
 
 
+@pytest.mark.parametrize("width", [4, 9])  # narrower and wider than F: both orders of the map
+def test_graphsage_gcn_aggregator_is_one_weight_on_the_mean_with_self(width):
+    """``aggr="gcn"``: h' = W (h_v + Σ_{u∈N(v)} h_u) / (deg v + 1) + b, dense check."""
+    model = build_backbone("GraphSAGE", F, C, "node", {"aggr": "gcn", "hidden": width,
+                                                        "dropout": 0.0}).eval()  # fmt: skip
+    a = torch.zeros(N, N)
+    a[EI[1], EI[0]] = 1.0
+    a += torch.eye(N)
+    mean = a / a.sum(1, keepdim=True)
+    conv = model.convs[0]
+    assert torch.allclose(conv(X, EI), conv.lin(mean @ X), atol=1e-5)
+    assert sum(p.numel() for p in conv.parameters()) == F * width + width  # no root weight
+
+
 def test_presets_give_a_papers_settings_and_overrides_still_win():
     vanilla = METHODS.get("vanilla")()
     p = resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"preset": "ltd"})

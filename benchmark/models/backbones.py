@@ -38,7 +38,7 @@ from torch_geometric.nn import (
 )
 
 from benchmark.errors import KdbenchError
-from benchmark.models.layers import CategoricalEncoder, dropout, make_norm
+from benchmark.models.layers import CategoricalEncoder, GCNMeanConv, dropout, make_norm
 from benchmark.registry import Registry
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone")
@@ -186,12 +186,17 @@ class GCN(Backbone):
 @BACKBONES.register("GraphSAGE")
 class GraphSAGE(Backbone):
     r"""Hamilton et al. 2017 (mean aggregator): :math:`h'_v = W_1 h_v + W_2\,\mathrm{mean}_{u\in
-    N(v)} h_u`."""
+    N(v)} h_u`. ``aggr="gcn"``: the ``gcn`` aggregator of the official CPF/GLNN/LTD code
+    (:class:`~benchmark.models.layers.GCNMeanConv`: one weight on the mean over the node and
+    its neighbours); any other ``aggr`` is PyG's ``SAGEConv`` aggregation."""
 
     defaults: ClassVar = {"node": dict(_NODE), "graph": dict(_GRAPH)}
 
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        return SAGEConv(in_dim, out_dim, aggr=self.conv_kwargs.get("aggr", "mean"))
+        aggr = self.conv_kwargs.get("aggr", "mean")
+        if aggr == "gcn":
+            return GCNMeanConv(in_dim, out_dim)
+        return SAGEConv(in_dim, out_dim, aggr=aggr)
 
 
 @BACKBONES.register("GAT")

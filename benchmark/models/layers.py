@@ -46,3 +46,23 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if x.device.type != "cpu":
         return nn.functional.dropout(x, p, True)
     return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p))
+
+
+class GCNMeanConv(nn.Module):
+    r"""GraphSAGE's ``gcn`` aggregator (DGL's ``SAGEConv(..., "gcn")``, used by the official
+    CPF, GLNN and LTD code): :math:`h'_v = W\,\frac{h_v + \sum_{u\in N(v)} h_u}{\deg(v) + 1}
+    + b`, one weight, no separate root term. Shapes: ``x`` [N, in] → [N, out]; the linear map
+    is applied first when it narrows the features (the mean commutes with it)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        from torch_geometric.nn import SimpleConv
+
+        self.lin = nn.Linear(in_dim, out_dim)
+        self.mean = SimpleConv(aggr="mean", combine_root="self_loop")
+        self.first = in_dim > out_dim
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        if self.first:
+            return self.mean(self.lin(x), edge_index)
+        return self.lin(self.mean(x, edge_index))

@@ -3,9 +3,11 @@ r"""The one training loop shared by every method.
 For ``epochs`` epochs: every training mini-batch goes through the method's
 ``training_step``; every ``eval_every`` epochs the validation part is scored on the device
 (:meth:`benchmark.metrics.Evaluator.score`). The checkpoint kept is the state at the epoch
-with the best validation score (earliest on ties); training stops once ``patience`` epochs
-pass without improvement. Test rows are predicted once, with the selected state, and only
-if ``ctx.evaluate_test``: test data never chooses anything.
+with the best validation score — the earliest of equal scores, or with ``ties="last"`` the
+latest (as GLNN's and CPF's official code, where a tie also restarts the patience count);
+training stops once ``patience`` epochs pass without improvement. Test rows are predicted
+once, with the selected state, and only if ``ctx.evaluate_test``: test data never chooses
+anything.
 
 No per-step host synchronisation: losses and scores stay on the device, the best state is
 copied on the device with ``torch.where`` and the early-stopping flag is a device tensor,
@@ -29,9 +31,9 @@ from benchmark.train.feeders import make_feeder
 #: training hyper-parameters every method has, per task (backbones and methods override).
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
-             "batch_size": 0},
+             "batch_size": 0, "ties": "first"},
     "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 30,
-              "batch_size": 32},
+              "batch_size": 32, "ties": "first"},
 }  # fmt: skip
 #: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,
 #: repetitions of the timed test inference.
@@ -44,14 +46,19 @@ class BestState:
     """Keeps, on the device, the model state at the best validation score so far.
 
     ``update(epoch, score)`` records ``score`` (0-d tensor) and, where it beats the best by the
-    evaluator's direction and early stopping has not fired, copies the current state; all
-    without leaving the device.
+    evaluator's direction (``ties="last"``: or equals it) and early stopping has not fired,
+    copies the current state; all without leaving the device. A NaN score never counts.
     """
 
-    def __init__(self, model: nn.Module, higher_is_better: bool, patience: int | None) -> None:
+    def __init__(self, model: nn.Module, higher_is_better: bool, patience: int | None,
+                 ties: str = "first") -> None:  # fmt: skip
+        if ties not in ("first", "last"):
+            raise KdbenchError(f"ties must be 'first' or 'last', not {ties!r}; "
+                               "fix it with `--set ties=first`")  # fmt: skip
         self.model = model
         self.sign = 1.0 if higher_is_better else -1.0
         self.patience = patience
+        self.keep_last = ties == "last"
         params = list(model.state_dict(keep_vars=True).values())
         dev = params[0].device if params else torch.device("cpu")
         self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -64,7 +71,10 @@ class BestState:
     def update(self, epoch: int, score: Tensor) -> None:
         self.scores.append(score.detach())
         signed = torch.nan_to_num(score * self.sign, nan=float("-inf"))
-        improved = (signed > self.best) & self.active
+        improved = signed > self.best
+        if self.keep_last:
+            improved |= (signed == self.best) & (signed > float("-inf"))
+        improved &= self.active
         for key, value in self.model.state_dict().items():
             self.state[key].copy_(torch.where(improved, value.detach(), self.state[key]))
         self.best = torch.where(improved, signed, self.best)
@@ -136,7 +146,8 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     optimizer = method.configure_optimizer(model, ctx)
     ev = ctx.evaluator
     patience = p.get("patience")
-    best = BestState(model, ev.higher_is_better, int(patience) if patience else None)
+    best = BestState(model, ev.higher_is_better, int(patience) if patience else None,
+                     str(p.get("ties", "first")))
     epochs, eval_every = int(p["epochs"]), int(p.get("eval_every", 1))
     sync_every = int(p.get("sync_every", 10))
     losses: list[Tensor] = []
