@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,13 +42,14 @@ def resolve_uri() -> str:
 
 # cache_resource: one shared copy, no pickling per rerun (100k runs); read-only by convention
 @st.cache_resource(ttl=300, show_spinner="Reading the final runs…")  # Refresh clears it
-def load(uri: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int]:
+def load(uri: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int, float]:
     """Final runs (cleaned), the per-cell aggregate with families, expected seeds per cell,
-    required columns missing from the store, and the number of runs left out."""
+    required columns missing from the store, the number of runs left out, and when they were
+    read (a cheap cache key for what is derived from them)."""
     store.check_server(uri)
     runs, missing, dropped = views.clean_runs(final_runs(uri))
     cells = views.with_family(aggregate(runs)) if not runs.empty else pd.DataFrame()
-    return runs, cells, store.expected_seeds(uri), missing, dropped
+    return runs, cells, store.expected_seeds(uri), missing, dropped, time.time()
 
 
 @st.cache_data(ttl=300)
@@ -66,16 +68,24 @@ def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
     return chosen
 
 
+Filters = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @st.cache_data(ttl=300, show_spinner=False)
-def family_board(cells: pd.DataFrame, expected: dict[str, int]) -> views.Board:
-    return views.board(cells, expected)
+def family_board(uri: str, loaded_at: float, family: str, filters: Filters) -> views.Board:
+    """The table of one family's cells that pass ``filters``. Keyed by these small arguments
+    and computed from :func:`load`'s shared copy: hashing the cells and the expected-seeds
+    dict as arguments cost more than a second per render with 10k cells."""
+    _, cells, expected, *_ = load(uri)
+    shown = views.filter_cells(cells, dict(filters))
+    return views.board(shown[shown["family"] == family].drop(columns="test_per_seed"), expected)
 
 
 MAX_PLOT_CELLS = 400  # above, the trade-off plots show one dataset at a time
 
 
-def family_tab(family: str, cells: pd.DataFrame, expected: dict[str, int]) -> None:
-    b = family_board(cells.drop(columns="test_per_seed"), expected)
+def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
+    """One family's table, downloads and trade-off plots (``cells``: the shown ones)."""
     st.dataframe(views.styled(b), hide_index=True, width="stretch", key=f"table_{family}")
     st.caption(
         f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100). Bold = best per "
@@ -138,7 +148,7 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
 def leaderboard(uri: str) -> None:
     """The tables, statistics and drill-down of the store's final runs (or why there are none)."""
     try:
-        runs, cells, expected, missing, dropped = load(uri)
+        runs, cells, _, missing, dropped, loaded_at = load(uri)
     except store.StoreError as exc:
         st.error(str(exc))
         return
@@ -156,15 +166,18 @@ def leaderboard(uri: str) -> None:
         return
     if dropped:
         st.warning(f"{dropped} final runs lack a required tag or metric and are left out.")
-    shown = views.filter_cells(cells, sidebar_filters(cells))
+    chosen = sidebar_filters(cells)
+    shown = views.filter_cells(cells, chosen)
     if shown.empty:
         st.info("No cell matches the filters; clear some in the sidebar.")
         return
+    filters = tuple((col, tuple(values)) for col, values in chosen.items())
     present = [f for f in FAMILIES if f in set(shown["family"])]
     for family, tab in zip(present, st.tabs(present)):
         with tab:
-            family_tab(family, shown[shown["family"] == family], expected)
-    panels.statistics(runs, shown)
+            board = family_board(uri, loaded_at, family, filters)
+            family_tab(family, shown[shown["family"] == family], board)
+    panels.statistics(runs, shown, (uri, loaded_at, filters))
     drill_down(uri, runs, shown)
 
 

@@ -7,6 +7,7 @@ prints); these functions only lay them out.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import pandas as pd
@@ -19,28 +20,35 @@ SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 MAX_CD_ROWS = 30  # beyond this the diagram's labels overlap: ask for a filter instead
 
 
+# The cached functions below are keyed by ``key`` alone (Streamlit does not hash arguments
+# whose name starts with "_"): hashing 100k runs on every render cost a few tenths of a second.
+KEY_COLS = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", "metric",
+            "test_mean"]  # fmt: skip
+
+
 @st.cache_data(ttl=60, show_spinner=False)
-def _friedman(cells: pd.DataFrame):
-    matrix, dropped_rows, dropped_datasets = stats.score_matrix(cells)
+def _friedman(key: Hashable, _cells: pd.DataFrame):
+    matrix, dropped_rows, dropped_datasets = stats.score_matrix(_cells[KEY_COLS])
     posthoc = matrix.shape[1] <= MAX_CD_ROWS
     return stats.friedman(matrix, posthoc=posthoc), dropped_rows, dropped_datasets
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _wilcoxon(runs: pd.DataFrame) -> pd.DataFrame:
-    return stats.wilcoxon_vs_teacher(runs)
+def _wilcoxon(key: Hashable, _runs: pd.DataFrame, _cells: pd.DataFrame) -> pd.DataFrame:
+    teachers = (_runs["method"] == "vanilla") & (_runs["teacher"] == "")
+    return stats.wilcoxon_vs_teacher(_runs[_runs["cell"].isin(_cells["cell"]) | teachers])
 
 
-def statistics(runs: pd.DataFrame, cells: pd.DataFrame) -> None:
+def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
     """Friedman + critical-difference diagram over the shown cells, and the paired Wilcoxon
-    tests of the shown distilled rows against their vanilla teachers."""
+    tests of the shown distilled rows against their vanilla teachers. ``key`` must change
+    whenever ``runs`` or ``cells`` do (the app passes the store, its read time and the
+    filters)."""
     st.header("Statistics")
     st.caption(stats.UNIT_SENTENCE)
     st.subheader("Friedman test and critical-difference diagram")
-    key_cols = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", "metric",
-                "test_mean"]  # fmt: skip
     try:
-        res, dropped_rows, dropped_datasets = _friedman(cells[key_cols])
+        res, dropped_rows, dropped_datasets = _friedman(key, cells)
     except (stats.NotEnoughData, ValueError) as exc:
         st.info(str(exc))
     else:
@@ -65,8 +73,7 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame) -> None:
         st.dataframe(ranks, hide_index=True, key="friedman_ranks")
 
     st.subheader("Paired Wilcoxon: each distilled row vs. its vanilla teacher")
-    teachers = (runs["method"] == "vanilla") & (runs["teacher"] == "")
-    w = _wilcoxon(runs[runs["cell"].isin(cells["cell"]) | teachers])
+    w = _wilcoxon(key, runs, cells)
     if w.empty:
         st.info("No distilled row among the shown cells has its vanilla teacher (the `vanilla` "
                 "row of the teacher backbone, same dataset and sweep) in the store.")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from leaderboard.views import scale
@@ -56,10 +57,10 @@ def tradeoff(cells: pd.DataFrame, x: str, x_title: str):
     pairs = c.loc[c["teacher"] != "", ["teacher", "dataset", "sweep", x, "score"]].merge(
         teachers.rename(columns={"backbone": "teacher"}), on=["teacher", "dataset", "sweep"],
         suffixes=("", "_t"))  # fmt: skip
-    if len(pairs):
-        gap = [None] * len(pairs)
-        xs = [v for trio in zip(pairs[f"{x}_t"], pairs[x], gap) for v in trio]
-        ys = [v for trio in zip(pairs["score_t"], pairs["score"], gap) for v in trio]
+    if len(pairs):  # (teacher, student, NaN) triples: NaN breaks the line between pairs
+        gap = np.full(len(pairs), np.nan)
+        xs = np.column_stack([pairs[f"{x}_t"], pairs[x], gap]).ravel()
+        ys = np.column_stack([pairs["score_t"], pairs["score"], gap]).ravel()
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
                                  line={"color": "lightgrey", "dash": "dot"}))  # fmt: skip
     return fig

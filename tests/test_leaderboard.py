@@ -232,7 +232,7 @@ def test_statistics_panel_renders_friedman_cd_and_wilcoxon():
         teacher = [0.80, 0.81, 0.79, 0.82, 0.80, 0.78]
         runs = seed_runs([t + 0.01 * (i + 1) for i, t in enumerate(teacher)], teacher, "d1")
         runs = runs.assign(cell=runs["method"] + "/d1/" + runs["backbone"])
-        panels.statistics(runs, c)
+        panels.statistics(runs, c, "test_statistics_panel")
 
     at = AppTest.from_function(page, default_timeout=60).run()
     assert not at.exception
