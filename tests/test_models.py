@@ -68,6 +68,29 @@ def test_appnp_propagates_personalised_pagerank():
     assert torch.allclose(model(X, EI).logits, z, atol=1e-5)
 
 
+def test_appnp_edge_dropout_is_drawn_afresh_from_the_normalised_weights_at_every_step(
+    monkeypatch,
+):
+    """Each of the K steps drops entries of the same Â (PyG's APPNP compounds the drops:
+    step k would get the previous step's dropped, rescaled weights)."""
+    from benchmark.models.layers import PPRPropagation
+
+    seen = []
+    real = torch.nn.functional.dropout
+
+    def spy(t, p=0.5, training=True, inplace=False):
+        seen.append(t.clone())
+        return real(t, p, training, inplace)
+
+    monkeypatch.setattr(torch.nn.functional, "dropout", spy)
+    prop = PPRPropagation(K=4, alpha=0.1, edge_dropout=0.5).train()
+    prop(X, EI)
+    assert len(seen) == 4 and all(torch.equal(t, seen[0]) for t in seen)
+    assert (seen[0] > 0).all()  # the normalised weights, none dropped yet
+    prop.eval()
+    assert torch.equal(prop(X, EI), prop(X, EI))  # no dropout at evaluation
+
+
 def test_sgc_is_linear_in_k_hop_smoothed_features():
     params = resolve_params(METHODS.get("vanilla")(), BACKBONES.get("SGC"), "node", {"bias": False})
     model = build_backbone("SGC", F, C, "node", params).eval()

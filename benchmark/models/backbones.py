@@ -24,9 +24,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import (
-    APPNP as APPNPProp,
-)
-from torch_geometric.nn import (
     GATConv,
     GCNConv,
     GINConv,
@@ -38,7 +35,13 @@ from torch_geometric.nn import (
 )
 
 from benchmark.errors import KdbenchError
-from benchmark.models.layers import CategoricalEncoder, GCNMeanConv, dropout, make_norm
+from benchmark.models.layers import (
+    CategoricalEncoder,
+    GCNMeanConv,
+    PPRPropagation,
+    dropout,
+    make_norm,
+)
 from benchmark.registry import Registry
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone")
@@ -246,7 +249,8 @@ class APPNP(Backbone):
     linear layers) whose output is propagated by personalised PageRank,
     :math:`Z^{(0)} = H,\ Z^{(k+1)} = (1-\alpha)\hat A Z^{(k)} + \alpha H` for ``K`` steps with
     :math:`\hat A = \hat D^{-1/2}(A+I)\hat D^{-1/2}`; ``edge_dropout`` drops entries of
-    :math:`\hat A` while training (the paper's adjacency dropout). Node task: the logits are
+    :math:`\hat A` independently at every step while training (the paper's adjacency dropout;
+    :class:`~benchmark.models.layers.PPRPropagation`). Node task: the logits are
     propagated; graph task: the last hidden layer is, before the readout."""
 
     defaults: ClassVar = {
@@ -257,9 +261,9 @@ class APPNP(Backbone):
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         if not hasattr(self, "prop"):
             kw = self.conv_kwargs
-            self.prop = APPNPProp(int(kw.get("K", 10)), float(kw.get("alpha", 0.1)),
-                                  dropout=float(kw.get("edge_dropout", 0.0)),
-                                  cached=self.static_graph)  # fmt: skip
+            self.prop = PPRPropagation(int(kw.get("K", 10)), float(kw.get("alpha", 0.1)),
+                                       float(kw.get("edge_dropout", 0.0)),
+                                       cached=self.static_graph)  # fmt: skip
         return nn.Linear(in_dim, out_dim)
 
     def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
