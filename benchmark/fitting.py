@@ -130,7 +130,7 @@ def fit_seeds(
     if protocol_args is not None:
         args = dict(protocol_args)
     cache = None
-    if method.dependencies(data.task, backbone, teacher):
+    if method.dependencies(data.task, backbone, teacher, params):
         from benchmark.runner.artifacts import ArtifactCache
         from benchmark.tracking import runs_dir
 
@@ -144,6 +144,7 @@ def fit_seeds(
             cache, method, data, split, seed, backbone, teacher, device,
             lambda dep: resolve_params(METHODS.get(dep.method)(), BACKBONES.get(dep.backbone),
                                        data.task, _inherited(params)),
+            params,
         )  # fmt: skip
         ctx = FitContext(data=data, split=split, backbone=backbone, params=params, seed=seed,
                          device=device, evaluator=evaluator, artifacts=artifacts,

@@ -11,7 +11,7 @@ or a step hook to the one shared training loop (:mod:`benchmark.train.loop`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -104,10 +104,19 @@ class Method:
     #: the split protocol ``--protocol paper`` means for this method (what its official code
     #: did; see ``benchmark.data.splits.PAPER_PROTOCOLS``), ``None`` if it has none.
     paper_protocol: ClassVar[str | None] = None
+    #: trained only as another method's dependency (LAD-GNN's label-attentive teacher, which
+    #: is fed the labels): never a sweep cell or a leaderboard row, never scored on test.
+    dependency_only: ClassVar[bool] = False
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None,
+        params: dict[str, Any] | None = None,
+    ) -> list[Dependency]:  # fmt: skip
         """Artefacts to resolve before ``fit`` for a cell with this ``backbone`` and
-        ``teacher`` backbone (``None`` unless the method distils); none by default."""
+        ``teacher`` backbone (``None`` unless the method distils); none by default.
+        ``params`` are the cell's resolved hyper-parameters when known (``None`` while a sweep
+        is expanded): a dependency with fixed ``params`` may derive them from its student's
+        (LAD-GNN's teacher shares its student's architecture)."""
         return []
 
     @property
@@ -150,6 +159,11 @@ class LoopMethod(Method):
     def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:
         """The mini-batches of one training epoch (default: the feeder's)."""
         return feeder.train_batches()
+
+    def export_batches(self, feeder: Any, ctx: FitContext) -> Iterable[Batch]:
+        """The batches whose outputs a dependency exports (default: every node or graph, in
+        order); items left out are exported as NaN rows."""
+        return feeder.all_batches()
 
     def configure_optimizer(self, model: nn.Module, ctx: FitContext) -> torch.optim.Optimizer:
         """Adam with the ``lr`` and ``weight_decay`` of ``ctx.params`` (fused kernel)."""

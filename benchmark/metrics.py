@@ -16,6 +16,9 @@ Metrics (``y_true`` / ``y_pred`` shapes):
   labelled rows, averaged over tasks that have both classes (as OGB; NaN = no label).
 * ``rmse`` / ``mae``: ``[n, T]`` with NaN = no label / ``[n, T]``; per task over labelled rows,
   averaged over tasks (as OGB).
+* ``nll``: ``[n]`` class ids / ``[n, C]`` logits; mean cross-entropy
+  :math:`-\frac1n\sum_i \log\mathrm{softmax}(s_i)_{y_i}`, lower is better. Not a card metric:
+  for methods that select on validation loss (LAD-GNN's label-attentive teacher).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from torch import Tensor
 
 from benchmark.errors import KdbenchError
 
-HIGHER_IS_BETTER = {"accuracy": True, "rocauc": True, "rmse": False, "mae": False}
+HIGHER_IS_BETTER = {"accuracy": True, "rocauc": True, "rmse": False, "mae": False, "nll": False}
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,14 @@ class Evaluator:
 
     @property
     def expected_input_format(self) -> str:
-        if self.metric == "accuracy":
+        if self.metric in ("accuracy", "nll"):
             return "y_true: [n] long class ids; y_pred: [n, C] float scores or logits"
         return "y_true: [n, T] float (NaN = no label); y_pred: [n, T] float scores"
 
     # ------------------------------------------------------------------ checks
     def _check(self, y_true: Tensor, y_pred: Tensor) -> None:
         ok = y_true.shape[0] == y_pred.shape[0] and y_pred.dim() == 2
-        if self.metric == "accuracy":
+        if self.metric in ("accuracy", "nll"):
             ok = ok and y_true.dim() == 1
         else:
             ok = ok and y_true.dim() == 2 and y_true.shape[1] == y_pred.shape[1]
@@ -78,6 +81,8 @@ class Evaluator:
             return self._eval_ogb(y_true, y_pred)
         if self.metric == "accuracy":
             return float((y_pred.argmax(-1) == y_true).double().mean())
+        if self.metric == "nll":
+            return float(torch.nn.functional.cross_entropy(y_pred.double(), y_true))
         yt, yp = y_true.numpy(), y_pred.numpy()
         if self.metric == "rocauc":
             from sklearn.metrics import roc_auc_score
@@ -116,6 +121,8 @@ class Evaluator:
         y_pred = y_pred.detach().float()
         if self.metric == "accuracy":
             return (y_pred.argmax(-1) == y_true).float().mean()
+        if self.metric == "nll":
+            return torch.nn.functional.cross_entropy(y_pred, y_true)
         if self.metric == "rocauc":
             return _rocauc_torch(y_true, y_pred)
         lab = ~torch.isnan(y_true)

@@ -83,7 +83,8 @@ class GLNN(KD):
         "lr": 0.01, "weight_decay": 5e-3, "epochs": 500, "patience": 50, "batch_size": 0,
     }  # fmt: skip
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+    def dependencies(self, task: str, backbone: str, teacher: str | None,
+                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
         """The GNN teacher; GraphSAGE (the paper's) unless another one is named (a sweep
         entry without ``teachers`` passes the student's own backbone, the MLP)."""
         return [Dependency("teacher", "vanilla", teacher if teacher not in (None, backbone)

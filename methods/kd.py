@@ -79,7 +79,8 @@ class KD(LoopMethod):
     description = "standard KD (Hinton 2015): CE + λ·T²·KL to a frozen vanilla teacher, one T"
     defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0}
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+    def dependencies(self, task: str, backbone: str, teacher: str | None,
+                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
         return [Dependency("teacher", "vanilla", teacher or backbone)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:

@@ -132,7 +132,8 @@ class LTD(LoopMethod):
         "patience": 50,
     }  # fmt: skip
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None) -> list[Dependency]:
+    def dependencies(self, task: str, backbone: str, teacher: str | None,
+                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
         return [Dependency("teacher", "vanilla", teacher or backbone)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:

@@ -284,4 +284,4 @@ def test_missing_extra_key_names_protocol_dataset_key(protocol, key):
 def test_registry_lists_every_protocol():
     assert set(SPLITS.names()) == {"planetoid_public", "geom_gcn", "tu_10fold",
                                    "per_class_random", "scaffold", "ogb_official", "random", "none",
-                                   "ltd", "ltd_fixed", "inductive"}  # fmt: skip
+                                   "ltd", "ltd_fixed", "inductive", "lad_paper"}  # fmt: skip

@@ -93,28 +93,30 @@ class ArtifactCache:
 def resolve_dependencies(
     cache: ArtifactCache, method: Any, data: Any, split: Any, seed: int, backbone: str,
     teacher: str | None, device: Any, params_for: Callable[[Any], dict[str, Any]],
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train (once, through ``cache``) every dependency of ``method`` for this split and seed.
 
     ``params_for(dep)`` gives a :class:`~benchmark.method.Dependency`'s hyper-parameters when it
     does not fix them (the runner: the tuned configuration of the teacher's cell; ``kdbench
     fit``: the defaults). Dependencies are trained without test evaluation and export their
-    outputs for every node or graph (``FitResult.outputs``).
+    outputs for every node or graph (``FitResult.outputs``). ``params``: the student's own
+    hyper-parameters, passed to :meth:`~benchmark.method.Method.dependencies`.
     """
     from benchmark.method import FitContext
     from benchmark.metrics import evaluator_for
     from benchmark.registry import METHODS
 
     out: dict[str, Any] = {}
-    for dep in method.dependencies(data.task, backbone, teacher):
-        params = dep.params if dep.params is not None else params_for(dep)
+    for dep in method.dependencies(data.task, backbone, teacher, params):
+        dep_params = dep.params if dep.params is not None else params_for(dep)
         dep_method = METHODS.get(dep.method)()
         key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
-               "backbone": dep.backbone, "params": params}  # fmt: skip
+               "backbone": dep.backbone, "params": dep_params}  # fmt: skip
 
-        def build(dep_method: Any = dep_method, dep: Any = dep, params: Any = params) -> Any:
+        def build(dep_method: Any = dep_method, dep: Any = dep, params: Any = dep_params) -> Any:
             inner = resolve_dependencies(cache, dep_method, data, split, seed, dep.backbone,
-                                         None, device, params_for)  # fmt: skip
+                                         None, device, params_for, params)  # fmt: skip
             ctx = FitContext(data, split, dep.backbone, params, seed, device,
                              evaluator_for(data.card), artifacts=inner, evaluate_test=False,
                              export_outputs=True)  # fmt: skip

@@ -123,6 +123,7 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
         env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
         lambda dep: best_params(env, Cell(cell.sweep, dep.method, cell.dataset, dep.backbone,
                                           None, cell.protocol)),
+        params,
     )
     ctx = FitContext(data, split, cell.backbone, params, seed, env.device,
                      evaluator_for(data.card), artifacts=artifacts, evaluate_test=evaluate_test,

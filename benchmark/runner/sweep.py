@@ -190,6 +190,9 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                         registry.get(name)
                     except KdbenchError as exc:
                         fail(("grid", i, field, j), str(exc))
+                elif field == "methods" and METHODS.get(name).dependency_only:
+                    fail(("grid", i, field, j), f"'{name}' is trained only as another "
+                         "method's dependency (lad_teacher: lad_gnn's); sweep that method")
         for j, name in enumerate(entry.datasets):
             try:
                 get_card(name)

@@ -146,7 +146,8 @@ class GraphFeeder:
         self.store = GraphStore(data.graphs, device)
         self._eval_cache: dict[str, list[Batch]] = {}
 
-    def _batch(self, ids: Tensor) -> Batch:
+    def batch_of(self, ids: Tensor) -> Batch:
+        """One mini-batch of the graphs ``ids`` [b] (global ids, in that order)."""
         g = self.store.select(ids)
         return Batch(g.x, g.edge_index, self.y[g.gid], g.gid, batch=g.batch,
                      num_graphs=g.num_graphs, graph=g)  # fmt: skip
@@ -158,20 +159,20 @@ class GraphFeeder:
         order = train[torch.randperm(train.numel(), generator=self.generator)]
         n_batches = max(1, -(-order.numel() // self.batch_size))
         for chunk in torch.tensor_split(order, n_batches):
-            yield self._batch(chunk)
+            yield self.batch_of(chunk)
 
     def all_batches(self) -> list[Batch]:
         """Every graph, in dataset order (for exporting a teacher's outputs)."""
         ids = torch.arange(self.y.shape[0])
         n = max(1, -(-ids.numel() // self.eval_batch_size))
-        return [self._batch(c) for c in torch.tensor_split(ids, n)]
+        return [self.batch_of(c) for c in torch.tensor_split(ids, n)]
 
     def eval_batches(self, name: str) -> list[Batch]:
         if name not in self._eval_cache:
             ids = getattr(self.split, name) if name in ("train", "val", "test") else (
                 self.split.parts[name])  # fmt: skip
             n = max(1, -(-ids.numel() // self.eval_batch_size))
-            self._eval_cache[name] = [self._batch(c) for c in torch.tensor_split(ids, n)]
+            self._eval_cache[name] = [self.batch_of(c) for c in torch.tensor_split(ids, n)]
         return self._eval_cache[name]
 
 

@@ -120,19 +120,34 @@ def _latency_ms(method: LoopMethod, model: nn.Module, feeder: Any, repeats: int)
 
 
 @torch.no_grad()
-def export_outputs(method: LoopMethod, model: nn.Module, feeder: Any) -> dict[str, Any]:
-    """The model's logits and embeddings for every node or graph, in order, on the CPU."""
+def export_outputs(method: LoopMethod, model: nn.Module, feeder: Any,
+                   ctx: FitContext) -> dict[str, Any]:  # fmt: skip
+    """The model's logits and embeddings for every node or graph, in dataset order, on the
+    CPU; rows of items that :meth:`~benchmark.method.LoopMethod.export_batches` leaves out
+    are NaN."""
     model.eval()
-    logits, hs, gs = [], [], []
-    for batch in feeder.all_batches():
+    ids, logits, hs, gs = [], [], [], []
+    for batch in method.export_batches(feeder, ctx):
         out = method.forward(model, batch)
+        ids.append(batch.ids)
         logits.append(out.logits)
         (gs if out.g is not None else hs).append(out.g if out.g is not None else out.h)
-    res: dict[str, Any] = {"logits": torch.cat(logits).cpu()}
+    order = torch.cat(ids).cpu()
+    n = int(feeder.y.shape[0])
+
+    def placed(parts: list[Tensor]) -> Tensor:
+        rows = torch.cat(parts).cpu()
+        if order.numel() == n and torch.equal(order, torch.arange(n)):
+            return rows
+        full = torch.full((n, *rows.shape[1:]), torch.nan, dtype=rows.dtype)
+        full[order] = rows
+        return full
+
+    res: dict[str, Any] = {"logits": placed(logits)}
     if hs:
-        res["h"] = torch.cat(hs).cpu()
+        res["h"] = placed(hs)
     if gs:
-        res["g"] = torch.cat(gs).cpu()
+        res["g"] = placed(gs)
     res["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return res
 
@@ -207,7 +222,7 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
         result.test, result.test_pred = ev.eval(y_test, p_test), p_test.cpu()
         result.inference_ms = _latency_ms(method, model, feeder, int(p.get("latency_repeats", 5)))
     if ctx.export_outputs:
-        result.outputs = export_outputs(method, model, feeder)
+        result.outputs = export_outputs(method, model, feeder, ctx)
     teacher = ctx.artifacts.get("teacher")
     if teacher is not None and hasattr(teacher, "num_params"):
         result.teacher_params = int(teacher.num_params)

@@ -1,0 +1,304 @@
+r"""``lad_gnn``: Label Attentive Distillation for GNN graph classification (Hong, Li, Wang, Lin
+and Lu, AAAI 2024), and its teacher ``lad_teacher``.
+
+**Teacher** (``lad_teacher``, trained once per dataset/split/seed/configuration and cached as
+the student's dependency). For a mini-batch of graphs with node embeddings
+:math:`H = \mathrm{GNN}(X, A) \in \mathbb{R}^{N\times d}` (the backbone's last hidden layer) and
+graph labels :math:`y_G`, every node gets its graph's one-hot label, a label encoder
+(Linear–BN–ReLU–Dropout twice, then Linear) maps it to :math:`E \in \mathbb{R}^{N\times d}`, and
+
+.. math::
+    Q = E W_Q,\quad K = H W_K,\quad V = H W_V,\quad
+    H' = \mathrm{softmax}_\text{rows}(s\, Q K^\top)\, V,
+
+with :math:`s = \tau` (``fusion="code"``, the official code: the ideal embeddings are
+:math:`Z = H'`) or :math:`s = \tau/\sqrt d` and :math:`Z = \mathrm{FFN}(\mathrm{LN}(H' + H)) + H'`
+(``fusion="paper"``, the paper's transformer block; FFN = Linear–ReLU–Linear of width d).
+``attention_scope="batch"`` (the official code) lets a node attend to every node of the
+mini-batch, other graphs included; ``"graph"`` masks attention to nodes of the same graph.
+Readout: :math:`g = \mathrm{mean}_{v\in G} Z_v / \lVert\cdot\rVert_2`, then the head
+Linear(d, d)–BN–ReLU–Dropout(``head_dropout``)–Linear(d, C), trained with cross-entropy.
+The teacher sees every graph's label, so its own accuracy means nothing: it selects its epoch
+on validation *loss* (as the official early stopping), refuses to be evaluated on test, is
+never a leaderboard row, and exports its pooled embeddings :math:`g_T` only for the training
+graphs, computed in mini-batches of training graphs alone (NaN elsewhere: nothing the student
+could read about validation or test labels, not even through batch-wide attention).
+
+**Student** (``lad_gnn``): the same backbone without labels, :math:`g_S` = normalised mean pool
+of its last hidden layer, prediction from a head, and
+
+.. math::
+    L = \mathrm{CE}(\mathrm{head}(g_S), y_G) + \alpha\,\frac{1}{Bd}\lVert g_S - g_T\rVert_F^2
+
+over the training mini-batch (α = ``alpha`` = 1). ``head="own"`` (the official code): a fresh
+head; ``head="shared_frozen"`` (the paper's text): the teacher's trained head, frozen. Only the
+student is evaluated; its epoch is chosen on validation accuracy (``honest`` protocol: the
+card's stratified 10-fold CV) — or, under the ``paper`` protocol ``lad_paper``, on the test
+part, which reproduces the official code's max-over-epochs test accuracy (labelled ``paper``).
+
+Defaults are the official code's: hidden 64, 2 layers, batch norm, dropout 0.5, batch 32,
+300 epochs, weight decay 5e-5, early-stopping patience 50, τ = 0.1, α = 1, student lr 0.001,
+teacher lr 0.01 (``teacher_lr``), head dropout 0. The teacher shares the student's
+architecture and training settings (it is derived from the student's parameters).
+
+Differences from the official code, kept on purpose: runs are independent (the official
+student's model and optimiser carry over from one run to the next), the teacher trains on the
+student's own split (officially once on one shuffle, so it saw later test graphs with their
+labels), our backbones are the standard ones (official GCN: ``normalize=False`` and always two
+layers; its last layer has no BN/ReLU, ours feeds the readout ``relu(norm(conv))``), no
+``ReduceLROnPlateau`` on the training loss, and the student selects on validation accuracy
+where the official code stops early on a validation loss that includes the distillation term.
+Graphs without node features get the card's features (e.g. one-hot degree), not the official
+min-max-normalised degree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import global_mean_pool
+from torch_geometric.utils import to_dense_batch
+
+from benchmark.errors import KdbenchError
+from benchmark.method import Dependency, FitContext, FitResult, LoopMethod
+from benchmark.metrics import Evaluator
+from benchmark.models.backbones import Backbone, BackboneOutput
+from benchmark.registry import register_method
+from benchmark.train.feeders import Batch
+from benchmark.train.losses import supervised_loss
+
+FUSIONS = ("code", "paper")
+SCOPES = ("batch", "graph")
+HEADS = ("own", "shared_frozen")
+#: what the teacher takes from its student's parameters (architecture and training schedule).
+SHARED = ("hidden", "layers", "dropout", "input_dropout", "norm", "heads", "out_heads",
+          "attn_dropout", "aggr", "batch_size", "epochs", "patience", "weight_decay", "tau",
+          "fusion", "attention_scope", "head_dropout", "preset")  # fmt: skip
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise KdbenchError(f"{name} must be one of {', '.join(allowed)}, not {value!r}; "
+                           f"fix it with `--set {name}={allowed[0]}`")  # fmt: skip
+    return value
+
+
+class LabelAttention(nn.Module):
+    """The teacher's label-attentive fusion (module docstring): ``h`` [N, d] node embeddings,
+    ``y`` [B] graph labels, ``batch`` [N] graph of each node → ideal embeddings [N, d]."""
+
+    def __init__(self, classes: int, dim: int, dropout: float, tau: float, fusion: str,
+                 scope: str) -> None:  # fmt: skip
+        super().__init__()
+        self.classes, self.tau = classes, tau
+        self.fusion = _choice("fusion", fusion, FUSIONS)
+        self.scope = _choice("attention_scope", scope, SCOPES)
+        self.encoder = nn.Sequential(
+            nn.Linear(classes, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(dim, dim),
+        )  # fmt: skip
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        if self.fusion == "paper":
+            self.norm = nn.LayerNorm(dim)
+            self.ffn = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+    def forward(self, h: Tensor, y: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        e = self.encoder(F.one_hot(y[batch], self.classes).to(h.dtype))
+        q, k, v = self.q(e), self.k(h), self.v(h)
+        scale = self.tau / math.sqrt(h.shape[-1]) if self.fusion == "paper" else self.tau
+        if self.scope == "batch":  # N × N over every node of the mini-batch
+            fused = torch.softmax(scale * q @ k.T, dim=-1) @ v
+        else:  # B × M × M, keys of other graphs and padding masked out
+            qd, mask = to_dense_batch(q, batch, batch_size=num_graphs)
+            kd, _ = to_dense_batch(k, batch, batch_size=num_graphs)
+            vd, _ = to_dense_batch(v, batch, batch_size=num_graphs)
+            scores = (scale * qd @ kd.transpose(1, 2)).masked_fill(~mask[:, None, :], -math.inf)
+            fused = (torch.softmax(scores, dim=-1) @ vd)[mask]
+        if self.fusion == "paper":
+            return self.ffn(self.norm(fused + h)) + fused
+        return fused
+
+
+class LADNet(nn.Module):
+    """Backbone → (label attention, teacher only) → normalised mean pool → head.
+
+    ``forward(x, edge_index, batch, num_graphs, y=None)`` returns a
+    :class:`~benchmark.models.backbones.BackboneOutput` with ``h`` [N, d] the (ideal) node
+    embeddings, ``g`` [B, d] the L2-normalised pooled embedding and ``logits`` [B, C]."""
+
+    def __init__(self, backbone: Backbone, classes: int, head_dropout: float,
+                 attention: LabelAttention | None = None) -> None:  # fmt: skip
+        super().__init__()
+        d = backbone.embedding_dim
+        backbone.head = nn.Identity()  # the backbone's own head is replaced by LAD's
+        self.backbone, self.attention = backbone, attention
+        self.head = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(),
+                                  nn.Dropout(head_dropout), nn.Linear(d, classes))  # fmt: skip
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
+        num_graphs: int | None = None, y: Tensor | None = None,
+    ) -> BackboneOutput:  # fmt: skip
+        if batch is None:
+            batch = x.new_zeros(x.shape[0], dtype=torch.long)
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1
+        h = self.backbone(x, edge_index, batch, num_graphs).h
+        if self.attention is not None:
+            if y is None:
+                raise KdbenchError("lad_teacher needs the graphs' labels in its forward pass")
+            h = self.attention(h, y, batch, num_graphs)
+        g = F.normalize(global_mean_pool(h, batch, num_graphs), p=2.0, dim=-1)
+        return BackboneOutput(h=h, logits=self.head(g), g=g)
+
+
+class FrozenHead(nn.Module):
+    """A trained head used as is: no gradients, and always in eval mode (its batch norm keeps
+    the teacher's running statistics, dropout is off)."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.inner = head.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> FrozenHead:
+        return self
+
+    def forward(self, g: Tensor) -> Tensor:
+        return self.inner(g)
+
+
+class _LADBase(LoopMethod):
+    tasks = ("graph",)
+    defaults: ClassVar[dict[str, Any]] = {
+        "hidden": 64, "layers": 2, "norm": "batch", "dropout": 0.5, "batch_size": 32,
+        "epochs": 300, "weight_decay": 5e-5, "patience": 50, "tau": 0.1, "fusion": "code",
+        "attention_scope": "batch", "head_dropout": 0.0,
+    }  # fmt: skip
+
+    def _check_target(self, ctx: FitContext) -> None:
+        if ctx.data.card.target != "multiclass":
+            raise KdbenchError(f"{self.name} classifies graphs into classes; {ctx.data.name} "
+                               f"has {ctx.data.card.target} targets")  # fmt: skip
+
+    def _net(self, ctx: FitContext, attention: bool) -> LADNet:
+        p, d = ctx.params, ctx.data
+        backbone = super().build(ctx)
+        att = LabelAttention(d.num_outputs, backbone.embedding_dim, float(p["dropout"]),
+                             float(p["tau"]), str(p["fusion"]), str(p["attention_scope"]),
+                             ) if attention else None  # fmt: skip
+        return LADNet(backbone, d.num_outputs, float(p["head_dropout"]), att)
+
+
+@register_method("lad_teacher")
+class LADTeacher(_LADBase):
+    """LAD-GNN's label-attentive teacher: only ever a dependency of ``lad_gnn``."""
+
+    family = "teacher"
+    description = "LAD-GNN's label-attentive teacher (sees labels; lad_gnn's dependency only)"
+    dependency_only = True
+    defaults: ClassVar[dict[str, Any]] = {**_LADBase.defaults, "lr": 0.01}
+
+    def build(self, ctx: FitContext) -> nn.Module:
+        return self._net(ctx, attention=True)
+
+    def forward(self, model: nn.Module, batch: Batch) -> Any:
+        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, y=batch.y)
+
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+        return supervised_loss("multiclass", self.forward(model, batch).logits, batch.y)
+
+    def export_batches(self, feeder: Any, ctx: FitContext) -> list[Batch]:
+        """Mini-batches of ``batch_size`` *training* graphs only: with the batch-wide attention
+        of the official code a graph's ideal embedding depends on the other graphs of its
+        batch and their labels, so a batch holding validation or test graphs would leak their
+        labels into the training graphs' targets. Other rows are exported as NaN."""
+        size = int(ctx.params["batch_size"])
+        return [feeder.batch_of(ids) for ids in torch.split(ctx.split.train, size)]
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        """Selects on validation loss (under ``lad_paper``: the official validation tenth),
+        and exports ``g`` for the training graphs only (see :meth:`export_batches`)."""
+        self._check_target(ctx)
+        if ctx.evaluate_test:
+            raise KdbenchError(
+                "lad_teacher is fed every graph's label, so a test score would be meaningless; "
+                "it is trained only as lad_gnn's teacher — run lad_gnn instead"
+            )
+        split = ctx.split
+        if "val_official" in split.parts:
+            split = dataclasses.replace(split, val=split.parts["val_official"])
+        result = super().fit(dataclasses.replace(ctx, split=split, evaluator=Evaluator("nll")))
+        if result.outputs is not None:
+            result.outputs.pop("logits", None)  # predictions made with the labels
+        return result
+
+
+@register_method("lad_gnn")
+class LADGNN(_LADBase):
+    """Student pulled towards its label-attentive teacher's pooled embeddings."""
+
+    family = "distillation"
+    description = "LAD-GNN (AAAI 2024): CE + α·MSE to a label-attentive teacher's graph embedding"
+    paper_protocol = "lad_paper"
+    defaults: ClassVar[dict[str, Any]] = {
+        **_LADBase.defaults, "lr": 0.001, "teacher_lr": 0.01, "alpha": 1.0, "head": "own",
+    }  # fmt: skip
+
+    def dependencies(self, task: str, backbone: str, teacher: str | None,
+                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+        """Its own teacher: ``lad_teacher`` on the same backbone, with the student's
+        architecture and schedule and ``teacher_lr`` (fixed parameters: no teacher cell)."""
+        from benchmark.method import resolve_params
+        from benchmark.models import BACKBONES
+
+        if teacher not in (None, backbone):
+            raise KdbenchError(
+                f"lad_gnn's teacher is its own backbone ({backbone}) with label attention; "
+                "drop --teacher (or the sweep entry's `teachers`)"
+            )
+        own = params or resolve_params(self, BACKBONES.get(backbone), task)
+        shared = {k: own[k] for k in SHARED if k in own}
+        teacher_params = resolve_params(LADTeacher(), BACKBONES.get(backbone), task,
+                                        {**shared, "lr": own["teacher_lr"]})  # fmt: skip
+        return [Dependency("teacher", "lad_teacher", backbone, params=teacher_params)]
+
+    def search_space(self, trial: Any, task: str) -> dict[str, Any]:
+        return {
+            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+            "alpha": trial.suggest_float("alpha", 0.1, 10.0, log=True),
+        }
+
+    def build(self, ctx: FitContext) -> nn.Module:
+        net = self._net(ctx, attention=False)
+        if _choice("head", str(ctx.params["head"]), HEADS) == "shared_frozen":
+            state = ctx.artifacts["teacher"].outputs["state_dict"]
+            net.head.load_state_dict({k[len("head."):]: v for k, v in state.items()
+                                      if k.startswith("head.")})  # fmt: skip
+            net.head = FrozenHead(net.head)
+        return net
+
+    def fit(self, ctx: FitContext) -> FitResult:
+        self._check_target(ctx)
+        teacher = ctx.artifacts.get("teacher")
+        if teacher is None or teacher.outputs is None or teacher.outputs.get("g") is None:
+            raise KdbenchError("lad_gnn needs its trained teacher in ctx.artifacts['teacher'] "
+                               "(run it through `kdbench fit` or `kdbench run`)")  # fmt: skip
+        g = teacher.outputs["g"]
+        if g.shape[1] != int(ctx.params["hidden"]):
+            raise KdbenchError(
+                f"lad_gnn's student (hidden {ctx.params['hidden']}) and teacher (width "
+                f"{g.shape[1]}) differ; set the same `hidden` for both"
+            )
+        self._g_teacher = g.to(ctx.device)
+        return super().fit(ctx)
+
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+        out = self.forward(model, batch)
+        ce = supervised_loss("multiclass", out.logits, batch.y)
+        return ce + float(ctx.params["alpha"]) * F.mse_loss(out.g, self._g_teacher[batch.ids])
