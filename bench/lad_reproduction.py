@@ -1,0 +1,97 @@
+"""Issue #5's reproduction table: LAD-GNN against the same architecture without distillation,
+under the honest and the paper protocol, on the same folds and seeds.
+
+    python bench/lad_reproduction.py [--datasets MUTAG,PTC_MR_GIN,IMDB-BINARY]
+        [--backbones GCN,GIN,GraphSAGE,GAT] [--protocols honest,paper] [--seeds 0-9]
+        [--variants lad,base,graph] [--out docs/results/lad_reproduction.jsonl] [--threads 1]
+    python bench/lad_reproduction.py --table    # the markdown of docs/reproduction/lad_gnn.md
+
+Per (dataset, backbone, protocol), 10 seeds, the official defaults (no tuning): ``lad`` =
+``lad_gnn`` (α = 1, the official code's fusion and batch-wide attention, own head);
+``base`` = ``lad_gnn`` with α = 0 — the same student network and training without the
+distillation term, i.e. the vanilla backbone of the paper's comparison (the official code's
+``STnet`` trained alone); ``graph`` = ``lad_gnn`` with attention masked to each graph.
+``honest`` = the card's stratified 10-fold CV, epoch chosen on validation; ``paper`` =
+``lad_paper`` (official 80/10/10 shuffle per seed, best test accuracy over epochs). Appends one
+JSON line per configuration and skips those already in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import append_row, cell, load_rows, paired, parse_script_args
+
+from benchmark.cli import parse_seeds
+from benchmark.data.loaders import load_dataset
+from benchmark.fitting import fit_seeds
+
+DATASETS = ["MUTAG", "PTC_MR_GIN", "IMDB-BINARY", "PROTEINS", "IMDB-MULTI", "NCI1", "NCI109"]
+BACKBONES = ["GCN", "GIN", "GraphSAGE", "GAT"]
+PROTOCOLS = {"honest": None, "paper": "lad_paper"}
+VARIANTS = {"lad": {}, "base": {"alpha": 0.0}, "graph": {"attention_scope": "graph"}}
+#: published (vanilla → LAD-GNN) accuracy % that our offline material states (the spec's
+#: headline claims); the paper's full table is not among the files here.
+PAPER = {("IMDB-BINARY", "GraphSAGE"): "58.9 → 75.5", ("NCI1", "GraphSAGE"): "69.9 → 86.7"}
+
+
+def _key(r: dict) -> tuple:
+    return r["dataset"], r["backbone"], r["setting"], r["variant"]
+
+
+def table(out: Path) -> str:
+    by = {_key(r): r for r in load_rows(out)}
+    lines = ["| dataset | backbone | paper (vanilla → LAD) | protocol | base (α = 0) | LAD-GNN "
+             "| LAD − base, paired | LAD, graph-masked attention |",
+             "|" + " --- |" * 8]  # fmt: skip
+    for ds in DATASETS:
+        for bb in BACKBONES:
+            for proto in PROTOCOLS:
+                base, lad = by.get((ds, bb, proto, "base")), by.get((ds, bb, proto, "lad"))
+                graph = by.get((ds, bb, proto, "graph"))
+                if base is None and lad is None:
+                    continue
+                lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {proto} | "
+                             f"{cell(base)} | {cell(lad)} | {paired(lad, base)} | "
+                             f"{cell(graph)} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--datasets", default=",".join(DATASETS[:3]))
+    ap.add_argument("--backbones", default=",".join(BACKBONES))
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--variants", default="lad,base")
+    ap.add_argument("--seeds", default="0-9")
+    args = parse_script_args(ap, "docs/results/lad_reproduction.jsonl", table)
+    if args is None:
+        return
+    device = torch.device("cpu")
+    finished = {_key(r) for r in load_rows(args.out)}
+    for ds in args.datasets.split(","):
+        data = load_dataset(ds)
+        for bb in args.backbones.split(","):
+            for proto in args.protocols.split(","):
+                for variant in args.variants.split(","):
+                    if (ds, bb, proto, variant) in finished:
+                        continue
+                    t0 = time.perf_counter()
+                    over = dict(VARIANTS[variant])
+                    summary = fit_seeds("lad_gnn", data, bb, parse_seeds(args.seeds), device,
+                                        over, protocol=PROTOCOLS[proto])  # fmt: skip
+                    row = append_row(args.out, summary, t0, device,
+                                     "python bench/lad_reproduction.py", setting=proto,
+                                     variant=variant)  # fmt: skip
+                    print(f"{ds:12s} {bb:9s} {proto:6s} {variant:5s} {cell(row)} "
+                          f"({row['wall_seconds']} s)", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
