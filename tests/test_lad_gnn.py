@@ -186,7 +186,7 @@ def test_a_sweep_naming_the_teacher_is_rejected_and_paper_yaml_has_lad(tmp_path)
     path.write_text("name: s\nbudget: {trials: 1, tuning_seeds: [0], final_seeds: [0]}\n"
                     "grid:\n  - methods: [lad_teacher]\n    datasets: [MUTAG]\n"
                     "    backbones: [GIN]\n")  # fmt: skip
-    with pytest.raises(KdbenchError, match="lad_teacher.*sweep that method"):
+    with pytest.raises(KdbenchError, match=r"lad_teacher.*sweep that method"):
         load_sweep(path)
     cells = expand(load_sweep(Path(__file__).parents[1] / "sweeps" / "paper.yaml"))
     lad = [c for c in cells if c.method == "lad_gnn"]
