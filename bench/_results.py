@@ -7,8 +7,12 @@ an interrupted run resumes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +88,23 @@ def parse_script_args(ap: Any, out_default: str, table: Any) -> Any:
     if args.threads:
         torch.set_num_threads(args.threads)
     return args
+
+
+@contextlib.contextmanager
+def paused(pids: list[int]):
+    """SIGSTOP ``pids`` for the block; SIGCONT them afterwards, whatever happens (also on
+    SIGTERM / Ctrl-C of this script)."""
+
+    def resume(*_):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    old = signal.signal(signal.SIGTERM, lambda *a: (resume(), sys.exit(143)))
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        resume()
+        signal.signal(signal.SIGTERM, old)

@@ -20,11 +20,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -35,6 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import paused
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -142,26 +143,6 @@ def count_final(path: Path) -> int:
         return 0
     finally:
         db.close()
-
-
-@contextlib.contextmanager
-def paused(pids: list[int]):
-    """SIGSTOP ``pids`` for the block; SIGCONT them afterwards, whatever happens (also on
-    SIGTERM / Ctrl-C of this script)."""
-
-    def resume(*_):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
-    old = signal.signal(signal.SIGTERM, lambda *a: (resume(), sys.exit(143)))
-    try:
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
-        yield
-    finally:
-        resume()
-        signal.signal(signal.SIGTERM, old)
 
 
 def render(uri: str, check: bool = True) -> float:
