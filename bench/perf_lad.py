@@ -4,8 +4,8 @@
         [--out docs/results/perf_lad.json]
 
 ``--official`` is a checkout of github.com/XiaobinHong/LAD-GNN runnable in this environment
-(outside this repository; see ``docs/performance.md`` for the three import fixes it needs with
-current PyG/torch) with MUTAG's raw TU files under ``data/MUTAG/MUTAG/raw``. Both run with the
+(outside this repository; see ``docs/performance.md`` for the four fixes it needs with current
+PyG/torch) with MUTAG's raw TU files under ``data/MUTAG/MUTAG/raw``. Both run with the
 official published defaults (hidden 64, 2 layers, batch 32, at most 300 epochs, early stopping
 50; teacher lr 0.01, student lr 0.001):
 
