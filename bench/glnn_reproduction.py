@@ -65,6 +65,10 @@ def _ms(r: dict | None) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def _fmt_ms(ms: float | None) -> str:
+    return f"{ms:.2f}" if ms else "–"
+
+
 def table(out: Path) -> str:
     by = {_key(r): r for r in load_rows(out)}
     lines = ["| dataset | setting | teacher | teacher acc | MLP | GLNN | GLNN − MLP, paired "
@@ -83,7 +87,7 @@ def table(out: Path) -> str:
                 paper = " / ".join(PAPER[(ds, setting)]) if t == "GraphSAGE" else ""
                 lines.append(
                     f"| {ds} | {setting} | {t} | {cell(teacher)} | {cell(mlp)} | {cell(glnn)} "
-                    f"| {paired(glnn, mlp)} | {tm or 0:.2f} | {sm or 0:.2f} | {speed} | {paper} |"
+                    f"| {paired(glnn, mlp)} | {_fmt_ms(tm)} | {_fmt_ms(sm)} | {speed} | {paper} |"
                 )
     return "\n".join(lines)
 
