@@ -84,7 +84,7 @@ def table(out: Path) -> str:
                     continue
                 tm, sm = _ms(teacher), _ms(glnn)
                 speed = f"{tm / sm:.1f}×" if tm and sm else "–"
-                paper = " / ".join(PAPER[(ds, setting)]) if t == "GraphSAGE" else ""
+                paper = " / ".join(PAPER.get((ds, setting), ())) if t == "GraphSAGE" else ""
                 lines.append(
                     f"| {ds} | {setting} | {t} | {cell(teacher)} | {cell(mlp)} | {cell(glnn)} "
                     f"| {paired(glnn, mlp)} | {_fmt_ms(tm)} | {_fmt_ms(sm)} | {speed} | {paper} |"
