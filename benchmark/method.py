@@ -32,12 +32,14 @@ if TYPE_CHECKING:
 class Dependency:
     """An artefact a method needs, resolved by the runner and passed as
     ``ctx.artifacts[name]``: a run of ``method`` with ``backbone`` on the same dataset, split
-    and seed, with ``params`` (``None`` = that cell's tuned configuration)."""
+    and seed, with ``params`` (``None`` = that cell's tuned configuration, with ``overrides``
+    applied on top: e.g. a deeper or wider teacher than the tuned one)."""
 
     name: str
     method: str
     backbone: str
     params: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
     split: str | None = None  # None = the student's own split
 
 
@@ -99,7 +101,7 @@ class Method:
     family: ClassVar[str] = "other"
     #: hyper-parameters the method adds to the training and backbone ones, with defaults.
     defaults: ClassVar[dict[str, Any]] = {}
-    #: backbones the method cannot use (e.g. a method that needs message passing).
+    #: the backbones the method can use (``None``: every one; GLNN's student: only the MLP).
     backbones: ClassVar[tuple[str, ...] | None] = None
     #: the split protocol ``--protocol paper`` means for this method (what its official code
     #: did; see ``benchmark.data.splits.PAPER_PROTOCOLS``), ``None`` if it has none.
@@ -164,6 +166,12 @@ class LoopMethod(Method):
         """The batches whose outputs a dependency exports (default: every node or graph, in
         order); items left out are exported as NaN rows."""
         return feeder.all_batches()
+
+    def inference_model(self, model: nn.Module, ctx: FitContext) -> nn.Module:
+        """The module that answers once training ends, after the best state is restored: it is
+        scored on validation and test, timed and counted (default: ``model`` itself; FreeKD:
+        the peer chosen on validation)."""
+        return model
 
     def configure_optimizer(self, model: nn.Module, ctx: FitContext) -> torch.optim.Optimizer:
         """Adam with the ``lr`` and ``weight_decay`` of ``ctx.params`` (fused kernel)."""

@@ -12,10 +12,11 @@ tuned ``vanilla`` teacher of the cell's teacher backbone gives logits :math:`z^T
 with :math:`V_D` = every node the teacher observed (node tasks: all of them, transductive as
 CPF/GLNN/LTD; under the ``inductive`` protocol the hidden test nodes are left out) or the
 graphs of the training mini-batch (graph tasks). ``temperature`` :math:`T` and
-``kd_weight`` :math:`\lambda` are tuned. Multi-class targets only (the soft labels are a
-softmax). The teacher is resolved by the runner (trained once per dataset/split/seed/
-configuration and cached); it never sees test labels, and the student's epoch is chosen on
-validation like every method's.
+``kd_weight`` :math:`\lambda` are tuned; ``teacher_layers`` / ``teacher_hidden`` (0: the
+teacher cell's tuned depth and width) give a deeper or wider teacher than the tuned one.
+Multi-class targets only (the soft labels are a softmax). The teacher is resolved by the
+runner (trained once per dataset/split/seed/configuration and cached); it never sees test
+labels, and the student's epoch is chosen on validation like every method's.
 """
 
 from __future__ import annotations
@@ -77,11 +78,19 @@ class KD(LoopMethod):
     tasks = ("node", "graph")
     family = "kd-baseline"
     description = "standard KD (Hinton 2015): CE + λ·T²·KL to a frozen vanilla teacher, one T"
-    defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0}
+    defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0,
+                                          "teacher_layers": 0, "teacher_hidden": 0}  # fmt: skip
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
                      params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
-        return [Dependency("teacher", "vanilla", teacher or backbone)]
+        """The tuned ``vanilla`` teacher of the teacher backbone; ``teacher_layers`` /
+        ``teacher_hidden`` (0: as tuned) make it deeper or wider than its cell's."""
+        own = params or self.defaults
+        changes = {arch: int(own[key]) for key, arch in (("teacher_layers", "layers"),
+                                                         ("teacher_hidden", "hidden"))
+                   if own.get(key)}  # fmt: skip
+        return [Dependency("teacher", "vanilla", teacher or backbone,
+                           overrides=changes or None)]  # fmt: skip
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         return {

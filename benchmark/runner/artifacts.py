@@ -109,7 +109,8 @@ def resolve_dependencies(
 
     out: dict[str, Any] = {}
     for dep in method.dependencies(data.task, backbone, teacher, params):
-        dep_params = dep.params if dep.params is not None else params_for(dep)
+        dep_params = dep.params if dep.params is not None else {
+            **params_for(dep), **(dep.overrides or {})}  # fmt: skip
         dep_method = METHODS.get(dep.method)()
         key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
                "backbone": dep.backbone, "params": dep_params}  # fmt: skip

@@ -210,6 +210,7 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
             f"{method.name}/{ctx.backbone} on {ctx.data.name}: the validation score was never "
             "finite (training diverged to NaN); lower the learning rate"
         )
+    model = method.inference_model(model, ctx)
     y_val, p_val = predict_part(method, model, feeder, "val")
     result = FitResult(
         val=ev.eval(y_val, p_val), test=None, best_epoch=best_epoch, epochs_run=epochs_run,
