@@ -106,6 +106,10 @@ class Method:
     #: the split protocol ``--protocol paper`` means for this method (what its official code
     #: did; see ``benchmark.data.splits.PAPER_PROTOCOLS``), ``None`` if it has none.
     paper_protocol: ClassVar[str | None] = None
+    #: ``faithful`` (from the paper's math, checked against the official code where there is
+    #: one) or ``reimplementation`` (rebuilt from a partial description: the leaderboard marks
+    #: the row).
+    fidelity: ClassVar[str] = "faithful"
     #: trained only as another method's dependency (LAD-GNN's label-attentive teacher, which
     #: is fed the labels): never a sweep cell or a leaderboard row, never scored on test.
     dependency_only: ClassVar[bool] = False

@@ -91,7 +91,9 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
         f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100). Bold = best per "
         f"dataset, shaded = second (underlined in the LaTeX export); {views.INCOMPLETE} = fewer "
         "seeds than the sweep's final seeds. Avg rank over the row's datasets (1 = best); Δ = mean "
-        "difference over shared datasets, + = better; #params and latency = medians."
+        "difference over shared datasets, + = better; #params and latency = medians. "
+        f"{views.REIMPLEMENTED} = re-implemented from a partial description of the method (no "
+        "official code): see its docstring and reproduction doc."
     )
     left, right = st.columns(2)  # files built on click only
     left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",

@@ -23,6 +23,7 @@ REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", 
             "m.inference_ms", "m.train_seconds"]  # fmt: skip
 PERCENT = {"accuracy", "rocauc"}
 INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
+REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
 RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
 PARAMS, LATENCY = "#params", "latency ms"
 PROVENANCE = ["git_sha", "config_hash", "hardware", "device", "split", "protocol", "trials",
@@ -80,6 +81,19 @@ def method_family(method: str) -> str:
         return str(getattr(METHODS.get(method), "family", "other"))
     except Exception:  # runs of a method removed or renamed since
         return "other"
+
+
+@cache
+def method_label(method: str) -> str:
+    """The method's name as the table shows it: marked :data:`REIMPLEMENTED` when the
+    registered method is a re-implementation (``Method.fidelity``)."""
+    from benchmark.registry import METHODS
+
+    try:
+        fidelity = getattr(METHODS.get(method), "fidelity", "faithful")
+    except Exception:  # runs of a method removed or renamed since
+        return method
+    return f"{method} {REIMPLEMENTED}" if fidelity == "reimplementation" else method
 
 
 def protocol_kind(protocol: str) -> str:
@@ -215,6 +229,7 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     second = (dense.reindex(order) == 2) & mean.reindex(order).notna()
     numbers.columns.name = text.columns.name = None
     flat = [f.reset_index() for f in (numbers, text)]
+    flat[1]["method"] = flat[1]["method"].map(method_label)
     return Board(numbers=flat[0], text=flat[1], best=best.reset_index(drop=True),
                  second=second.reset_index(drop=True), cell=cell.reindex(order).reset_index(),
                  datasets=datasets)  # fmt: skip
@@ -236,7 +251,8 @@ def styled(b: Board):
     return sty.apply(lambda _: css, axis=None)
 
 
-_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "Δ": "$\\Delta$", "_": "\\_", "#": "\\#", "%": "\\%",
+_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$", "Δ": "$\\Delta$", "_": "\\_",
+        "#": "\\#", "%": "\\%",
         "&": "\\&"}  # fmt: skip
 
 

@@ -255,6 +255,7 @@ class FreeKD(LoopMethod):
 
     tasks = ("node",)
     family = "distillation"
+    fidelity = "reimplementation"
     backbones = ("GCN", "GAT", "GraphSAGE")
     description = ("FreeKD (KDD 2022), re-implemented from the abstract: two peers, "
                    "per-node direction and structure transfer chosen by an RL agent")  # fmt: skip

@@ -179,3 +179,18 @@ def test_kd_baseline_can_take_a_wider_teacher_than_its_tuned_cell(tmp_path, monk
     fit_seeds("kd", data, "GCN", [0], torch.device("cpu"), {"epochs": 3, "teacher_hidden": 32})
     (build,) = ArtifactCache(tmp_path / "runs" / "artifacts").builds()
     assert build["key"]["params"]["hidden"] == 32 and build["key"]["params"]["layers"] == 2
+
+
+def test_the_freekd_sweep_crosses_every_row_with_the_same_cells():
+    from pathlib import Path
+
+    from benchmark.runner.sweep import expand, load_sweep
+
+    sweep = load_sweep(Path(__file__).parents[1] / "sweeps" / "freekd.yaml")
+    cells = expand(sweep)
+    by_method: dict[str, set] = {}
+    for c in cells:
+        by_method.setdefault(c.method, set()).add((c.dataset, c.backbone))
+    rows = ("vanilla", "kd", "freekd", "freekd_random", "freekd_node")
+    assert all(by_method[m] == by_method["freekd"] for m in rows)
+    assert len(by_method["freekd"]) == 8 * 3 and sweep.fixed["kd"] == {"teacher_hidden": 256}

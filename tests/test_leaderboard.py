@@ -82,6 +82,16 @@ def test_board_ranks_deltas_marks_without_streamlit():
     assert views.protocol_kind("ltd_fixed") == "paper" and views.protocol_kind("ltd") == "honest"
 
 
+def test_reimplemented_methods_are_marked_in_the_table_only():
+    cells = synthetic_cells()
+    cells.loc[cells["method"] == "kd", "method"] = "freekd"  # Method.fidelity: reimplementation
+    b = views.board(cells)
+    assert set(b.text["method"]) == {"vanilla", f"freekd {views.REIMPLEMENTED}"}
+    assert set(b.numbers["method"]) == {"vanilla", "freekd"}  # filters and links use the name
+    assert "$^\\ddagger$" in views.latex(b)
+    assert views.method_label("gone_method") == "gone_method"
+
+
 def test_mlflow_run_links():
     assert views.run_link("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
     assert views.run_link("https://mlflow.example.org", "1", "r").startswith("https://mlflow.")
