@@ -139,17 +139,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
         task = progress.add_task("fit", seed=seed, total=None)
         return lambda epoch, total: progress.update(task, completed=epoch, total=total)
 
+    from benchmark.runner.cellrun import result_metrics
+
     def on_seed_end(sr: SeedResult) -> None:
         r = sr.result
         if tracker is not None:
             run = tracker.start(f"seed{sr.seed}", {**base_tags, "seed": sr.seed,
                                                     "split": sr.split}, parent)  # fmt: skip
-            tracker.log(run, params=summary_params, metrics={
-                "val": r.val, "test": r.test, "best_epoch": r.best_epoch,
-                "epochs_run": r.epochs_run, "train_seconds": r.train_seconds,
-                "inference_ms": r.inference_ms, "num_params": r.num_params,
-                "teacher_params": r.teacher_params,
-            }, curves={"val_curve": r.val_curve, "train_loss": r.loss_curve})  # fmt: skip
+            tracker.log(run, params=summary_params, metrics=result_metrics(r),
+                        curves={"val_curve": r.val_curve, "train_loss": r.loss_curve})  # fmt: skip
             tracker.finish(run)
 
     from benchmark.method import resolve_params

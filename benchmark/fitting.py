@@ -76,6 +76,7 @@ class FitSummary:
             "train_seconds": [round(s.result.train_seconds, 3) for s in self.seeds],
             "inference_ms": [s.result.inference_ms for s in self.seeds],
             "num_params": self.seeds[0].result.num_params if self.seeds else None,
+            "extra": [s.result.extra for s in self.seeds],
             "test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs,
         }  # fmt: skip
 

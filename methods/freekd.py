@@ -301,8 +301,12 @@ class FreeKD(LoopMethod):
         self._val = (ctx.split.val.to(dev), y[ctx.split.val.to(dev)])
         self._edges: Tensor | None = None
         self._now: tuple[BackboneOutput, BackboneOutput] | None = None
+        self._diag = torch.zeros(3, device=dev)
+        self._steps = 0
         result = super().fit(ctx)
         result.extra["answering_peer"] = float(self._answer)
+        keys = ("teacher_better_rate", "psi_teaches_rate", "structure_rate")
+        result.extra.update(zip(keys, (self._diag / max(self._steps, 1)).tolist()))
         return result
 
     def build(self, ctx: FitContext) -> nn.Module:
@@ -350,6 +354,8 @@ class FreeKD(LoopMethod):
         else:
             acts = random_actions(n, structure, batch.x.device)
 
+        self._diagnose(b0, b1, acts)
+
         optimizer.zero_grad(set_to_none=True)
         o0, o1 = (self.forward(peer, batch) for peer in model.peers)
         loss = (F.cross_entropy(batch.pick(o0.logits), batch.y)
@@ -376,6 +382,18 @@ class FreeKD(LoopMethod):
         else:
             model.active.fill_(1 if p["report"] == "psi" else 0)
         return loss.detach()
+
+    @torch.no_grad()
+    def _diagnose(self, b0: BackboneOutput, b1: BackboneOutput, acts: Actions) -> None:
+        """Accumulate, on the device, the epoch's share of training nodes (where the peers'
+        losses differ) whose chosen teacher had the lower loss (0.5 for random directions),
+        and the shares of nodes where Ψ teaches and where structure is transferred."""
+        ce0, ce1 = (labelled_ce(o.logits, self._y_train, self._labelled) for o in (b0, b1))
+        better = torch.where(acts.node == 0, ce0 < ce1, ce1 < ce0).float()
+        differ = (self._labelled & (ce0 != ce1)).float()
+        self._diag += torch.stack([(better * differ).sum() / differ.sum().clamp(min=1.0),
+                                   acts.node.float().mean(), acts.structure.float().mean()])
+        self._steps += 1
 
     def transfer(self, o0: BackboneOutput, o1: BackboneOutput, acts: Actions, edges: Tensor,
                  p: dict[str, Any]) -> Tensor:  # fmt: skip

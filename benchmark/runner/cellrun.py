@@ -215,7 +215,8 @@ def _seed_finished(study: optuna.Study, seed: int) -> bool:
 def result_metrics(r: FitResult) -> dict[str, float | None]:
     return {"val": r.val, "test": r.test, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
             "train_seconds": r.train_seconds, "inference_ms": r.inference_ms,
-            "num_params": r.num_params, "teacher_params": r.teacher_params}  # fmt: skip
+            "num_params": r.num_params, "teacher_params": r.teacher_params,
+            **{f"extra.{k}": v for k, v in r.extra.items()}}  # fmt: skip
 
 
 def cell_tags(cell: Cell) -> dict[str, Any]:
