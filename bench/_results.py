@@ -14,6 +14,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,63 @@ def append_row(out: Path, summary: FitSummary, started: float, device: torch.dev
     with out.open("a") as f:
         f.write(json.dumps(row) + "\n")
     return row
+
+
+@dataclass
+class Job:
+    """One row of a results file: ``method`` with ``backbone`` on ``dataset`` over the
+    script's seeds; ``key`` identifies the row (the script's ``_key`` of it), ``extra`` is
+    written into it (e.g. the setting or variant)."""
+
+    key: tuple
+    dataset: str
+    method: str
+    backbone: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    protocol: str | None = None
+    teacher: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_jobs(out: Path, jobs: Iterable[Job], key: Callable[[dict[str, Any]], tuple],
+             seeds: list[int], command: str) -> None:  # fmt: skip
+    """Fit every job whose row is not yet in ``out`` (rows matched by ``key``), on the CPU,
+    each dataset loaded once in a row; append its row and print one line."""
+    from benchmark.data.loaders import load_dataset
+    from benchmark.fitting import fit_seeds
+
+    device = torch.device("cpu")
+    finished = {key(r) for r in load_rows(out)}
+    name, data = None, None
+    for job in jobs:
+        if job.key in finished:
+            continue
+        if job.dataset != name:
+            name, data = job.dataset, load_dataset(job.dataset)
+        t0 = time.perf_counter()
+        summary = fit_seeds(job.method, data, job.backbone, seeds, device, job.overrides,
+                            protocol=job.protocol, teacher=job.teacher)  # fmt: skip
+        row = append_row(out, summary, t0, device, command, **job.extra)
+        print(" ".join(f"{k or '':12s}" for k in job.key),
+              f"{cell(row)} ({row['wall_seconds']} s)", flush=True)  # fmt: skip
+
+
+def timed_peak(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
+    """Run ``fn`` once: its wall seconds and the peak memory (CUDA: the device's
+    ``max_memory_allocated`` during ``fn``; CPU: the whole process's ``ru_maxrss``, so call
+    it in a fresh process)."""
+    import resource
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t
+    cuda = device.type == "cuda"
+    peak = (torch.cuda.max_memory_allocated(device) if cuda else
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
+    return {"seconds_incl_setup": seconds, "peak_bytes": peak,
+            "peak_kind": "cuda max_memory_allocated" if cuda else "process ru_maxrss"}
 
 
 def percents(row: dict[str, Any]) -> list[float]:

@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import append_row, cell, load_rows, paired, parse_script_args
+from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
 
 from benchmark.cli import parse_overrides, parse_seeds
-from benchmark.data.loaders import load_dataset
-from benchmark.fitting import fit_seeds
 
 #: dataset → protocol (None: the card's).
 DATASETS: dict[str, str | None] = {
@@ -81,24 +76,11 @@ def main() -> None:
     args = parse_script_args(ap, "docs/results/freekd_reproduction.jsonl", table)
     if args is None:
         return
-    device = torch.device("cpu")
-    finished = {_key(r) for r in load_rows(args.out)}
     extra = parse_overrides(args.set)
-    for ds in args.datasets.split(","):
-        data = load_dataset(ds)
-        for bb in args.backbones.split(","):
-            for m in args.methods.split(","):
-                if (ds, bb, m) in finished:
-                    continue
-                t0 = time.perf_counter()
-                summary = fit_seeds(m, data, bb, parse_seeds(args.seeds), device,
-                                    {**METHOD_SETS.get(m, {}), **extra},
-                                    protocol=DATASETS[ds])  # fmt: skip
-                row = append_row(args.out, summary, t0, device,
-                                 "python bench/freekd_reproduction.py")  # fmt: skip
-                print(f"{ds:12s} {bb:9s} {m:13s} {cell(row)} ({row['wall_seconds']} s)",
-                      flush=True)  # fmt: skip
-
+    jobs = [Job((ds, bb, m), ds, m, bb, {**METHOD_SETS.get(m, {}), **extra}, DATASETS[ds])
+            for ds in args.datasets.split(",") for bb in args.backbones.split(",")
+            for m in args.methods.split(",")]  # fmt: skip
+    run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/freekd_reproduction.py")
 
 if __name__ == "__main__":
     main()

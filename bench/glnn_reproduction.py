@@ -22,17 +22,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import append_row, cell, load_rows, paired, parse_script_args
+from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
 
 from benchmark.cli import parse_seeds
-from benchmark.data.loaders import load_dataset
-from benchmark.fitting import fit_seeds
 
 DATASETS = ["Cora-CPF", "CiteSeer-CPF", "Cora", "CiteSeer"]  # the last two: Planetoid public
 TEACHERS = ["GraphSAGE", "GCN", "GAT"]
@@ -101,24 +96,11 @@ def main() -> None:
     args = parse_script_args(ap, "docs/results/glnn_reproduction.jsonl", table)
     if args is None:
         return
-    out = args.out
-    device = torch.device("cpu")
-    finished = {_key(r) for r in load_rows(out)}
-    for ds in args.datasets.split(","):
-        data = load_dataset(ds)
-        for setting in args.settings.split(","):
-            for method, bb, teacher in _jobs(args.teachers.split(",")):
-                if (ds, setting, method, bb, teacher) in finished:
-                    continue
-                t0 = time.perf_counter()
-                summary = fit_seeds(method, data, bb, parse_seeds(args.seeds), device,
-                                    {"preset": _preset(ds)}, protocol=SETTINGS[setting],
-                                    teacher=teacher)  # fmt: skip
-                row = append_row(out, summary, t0, device, "python bench/glnn_reproduction.py",
-                                 setting=setting, teacher=teacher)  # fmt: skip
-                print(f"{ds:12s} {setting:4s} {method:7s} {bb:9s} {teacher or '':9s} "
-                      f"{cell(row)} ({row['wall_seconds']} s)", flush=True)  # fmt: skip
-
+    jobs = [Job((ds, setting, m, bb, teacher), ds, m, bb, {"preset": _preset(ds)},
+                SETTINGS[setting], teacher, extra={"setting": setting, "teacher": teacher})
+            for ds in args.datasets.split(",") for setting in args.settings.split(",")
+            for m, bb, teacher in _jobs(args.teachers.split(","))]  # fmt: skip
+    run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/glnn_reproduction.py")
 
 if __name__ == "__main__":
     main()

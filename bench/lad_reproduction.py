@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import append_row, cell, load_rows, paired, parse_script_args
+from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
 
 from benchmark.cli import parse_seeds
-from benchmark.data.loaders import load_dataset
-from benchmark.fitting import fit_seeds
 
 DATASETS = ["MUTAG", "PTC_MR_GIN", "IMDB-BINARY", "PROTEINS", "IMDB-MULTI", "NCI1", "NCI109"]
 BACKBONES = ["GCN", "GIN", "GraphSAGE", "GAT"]
@@ -73,25 +68,11 @@ def main() -> None:
     args = parse_script_args(ap, "docs/results/lad_reproduction.jsonl", table)
     if args is None:
         return
-    device = torch.device("cpu")
-    finished = {_key(r) for r in load_rows(args.out)}
-    for ds in args.datasets.split(","):
-        data = load_dataset(ds)
-        for bb in args.backbones.split(","):
-            for proto in args.protocols.split(","):
-                for variant in args.variants.split(","):
-                    if (ds, bb, proto, variant) in finished:
-                        continue
-                    t0 = time.perf_counter()
-                    over = dict(VARIANTS[variant])
-                    summary = fit_seeds("lad_gnn", data, bb, parse_seeds(args.seeds), device,
-                                        over, protocol=PROTOCOLS[proto])  # fmt: skip
-                    row = append_row(args.out, summary, t0, device,
-                                     "python bench/lad_reproduction.py", setting=proto,
-                                     variant=variant)  # fmt: skip
-                    print(f"{ds:12s} {bb:9s} {proto:6s} {variant:5s} {cell(row)} "
-                          f"({row['wall_seconds']} s)", flush=True)  # fmt: skip
-
+    jobs = [Job((ds, bb, proto, variant), ds, "lad_gnn", bb, dict(VARIANTS[variant]),
+                PROTOCOLS[proto], extra={"setting": proto, "variant": variant})
+            for ds in args.datasets.split(",") for bb in args.backbones.split(",")
+            for proto in args.protocols.split(",") for variant in args.variants.split(",")]
+    run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/lad_reproduction.py")
 
 if __name__ == "__main__":
     main()

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused
+from _results import paused, timed_peak
 from perf_ltd import synthetic
 
 from benchmark.data.loaders import load_dataset
@@ -68,22 +68,10 @@ def per_epoch(dataset: str, device: torch.device, epochs: int, repeats: int) -> 
 
 def one_arxiv_epoch(device: torch.device, nodes: int, edges: int) -> dict[str, Any]:
     """One ``freekd`` epoch on the synthetic arxiv-sized graph, in this process."""
-    import resource
-    import time
-
     data = synthetic(nodes, edges)
     split = make_split(data, "ltd", 0)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t = time.perf_counter()
-    _seconds_per_epoch("freekd", data, split, device, 1)
-    seconds = time.perf_counter() - t
-    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
-    return {"nodes": nodes, "directed_edges": int(data.data.edge_index.shape[1]),
-            "seconds_incl_setup": seconds, "peak_bytes": peak,
-            "peak_kind": "cuda max_memory_allocated" if device.type == "cuda" else
-            "process ru_maxrss"}  # fmt: skip
+    cost = timed_peak(lambda: _seconds_per_epoch("freekd", data, split, device, 1), device)
+    return {"nodes": nodes, "directed_edges": int(data.data.edge_index.shape[1]), **cost}
 
 
 def main() -> None:

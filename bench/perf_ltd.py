@@ -19,17 +19,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import timed_peak
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split
@@ -102,17 +103,9 @@ def one_arxiv_epoch(method: str, device: torch.device, nodes: int, edges: int) -
     # a random "teacher": the cost of LTD does not depend on what the logits are
     logits = torch.randn(nodes, data.num_outputs, generator=torch.Generator().manual_seed(1))
     teacher = FitResult(0.0, None, 0, 0, 0.0, 0, outputs={"logits": logits})
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t = time.perf_counter()
-    _fit_seconds(method, data, split, teacher, device, 1)
-    seconds = time.perf_counter() - t
-    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
+    cost = timed_peak(lambda: _fit_seconds(method, data, split, teacher, device, 1), device)
     return {"method": method, "nodes": nodes, "directed_edges": int(data.data.edge_index.shape[1]),
-            "seconds_incl_setup": seconds, "peak_bytes": peak,
-            "peak_kind": "cuda max_memory_allocated" if device.type == "cuda" else
-            "process ru_maxrss"}  # fmt: skip
+            **cost}  # fmt: skip
 
 
 def main() -> None:

@@ -268,11 +268,10 @@ class FreeKD(LoopMethod):
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         """The peers' (as ``vanilla``'s) and the transfer weights; the agent's at defaults."""
+        from methods.vanilla import Vanilla
+
         return {
-            "lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
-            "hidden": trial.suggest_categorical("hidden", [32, 64, 128, 256]),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.7),
+            **Vanilla().search_space(trial, task),
             "kd_weight": trial.suggest_float("kd_weight", 0.1, 10.0, log=True),
             "structure_weight": trial.suggest_float("structure_weight", 0.1, 10.0, log=True),
         }
