@@ -300,6 +300,7 @@ class FreeKD(LoopMethod):
         self._val = (ctx.split.val.to(dev), y[ctx.split.val.to(dev)])
         self._edges: Tensor | None = None
         self._now: tuple[BackboneOutput, BackboneOutput] | None = None
+        self._now_graph: Tensor | None = None
         self._diag = torch.zeros(3, device=dev)
         self._steps = 0
         result = super().fit(ctx)
@@ -364,6 +365,7 @@ class FreeKD(LoopMethod):
         optimizer.step()
 
         a0, a1 = self._now = self._evaluate(model, batch)
+        self._now_graph = batch.edge_index
         if model.agent is not None:
             reward, valid = self.reward(b0, b1, a0, a1, acts, edges, p["reward"])
             valid &= self._distil > 0
@@ -428,8 +430,19 @@ class FreeKD(LoopMethod):
         phi_better, valid = neighbourhood_mean(before[1] - before[0], lab.float(), edges, n)
         return torch.where(acts.node == 0, phi_better, -phi_better), valid
 
+    def predict(self, model: nn.Module, batch: Batch) -> Tensor:
+        """While training, the active peer's rows of the outputs both peers were re-evaluated
+        with at the end of the step (same parameters, eval mode, same graph) instead of a
+        second forward of both; otherwise (the answering peer) the usual forward."""
+        now = self._now
+        if (isinstance(model, Peers) and not model.training and now is not None
+                and batch.edge_index is self._now_graph):  # fmt: skip
+            return batch.pick(torch.where(model.active.bool(), now[1].logits, now[0].logits))
+        return super().predict(model, batch)
+
     def inference_model(self, model: nn.Module, ctx: FitContext) -> nn.Module:
         """The peer chosen on validation at the selected epoch (or the fixed ``report`` peer)."""
+        self._now = None  # the restored state is not the one last evaluated
         self._answer = int(model.active)
         return model.peers[self._answer]
 

@@ -194,3 +194,28 @@ def test_the_freekd_sweep_crosses_every_row_with_the_same_cells():
     rows = ("vanilla", "kd", "freekd", "freekd_random", "freekd_node")
     assert all(by_method[m] == by_method["freekd"] for m in rows)
     assert len(by_method["freekd"]) == 8 * 3 and sweep.fixed["kd"] == {"teacher_hidden": 256}
+
+
+def test_validation_reuses_the_step_evaluation_and_equals_a_fresh_forward():
+    """The loop's validation after a step reads the outputs the step re-evaluated; they must
+    equal what a forward of both peers gives (same parameters, eval mode)."""
+    from benchmark.train.feeders import make_feeder
+    from benchmark.train.loop import predict_part
+
+    data = make_node_data()
+    method = METHODS.get("freekd")()
+    params = resolve_params(method, BACKBONES.get("GCN"), "node", {"epochs": 3})
+    split = simple_split(data.num_items)
+    ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"))
+    method.fit(ctx)  # sets up the method's state; then drive one step by hand
+    feeder = make_feeder(data, split, torch.device("cpu"), 0, 0)
+    model = method.build(ctx)
+    method._now = None
+    opt = method.configure_optimizer(model, ctx)
+    model.train()
+    method.training_step(model, next(feeder.train_batches()), opt, ctx)
+    assert method._now_graph is feeder.part("val").edge_index  # the cached path is taken
+    _, cached = predict_part(method, model, feeder, "val")
+    method._now = None
+    _, fresh = predict_part(method, model, feeder, "val")
+    assert torch.allclose(cached, fresh, atol=1e-6)
