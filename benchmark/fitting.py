@@ -88,6 +88,11 @@ def check_compatible(method: Method, data: GraphData, backbone: str) -> None:
             f"method '{method.name}' supports {'/'.join(method.tasks)} tasks, but {data.name} is "
             f"a {data.task} task; pick a {'/'.join(method.tasks)} dataset (`kdbench datasets`)"
         )
+    if method.families is not None and data.card.family not in method.families:
+        raise KdbenchError(
+            f"method '{method.name}' applies to {'/'.join(method.families)} datasets, but "
+            f"{data.name} is {data.card.family}; pick another dataset (`kdbench datasets`)"
+        )
     BACKBONES.get(backbone)
     if method.backbones is not None and backbone not in method.backbones:
         raise KdbenchError(

@@ -33,7 +33,10 @@ class Dependency:
     """An artefact a method needs, resolved by the runner and passed as
     ``ctx.artifacts[name]``: a run of ``method`` with ``backbone`` on the same dataset, split
     and seed, with ``params`` (``None`` = that cell's tuned configuration, with ``overrides``
-    applied on top: e.g. a deeper or wider teacher than the tuned one)."""
+    applied on top: e.g. a deeper or wider teacher than the tuned one) — or, with ``build``,
+    whatever ``build(cache, device)`` returns from the runner's artefact cache, for artefacts
+    that are not a run on the cell's data (a pre-trained encoder: ``params`` then holds its
+    configuration for display, ``method`` names the pre-training)."""
 
     name: str
     method: str
@@ -41,6 +44,7 @@ class Dependency:
     params: dict[str, Any] | None = None
     overrides: dict[str, Any] | None = None
     split: str | None = None  # None = the student's own split
+    build: Callable[[Any, torch.device], Any] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -103,6 +107,9 @@ class Method:
     defaults: ClassVar[dict[str, Any]] = {}
     #: the backbones the method can use (``None``: every one; GLNN's student: only the MLP).
     backbones: ClassVar[tuple[str, ...] | None] = None
+    #: the dataset families (a card's ``family``) the method applies to (``None``: every one;
+    #: pre-trained molecular encoders: ``molecular``).
+    families: ClassVar[tuple[str, ...] | None] = None
     #: the split protocol ``--protocol paper`` means for this method (what its official code
     #: did; see ``benchmark.data.splits.PAPER_PROTOCOLS``), ``None`` if it has none.
     paper_protocol: ClassVar[str | None] = None
@@ -160,6 +167,7 @@ class LoopMethod(Method):
         return build_backbone(
             ctx.backbone, d.num_features, d.num_outputs, d.task, ctx.params,
             categorical=d.categorical, static_graph=static,
+            edge_categorical=d.edge_categorical if ctx.params.get("edge_features") else None,
         )  # fmt: skip
 
     def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:
@@ -182,7 +190,10 @@ class LoopMethod(Method):
         return adam(model.parameters(), ctx.params["lr"], ctx.params["weight_decay"])
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
-        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+        if batch.edge_attr is None:  # models without edge features need not accept them
+            return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs,
+                     edge_attr=batch.edge_attr)
 
     def predict(self, model: nn.Module, batch: Batch) -> Tensor:
         """Scores of the batch's rows: [rows, C] (or [rows, T])."""

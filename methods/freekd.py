@@ -216,8 +216,9 @@ class Peers(nn.Module):
         self.register_buffer("active", torch.zeros((), dtype=torch.long))
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-                num_graphs: int | None = None) -> BackboneOutput:  # fmt: skip
-        o0, o1 = (p(x, edge_index, batch, num_graphs) for p in self.peers)
+                num_graphs: int | None = None,
+                edge_attr: Tensor | None = None) -> BackboneOutput:  # fmt: skip
+        o0, o1 = (p(x, edge_index, batch, num_graphs, edge_attr=edge_attr) for p in self.peers)
         pick = self.active.bool()
         return BackboneOutput(h=torch.where(pick, o1.h, o0.h),
                               logits=torch.where(pick, o1.logits, o0.logits))  # fmt: skip

@@ -144,12 +144,13 @@ class LADNet(nn.Module):
     def forward(
         self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
         num_graphs: int | None = None, y: Tensor | None = None,
+        edge_attr: Tensor | None = None,
     ) -> BackboneOutput:  # fmt: skip
         if batch is None:
             batch = x.new_zeros(x.shape[0], dtype=torch.long)
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1
-        h = self.backbone(x, edge_index, batch, num_graphs).h
+        h = self.backbone(x, edge_index, batch, num_graphs, edge_attr=edge_attr).h
         if self.attention is not None:
             if y is None:
                 raise KdbenchError("lad_teacher needs the graphs' labels in its forward pass")
@@ -208,7 +209,8 @@ class LADTeacher(_LADBase):
         return self._net(ctx, attention=True)
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
-        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, y=batch.y)
+        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, y=batch.y,
+                     edge_attr=batch.edge_attr)
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
         return supervised_loss("multiclass", self.forward(model, batch).logits, batch.y)

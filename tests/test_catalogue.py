@@ -18,6 +18,7 @@ from benchmark.data.card import (
 )
 from benchmark.data.fetch import sha256_file
 from benchmark.data.loaders import LOADERS, TRANSFORMS
+from benchmark.data.molecules import FEATURIZATIONS
 from benchmark.data.splits import SPLITS
 from benchmark.errors import KdbenchError, UnknownNameError
 
@@ -43,6 +44,9 @@ def test_card_is_consistent(name: str) -> None:
     assert card.loader in LOADERS
     for tname, _ in card.transform_specs:
         assert tname in TRANSFORMS
+    if "featurizer" in card.loader_args:
+        assert card.loader in ("moleculenet", "smiles_csv")
+        assert card.loader_args["featurizer"] in FEATURIZATIONS
     assert card.protocol in SPLITS, f"{name}: protocol {card.protocol} is not registered"
     params = inspect.signature(SPLITS.get(card.protocol)).parameters
     assert set(card.protocol_args) <= set(params) - {"data", "seed"}

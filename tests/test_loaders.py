@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.data.loaders import TRANSFORMS, load_dataset
+from benchmark.data.loaders import TRANSFORMS, _check_features, load_dataset
 from benchmark.data.types import GraphData
 from benchmark.errors import DataError, UnknownNameError
 
@@ -71,22 +71,40 @@ def test_texas_geom_gcn_masks(load_real) -> None:
 
 
 def test_freesolv_moleculenet(load_real) -> None:
-    from torch_geometric.utils.smiles import x_map
+    from torch_geometric.utils.smiles import e_map, x_map
 
     gd = load_real("FreeSolv")
     _check_common(gd)
     assert gd.num_items == 642 and gd.y.shape == (642, 1) and not gd.y.isnan().any()
     assert gd.categorical == [len(v) for v in x_map.values()] and gd.num_features == 9
+    assert gd.edge_categorical == [len(v) for v in e_map.values()] and gd.featurization == "pyg"
+    assert gd.extra["skipped_smiles"] == 0
     assert gd.graphs[0].x.dtype == torch.long and gd.graphs[0].y.shape == (1, 1)
     assert len(gd.extra["smiles"]) == 642 and gd.extra["smiles"][0] == gd.graphs[0].smiles
 
 
+def test_bbbp_hu_featurization(load_real, session_data_root: Path) -> None:
+    with pytest.warns(UserWarning, match="^BBBP: 11 SMILES could not be parsed and were skipped$"):
+        gd = load_real("BBBP")
+    _check_common(gd)
+    assert gd.card.loader_args["featurizer"] == "hu" and gd.featurization == "hu"
+    assert gd.categorical == [120, 4] and gd.edge_categorical == [5, 3] and gd.num_features == 2
+    assert len(gd.graphs) == gd.card.stats.num_graphs == 2050 - gd.extra["skipped_smiles"]
+    assert all(g.x.shape[1] == 2 and g.edge_attr.shape == (g.num_edges, 2) for g in gd.graphs)
+    assert all(g.x.dtype == g.edge_attr.dtype == torch.long for g in gd.graphs)
+    assert int(torch.cat([g.x for g in gd.graphs])[:, 0].max()) < 119  # never the mask token
+    assert [g.smiles for g in gd.graphs] == gd.extra["smiles"]
+    folder = session_data_root / "MoleculeNet" / "bbbp"
+    assert (folder / "processed_hu" / "data.pt").is_file()  # not PyG's `processed`
+
+
 def test_ogbg_molbace(load_real) -> None:
-    from ogb.utils.features import get_atom_feature_dims
+    from ogb.utils.features import get_atom_feature_dims, get_bond_feature_dims
 
     gd = load_real("ogbg-molbace")
     _check_common(gd)
     assert gd.categorical == list(get_atom_feature_dims())
+    assert gd.edge_categorical == list(get_bond_feature_dims()) and gd.featurization == "ogb"
     split = gd.extra["ogb_split"]
     assert [len(split[k]) for k in ("train", "valid", "test")] == [1210, 151, 152]
     assert all(v.dtype == torch.long for v in split.values())
@@ -141,15 +159,57 @@ def _corpus(card_fields, root: Path, **over) -> dict:
     )
 
 
-def test_smiles_corpus(card_dir, card_fields, tmp_path: Path) -> None:
+@pytest.mark.parametrize("featurizer", ["pyg", "hu", "ogb"])
+def test_smiles_corpus(card_dir, card_fields, tmp_path: Path, featurizer: str) -> None:
+    from benchmark.data.molecules import FEATURIZATIONS
+
     root = tmp_path / "root"
-    card_dir(**_corpus(card_fields, root))
-    gd = load_dataset("Corpus", root, "")
+    fields = _corpus(card_fields, root)
+    fields["loader_args"]["featurizer"] = featurizer
+    card_dir(**fields)
+    with pytest.warns(UserWarning, match="Corpus: 1 SMILES could not be parsed"):
+        gd = load_dataset("Corpus", root, "")
     assert gd.num_items == 2 and gd.y.shape == (2, 0) and gd.num_outputs == 0
-    assert gd.extra["smiles"] == ["CCO", "c1ccccc1"] and gd.categorical is not None
+    assert gd.extra == {"smiles": ["CCO", "c1ccccc1"], "skipped_smiles": 1}
+    feat = FEATURIZATIONS.get(featurizer)
+    assert gd.featurization == featurizer and gd.categorical == feat.atom_vocab
+    assert gd.edge_categorical == feat.bond_vocab
     assert gd.graphs[1].x.dtype == torch.long and gd.graphs[1].num_nodes == 6
+    assert gd.graphs[1].x.shape[1] == gd.num_features == len(feat.atom_vocab)
+    assert (root / "Corpus" / "processed" / f"{featurizer}.pt").is_file()
 
 
+def test_smiles_corpus_unknown_featurizer(card_dir, card_fields, tmp_path: Path) -> None:
+    fields = _corpus(card_fields, tmp_path / "root")
+    fields["loader_args"]["featurizer"] = "hy"
+    card_dir(**fields)
+    with pytest.raises(UnknownNameError, match="Did you mean 'hu'"):
+        load_dataset("Corpus", tmp_path / "root", "")
+
+
+def test_edge_features_must_fit_their_vocabulary() -> None:
+    from types import SimpleNamespace
+
+    from torch_geometric.data import Data
+
+    card = SimpleNamespace(name="Toy")
+    g = Data(
+        x=torch.tensor([[5, 0], [7, 0]]),
+        edge_index=torch.tensor([[0, 1], [1, 0]]),
+        edge_attr=torch.tensor([[0, 0], [4, 0]]),
+    )
+    _check_features(card, [g], [120, 4], [5, 3])  # fits
+    with pytest.raises(DataError) as err:
+        _check_features(card, [g], [120, 4], [4, 3])
+    assert "edge features [4, 0] (max per column)" in str(err.value)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DataError, match="3 columns"):
+        _check_features(card, [g], [120, 4], [5, 3, 2])
+    with pytest.raises(DataError, match="no edge_attr"):
+        _check_features(card, [Data(x=g.x, edge_index=g.edge_index)], [120, 4], [5, 3])
+
+
+@pytest.mark.filterwarnings("ignore:Corpus. 1 SMILES")
 def test_unknown_transform(card_dir, card_fields, tmp_path: Path) -> None:
     root = tmp_path / "root"
     card_dir(**_corpus(card_fields, root, transforms=["one_hot_degre"]))

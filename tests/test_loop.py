@@ -55,6 +55,19 @@ def test_ties_last_keeps_the_latest_of_equal_scores_and_restarts_patience():
         BestState(torch.nn.Linear(1, 1), True, None, ties="middle")
 
 
+def test_selection_last_keeps_the_last_epoch_and_never_stops_early():
+    import dataclasses
+
+    m, ctx = ctx_for(make_node_data(), patience=2, epochs=30)
+    ctx.split = dataclasses.replace(ctx.split, selection="last")
+    r = m.fit(ctx)
+    assert r.best_epoch == 29 and r.epochs_run == 30
+    assert r.val == pytest.approx(r.val_curve[-1], abs=1e-6)
+    ctx.split = dataclasses.replace(ctx.split, selection="test")
+    with pytest.raises(KdbenchError, match="selection must be"):
+        m.fit(ctx)
+
+
 @pytest.mark.parametrize("sync_every", [1, 7])
 def test_results_do_not_depend_on_how_often_the_host_syncs(sync_every):
     m, ctx = ctx_for(make_node_data(), patience=3, epochs=40)

@@ -225,6 +225,15 @@ def test_scaffold_on_a_larger_set_is_about_80_10_10():
     assert abs(s.train.numel() - 160) <= 10 and abs(s.val.numel() - 20) <= 10
 
 
+def test_hu_paper_is_the_scaffold_split_selected_at_the_last_epoch():
+    from benchmark.data.splits import PAPER_PROTOCOLS
+
+    data = toy(torch.rand(len(molecules()), 2), smiles=molecules())
+    s, base = make_split(data, "hu_paper", 3), make_split(data, "scaffold", 0)
+    assert same(s, base) and s.selection == "last" and base.selection == "val"
+    assert "hu_paper" in PAPER_PROTOCOLS and s.to("cpu").selection == "last"
+
+
 def test_scaffold_needs_one_smiles_per_graph():
     with pytest.raises(KdbenchError, match="SMILES for 3 graphs"):
         make_split(toy(torch.rand(3, 1), smiles=["CCO"]), "scaffold", 0)
@@ -284,4 +293,5 @@ def test_missing_extra_key_names_protocol_dataset_key(protocol, key):
 def test_registry_lists_every_protocol():
     assert set(SPLITS.names()) == {"planetoid_public", "geom_gcn", "tu_10fold",
                                    "per_class_random", "scaffold", "ogb_official", "random", "none",
-                                   "ltd", "ltd_fixed", "inductive", "lad_paper"}  # fmt: skip
+                                   "ltd", "ltd_fixed", "inductive", "lad_paper",
+                                   "hu_paper"}  # fmt: skip

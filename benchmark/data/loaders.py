@@ -3,18 +3,22 @@
 Each loader kind (the card's ``loader``) is one function registered in :data:`LOADERS`; it
 points PyG's or OGB's own dataset class at the dataset folder (the files are already there, so
 nothing downloads) and returns the raw items plus what split protocols need. PyG/OGB cache
-their processed form under ``<folder>/processed``. :func:`load_dataset` then applies the card's
-transforms once, gathers the targets and checks the result against the card's ``stats``.
+their processed form under ``<folder>/processed``. Molecules are featurised by a named
+featurisation (:data:`benchmark.data.molecules.FEATURIZATIONS`: ``pyg``, ``hu``, ``ogb``; a
+card's ``loader_args.featurizer``); SMILES RDKit cannot parse are skipped with one warning.
+:func:`load_dataset` then applies the card's transforms once, gathers the targets and checks
+the result against the card's ``stats``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch_geometric.transforms as T
@@ -22,6 +26,7 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
+from torch_geometric.datasets import MoleculeNet
 from torch_geometric.utils import degree
 
 from benchmark.data.card import DatasetCard, get_card
@@ -30,17 +35,23 @@ from benchmark.data.types import GraphData
 from benchmark.errors import DataError, KdbenchError
 from benchmark.registry import Registry
 
+if TYPE_CHECKING:
+    from benchmark.data.molecules import Featurization
+
 # ogb 1.3.6 calls torch.load without weights_only=False (torch >= 2.6 refuses its pickles).
 torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
 @dataclass
 class Loaded:
-    """What a loader returns: one graph (node task) or a list (graph task), plus extras."""
+    """What a loader returns: one graph (node task) or a list (graph task), plus extras;
+    ``categorical``, ``edge_categorical`` and ``featurization`` as in :class:`GraphData`."""
 
     data: Data | None = None
     graphs: list[Data] | None = None
     categorical: list[int] | None = None
+    edge_categorical: list[int] | None = None
+    featurization: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,11 +76,33 @@ def _split_off_masks(data: Data) -> dict[str, Tensor]:
     return {k: data[f"{k}_mask"] for k in ("train", "val", "test")}
 
 
-def _pyg_x_sizes() -> list[int]:
-    """Vocabulary size of each column of ``torch_geometric.utils.from_smiles``'s ``x``."""
-    from torch_geometric.utils.smiles import x_map
+def _featurization(card: DatasetCard) -> Featurization:
+    """The card's ``loader_args.featurizer`` (default ``pyg``); unknown names raise."""
+    from benchmark.data.molecules import FEATURIZATIONS
 
-    return [len(v) for v in x_map.values()]
+    return FEATURIZATIONS.get(card.loader_args.get("featurizer", "pyg"))
+
+
+def _vocabularies(feat: Featurization) -> dict[str, Any]:
+    """``Loaded``'s ``categorical``, ``edge_categorical`` and ``featurization`` for ``feat``."""
+    return {
+        "categorical": list(feat.atom_vocab),
+        "edge_categorical": list(feat.bond_vocab) if feat.bond_vocab is not None else None,
+        "featurization": feat.name,
+    }
+
+
+def _molecules(graphs: list[Data], feat: Featurization, skipped: int) -> Loaded:
+    """What a SMILES loader returns: the graphs, their vocabularies and SMILES."""
+    extra = {"smiles": [g.smiles for g in graphs], "skipped_smiles": skipped}
+    return Loaded(graphs=graphs, extra=extra, **_vocabularies(feat))
+
+
+def _warn_skipped(card: DatasetCard, skipped: int) -> None:
+    if skipped:
+        warnings.warn(
+            f"{card.name}: {skipped} SMILES could not be parsed and were skipped", stacklevel=3
+        )
 
 
 # --- loaders -----------------------------------------------------------------------------
@@ -137,16 +170,45 @@ def load_cpf_npz(card: DatasetCard, folder: Path) -> Loaded:
     return Loaded(data=read_npz(str(folder / "raw" / f"{_arg(card, 'name')}.npz")))
 
 
+class FeaturizedMoleculeNet(MoleculeNet):
+    """PyG's ``MoleculeNet`` featurised by a :class:`~benchmark.data.molecules.Featurization`.
+
+    PyG's ``process`` reads the CSV's data lines, featurises each SMILES and skips graphs with
+    0 atoms, which is what a bad SMILES becomes here (``featurize_or_empty``). Each
+    featurisation keeps its own ``<folder>/processed_<name>`` (``pyg``: PyG's ``processed``),
+    or PyG would load another featurisation's processed file.
+    """
+
+    def __init__(self, root: str, name: str, featurization: Featurization) -> None:
+        self.featurization = featurization
+        super().__init__(root, name, from_smiles=featurization.featurize_or_empty)
+
+    @property
+    def processed_dir(self) -> str:
+        feat = self.featurization.name
+        sub = "processed" if feat == "pyg" else f"processed_{feat}"
+        return str(Path(self.root, self.name, sub))
+
+    def num_rows(self) -> int:
+        """The CSV's data lines, as ``process`` reads them (text after the last newline is not
+        a line)."""
+        return sum(1 for line in Path(self.raw_paths[0]).read_text().split("\n")[1:-1] if line)
+
+
 @LOADERS.register("moleculenet")
 def load_moleculenet(card: DatasetCard, folder: Path) -> Loaded:
-    """PyG MoleculeNet: integer atom features (``from_smiles``) and each graph's SMILES."""
-    from torch_geometric.datasets import MoleculeNet
+    """PyG MoleculeNet featurised by ``loader_args.featurizer`` (``pyg`` default, ``hu``,
+    ``ogb``), with each graph's SMILES; SMILES RDKit cannot parse are skipped (one warning)."""
+    from benchmark.data.molecules import rdkit_quiet
 
-    ds = MoleculeNet(str(folder.parent), name=_arg(card, "name"))
-    graphs = [ds[i] for i in range(len(ds))]
-    return Loaded(
-        graphs=graphs, categorical=_pyg_x_sizes(), extra={"smiles": [g.smiles for g in graphs]}
-    )
+    feat = _featurization(card)
+    with warnings.catch_warnings(), rdkit_quiet():
+        warnings.filterwarnings("ignore", message="Skipping molecule")  # PyG: one per bad SMILES
+        ds = FeaturizedMoleculeNet(str(folder.parent), _arg(card, "name"), feat)
+    graphs = [g for g in (ds[i] for i in range(len(ds))) if g.num_nodes]
+    skipped = ds.num_rows() - len(graphs)
+    _warn_skipped(card, skipped)
+    return _molecules(graphs, feat, skipped)
 
 
 def _ogb_root(card: DatasetCard, folder: Path) -> tuple[str, str]:
@@ -165,10 +227,12 @@ def _ogb_split(split: dict[str, Tensor]) -> dict[str, Tensor]:
 
 @LOADERS.register("ogbg")
 def load_ogbg(card: DatasetCard, folder: Path) -> Loaded:
-    """OGB graph property prediction: official split, SMILES from ``mapping/mol.csv.gz``."""
+    """OGB graph property prediction: official split, SMILES from ``mapping/mol.csv.gz``;
+    the graphs are OGB's ``smiles2graph`` featurisation (``ogb``)."""
     import pandas as pd
     from ogb.graphproppred import PygGraphPropPredDataset
-    from ogb.utils.features import get_atom_feature_dims
+
+    from benchmark.data.molecules import FEATURIZATIONS
 
     name, root = _ogb_root(card, folder)
     with contextlib.redirect_stdout(sys.stderr):  # ogb prints progress; keep stdout for results
@@ -177,11 +241,8 @@ def load_ogbg(card: DatasetCard, folder: Path) -> Loaded:
     mol = folder / "mapping" / "mol.csv.gz"
     if mol.is_file():
         extra["smiles"] = pd.read_csv(mol)["smiles"].astype(str).tolist()
-    return Loaded(
-        graphs=[ds[i] for i in range(len(ds))],
-        categorical=list(get_atom_feature_dims()),
-        extra=extra,
-    )
+    graphs = [ds[i] for i in range(len(ds))]
+    return Loaded(graphs=graphs, extra=extra, **_vocabularies(FEATURIZATIONS.get("ogb")))
 
 
 @LOADERS.register("ogbn")
@@ -196,8 +257,9 @@ def load_ogbn(card: DatasetCard, folder: Path) -> Loaded:
 
 
 class SmilesCsv(InMemoryDataset):
-    """Molecules from one SMILES column of ``raw/<file>``; processed once into
-    ``processed/<featurizer>.pt`` (``pyg``: ``from_smiles``; ``ogb``: ``smiles2graph``)."""
+    """Molecules from one SMILES column of ``raw/<file>``, featurised by ``featurizer`` (a key
+    of :data:`~benchmark.data.molecules.FEATURIZATIONS`) once into ``processed/<featurizer>.pt``;
+    unparsable SMILES are left out."""
 
     def __init__(self, root: str, file: str, column: str, featurizer: str) -> None:
         self.file, self.column, self.featurizer = file, column, featurizer
@@ -215,55 +277,33 @@ class SmilesCsv(InMemoryDataset):
     def download(self) -> None:  # the files come from ensure_files
         raise DataError(f"missing {self.raw_paths[0]}")
 
-    def process(self) -> None:
+    def smiles(self) -> list[str]:
+        """The column's SMILES, one per row of the file."""
         import pandas as pd
 
-        smiles = pd.read_csv(self.raw_paths[0], usecols=[self.column])[self.column].astype(str)
-        graphs = []
-        for s in smiles:
-            g = self._featurize(s)
-            if g is not None and g.num_nodes:
-                g.smiles = s
-                graphs.append(g)
+        column = pd.read_csv(self.raw_paths[0], usecols=[self.column])[self.column]
+        return column.astype(str).tolist()
+
+    def process(self) -> None:
+        from benchmark.data.molecules import featurize_all
+
+        graphs, _ = featurize_all(self.smiles(), self.featurizer, progress=True)
         self.save(graphs, self.processed_paths[0])
-
-    def _featurize(self, s: str) -> Data | None:
-        if self.featurizer == "pyg":
-            from torch_geometric.utils import from_smiles
-
-            return from_smiles(s)
-        from ogb.utils import smiles2graph
-
-        try:
-            g = smiles2graph(s)
-        except AttributeError:  # RDKit could not parse it
-            return None
-        return Data(
-            x=torch.from_numpy(g["node_feat"]).long(),
-            edge_index=torch.from_numpy(g["edge_index"]).long(),
-            edge_attr=torch.from_numpy(g["edge_feat"]).long(),
-            num_nodes=int(g["num_nodes"]),
-        )
 
 
 @LOADERS.register("smiles_csv")
 def load_smiles_csv(card: DatasetCard, folder: Path) -> Loaded:
     """An unlabeled SMILES corpus (pre-training): loader_args ``file`` (under ``raw/``),
-    ``column`` (default ``smiles``), ``featurizer`` (``pyg`` default, or ``ogb``)."""
-    featurizer = card.loader_args.get("featurizer", "pyg")
-    if featurizer not in ("pyg", "ogb"):
-        raise KdbenchError(f"dataset card '{card.name}': featurizer is 'pyg' or 'ogb'")
+    ``column`` (default ``smiles``), ``featurizer`` (``pyg`` default, ``hu`` or ``ogb``).
+    ``extra["skipped_smiles"]`` counts the rows RDKit could not parse (one warning)."""
+    feat = _featurization(card)
     ds = SmilesCsv(
-        str(folder), _arg(card, "file"), card.loader_args.get("column", "smiles"), featurizer
+        str(folder), _arg(card, "file"), card.loader_args.get("column", "smiles"), feat.name
     )
     graphs = [ds[i] for i in range(len(ds))]
-    if featurizer == "pyg":
-        sizes = _pyg_x_sizes()
-    else:
-        from ogb.utils.features import get_atom_feature_dims
-
-        sizes = list(get_atom_feature_dims())
-    return Loaded(graphs=graphs, categorical=sizes, extra={"smiles": [g.smiles for g in graphs]})
+    skipped = len(ds.smiles()) - len(graphs)
+    _warn_skipped(card, skipped)
+    return _molecules(graphs, feat, skipped)
 
 
 # --- transforms --------------------------------------------------------------------------
@@ -328,8 +368,33 @@ def _stats(card: DatasetCard, items: list[Data], y: Tensor, num_features: int) -
     return got
 
 
-def _check_features(card: DatasetCard, items: list[Data], categorical: list[int] | None) -> None:
-    """Dense features become float; integer categories must fit their vocabularies."""
+def _check_vocab(card: DatasetCard, what: str, rows: list[Tensor], sizes: list[int]) -> None:
+    """Integer feature rows (each [n, K]) must have K = len(sizes) columns and values in
+    ``0..sizes[k]-1``; else a one-line :class:`DataError`."""
+    cat = torch.cat(rows) if rows else torch.empty(0, len(sizes), dtype=torch.long)
+    if cat.is_floating_point() or cat.dim() != 2 or cat.shape[1] != len(sizes):
+        raise DataError(
+            f"{card.name}: {what} are {cat.dtype} of shape {list(cat.shape)}; expected integer "
+            f"categories in {len(sizes)} columns (vocabulary sizes {sizes})"
+        )
+    if cat.shape[0] == 0:
+        return
+    top = cat.amax(dim=0)
+    if bool((cat.amin(dim=0) < 0).any()) or bool((top >= torch.tensor(sizes)).any()):
+        raise DataError(
+            f"{card.name}: integer {what} {top.tolist()} (max per column) do not fit the "
+            f"vocabulary sizes {sizes}"
+        )
+
+
+def _check_features(
+    card: DatasetCard,
+    items: list[Data],
+    categorical: list[int] | None,
+    edge_categorical: list[int] | None = None,
+) -> None:
+    """Dense features become float; integer categories (of ``x`` and, when
+    ``edge_categorical`` is set, of ``edge_attr``) must fit their vocabularies."""
     for g in items:
         if g.x is None:
             raise DataError(
@@ -339,12 +404,14 @@ def _check_features(card: DatasetCard, items: list[Data], categorical: list[int]
         if categorical is None:
             g.x = g.x.float()
     if categorical is not None:
-        x_max = torch.cat([g.x for g in items]).amax(dim=0)
-        if x_max.numel() != len(categorical) or bool((x_max >= torch.tensor(categorical)).any()):
+        _check_vocab(card, "features", [g.x for g in items], categorical)
+    if edge_categorical is not None:
+        if any(g.edge_attr is None for g in items):
             raise DataError(
-                f"{card.name}: integer features {x_max.tolist()} (max per column) do not fit "
-                f"the vocabulary sizes {categorical}"
+                f"{card.name}: the loader gives edge vocabulary sizes {edge_categorical} but "
+                "some graphs have no edge_attr"
             )
+        _check_vocab(card, "edge features", [g.edge_attr for g in items], edge_categorical)
 
 
 def check_stats(card: DatasetCard, got: dict[str, int], folder: Path) -> None:
@@ -366,7 +433,8 @@ def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = 
     then ``mirror`` (default ``$KDBENCH_MIRROR``; ``""`` = none), then official sources),
     runs the card's loader, applies its transforms once and checks the statistics.
     ``extra`` holds ``masks`` (Planetoid [N]; Geom-GCN [N, 10]), ``ogb_split``
-    (train/valid/test indices) and ``smiles`` where they apply.
+    (train/valid/test indices), ``smiles`` and ``skipped_smiles`` (how many rows of a SMILES
+    file RDKit could not parse) where they apply.
     """
     card = get_card(name)
     root = Path(data_root) if data_root is not None else default_data_root()
@@ -403,7 +471,7 @@ def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = 
         if card.target in ("multilabel", "regression"):
             for g, row in zip(items, y):
                 g.y = row.view(1, -1)
-    _check_features(card, items, loaded.categorical)
+    _check_features(card, items, loaded.categorical, loaded.edge_categorical)
     num_features = int(items[0].x.shape[1])
     got = _stats(card, items, y, num_features)
     check_stats(card, got, folder)
@@ -416,5 +484,7 @@ def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = 
         data=items[0] if card.task == "node" else None,
         graphs=items if card.task == "graph" else None,
         categorical=loaded.categorical,
+        edge_categorical=loaded.edge_categorical,
+        featurization=loaded.featurization,
         extra=extra,
     )

@@ -26,8 +26,12 @@ class GraphData:
 
     ``categorical`` is ``None`` for dense float features, or the vocabulary size of each
     column when ``x`` holds integer categories (molecules: atom type, chirality, ...), which
-    backbones then embed. ``extra`` carries what split protocols need and the card does not
-    (official split indices, SMILES, ...).
+    backbones then embed. ``edge_categorical`` is the same for the integer columns of each
+    graph's ``edge_attr`` [E, K] (molecules' bond type, direction, ...), ``None`` when there
+    are no categorical edge features. ``featurization`` names the molecule featurisation that
+    made ``x`` and ``edge_attr`` (a key of :data:`benchmark.data.molecules.FEATURIZATIONS`:
+    ``hu``, ``pyg``, ``ogb``), ``None`` for non-molecular data. ``extra`` carries what split
+    protocols need and the card does not (official split indices, SMILES, ...).
     """
 
     card: DatasetCard
@@ -37,6 +41,8 @@ class GraphData:
     data: Data | None = None
     graphs: list[Data] | None = None
     categorical: list[int] | None = None
+    edge_categorical: list[int] | None = None
+    featurization: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,6 +69,9 @@ class Split:
     of its cross-entropy for its meta loss); the inductive protocol's ``hidden`` nodes =
     ``test`` (their edges are dropped from the graph the model trains on).
     ``name`` identifies the split for caching (protocol, its arguments and the seed/fold).
+    ``selection`` is how the shared loop picks the epoch: ``val`` (the best validation score)
+    or ``last`` (the last epoch, a paper protocol's reporting rule; validation is still
+    scored for the curves, test never chooses).
     """
 
     train: Tensor
@@ -70,6 +79,7 @@ class Split:
     test: Tensor
     name: str = ""
     parts: dict[str, Tensor] = field(default_factory=dict)
+    selection: str = "val"
 
     def to(self, device: torch.device | str) -> Split:
         return Split(
@@ -78,4 +88,5 @@ class Split:
             self.test.to(device),
             self.name,
             {k: v.to(device) for k, v in self.parts.items()},
+            self.selection,
         )

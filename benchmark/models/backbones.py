@@ -38,6 +38,7 @@ from benchmark.errors import KdbenchError
 from benchmark.models.layers import (
     CategoricalEncoder,
     GCNMeanConv,
+    GINEdgeConv,
     PPRPropagation,
     dropout,
     make_norm,
@@ -73,8 +74,16 @@ class Backbone(nn.Module):
         norm: ``none`` | ``batch`` | ``layer`` after every hidden layer.
         readout: ``sum`` | ``mean`` | ``max`` pooling (graph task).
         jk: ``last`` | ``cat`` which layers the readout pools (graph task).
+        graph_head: ``mlp`` (Linear–ReLU–Dropout–Linear) | ``linear`` (one Linear, Hu et al.)
+            from the pooled embedding to the outputs (graph task).
+        act_last: whether the last layer is followed by the activation too (graph task;
+            Hu et al.'s GIN ends with batch norm and no ReLU).
+        edge_features: embed the categorical ``edge_attr`` into every layer's messages
+            (GIN only: :class:`~benchmark.models.layers.GINEdgeConv`); needs
+            ``edge_categorical``.
         categorical: vocabulary size per input column when ``x`` holds integer categories
             (molecules); they are embedded into ``hidden`` by a :class:`CategoricalEncoder`.
+        edge_categorical: vocabulary size per ``edge_attr`` column (molecules' bonds).
         static_graph: the graph never changes between calls (transductive node task), so
             layers may cache its normalisation.
     """
@@ -96,7 +105,11 @@ class Backbone(nn.Module):
         norm: str = "none",
         readout: str = "mean",
         jk: str = "last",
+        graph_head: str = "mlp",
+        act_last: bool = True,
+        edge_features: bool = False,
         categorical: list[int] | None = None,
+        edge_categorical: list[int] | None = None,
         static_graph: bool = False,
         **conv_kwargs: Any,
     ) -> None:
@@ -109,6 +122,15 @@ class Backbone(nn.Module):
             raise KdbenchError(f"unknown readout '{readout}' (expected {sorted(READOUTS)})")
         if jk not in ("last", "cat"):
             raise KdbenchError(f"unknown jk '{jk}' (expected last or cat)")
+        if graph_head not in ("mlp", "linear"):
+            raise KdbenchError(f"unknown graph_head '{graph_head}' (expected mlp or linear)")
+        if edge_features and not edge_categorical:
+            raise KdbenchError(
+                "edge_features needs a dataset with categorical edge features (molecules); "
+                "drop it with `--set edge_features=false`"
+            )
+        self.edge_vocab = list(edge_categorical) if edge_features and edge_categorical else None
+        self.act_last = act_last
         self.task, self.hidden, self.num_layers = task, hidden, layers
         self.p = dropout
         self.p_in = (dropout if task == "node" else 0.0) if input_dropout is None else input_dropout
@@ -132,7 +154,7 @@ class Backbone(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(pooled, hidden), nn.ReLU(), nn.Dropout(dropout),
                 nn.Linear(hidden, out_channels),
-            )  # fmt: skip
+            ) if graph_head == "mlp" else nn.Linear(pooled, out_channels)  # fmt: skip
 
     @property
     def embedding_dim(self) -> int:
@@ -143,24 +165,31 @@ class Backbone(nn.Module):
         """One hop ``in_dim → out_dim``; ``last`` is the node task's output layer."""
         raise NotImplementedError
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
+            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
         return conv(x, edge_index)
 
     def forward(
         self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-        num_graphs: int | None = None,
+        num_graphs: int | None = None, edge_attr: Tensor | None = None,
     ) -> BackboneOutput:  # fmt: skip
         """``x`` [N, F] (or [N, J] long if categorical), ``edge_index`` [2, E], ``batch`` [N]
-        graph id of each node (graph task) → :class:`BackboneOutput`."""
+        graph id of each node (graph task), ``edge_attr`` [E, K] long (read only with
+        ``edge_features``) → :class:`BackboneOutput`."""
         if self.encoder is not None:
             x = self.encoder(x)
+        if self.edge_vocab is not None and edge_attr is None:
+            raise KdbenchError("this backbone embeds edge features: pass edge_attr")
         x = dropout(x, self.p_in, self.training)
         hidden_states: list[Tensor] = []
+        last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
             if i == len(self.norms):  # node task: the output layer
                 h = hidden_states[-1] if hidden_states else x
-                return BackboneOutput(h=h, logits=self.hop(conv, x, edge_index))
-            x = torch.relu(self.norms[i](self.hop(conv, x, edge_index)))
+                return BackboneOutput(h=h, logits=self.hop(conv, x, edge_index, edge_attr))
+            x = self.norms[i](self.hop(conv, x, edge_index, edge_attr))
+            if i < last or self.act_last:
+                x = torch.relu(x)
             hidden_states.append(x)
             x = dropout(x, self.p, self.training)
         if batch is None:
@@ -228,7 +257,11 @@ class GAT(Backbone):
 @BACKBONES.register("GIN")
 class GIN(Backbone):
     r"""Xu et al. 2019: :math:`h'_v = \mathrm{MLP}((1+\epsilon) h_v + \sum_{u\in N(v)} h_u)`,
-    two-layer MLPs with batch norm, learnable :math:`\epsilon`; sum readout over all depths."""
+    learnable :math:`\epsilon`; sum readout over all depths. ``gin_mlp="batchnorm"`` (Xu et
+    al.): Linear(d, d)–BN–ReLU–Linear; ``"wide"`` (Hu et al. 2020): Linear(d, 2d)–ReLU–
+    Linear(2d, d). With ``edge_features`` every layer is a
+    :class:`~benchmark.models.layers.GINEdgeConv` (bond embeddings in the messages, a
+    self-loop instead of :math:`\epsilon`): Hu et al.'s molecular GIN."""
 
     defaults: ClassVar = {
         "node": dict(_NODE),
@@ -236,11 +269,25 @@ class GIN(Backbone):
     }
 
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        mid = self.hidden
-        mlp = nn.Sequential(
-            nn.Linear(in_dim, mid), nn.BatchNorm1d(mid), nn.ReLU(), nn.Linear(mid, out_dim)
-        )
+        kind = self.conv_kwargs.get("gin_mlp", "batchnorm")
+        if kind == "wide":
+            mid = 2 * self.hidden
+            mlp = nn.Sequential(nn.Linear(in_dim, mid), nn.ReLU(), nn.Linear(mid, out_dim))
+        elif kind == "batchnorm":
+            mid = self.hidden
+            mlp = nn.Sequential(nn.Linear(in_dim, mid), nn.BatchNorm1d(mid), nn.ReLU(),
+                                nn.Linear(mid, out_dim))  # fmt: skip
+        else:
+            raise KdbenchError(f"unknown gin_mlp '{kind}' (expected batchnorm or wide)")
+        if self.edge_vocab is not None:
+            return GINEdgeConv(in_dim, mlp, self.edge_vocab)
         return GINConv(mlp, train_eps=True)
+
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
+            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
+        if isinstance(conv, GINEdgeConv):
+            return conv(x, edge_index, edge_attr)
+        return conv(x, edge_index)
 
 
 @BACKBONES.register("APPNP")
@@ -266,7 +313,8 @@ class APPNP(Backbone):
                                        cached=self.static_graph)  # fmt: skip
         return nn.Linear(in_dim, out_dim)
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
+            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
         x = conv(x)
         return self.prop(x, edge_index) if conv is self.convs[-1] else x
 
@@ -308,21 +356,28 @@ class MLP(Backbone):
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return nn.Linear(in_dim, out_dim)
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor) -> Tensor:
+    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
+            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
         return conv(x)
 
 
-ARCH_KEYS = ("hidden", "layers", "dropout", "input_dropout", "norm", "readout", "jk", "heads",
-             "out_heads", "attn_dropout", "aggr", "K", "alpha", "edge_dropout", "bias")  # fmt: skip
+ARCH_KEYS = ("hidden", "layers", "dropout", "input_dropout", "norm", "readout", "jk",
+             "graph_head", "act_last", "edge_features", "gin_mlp", "heads", "out_heads",
+             "attn_dropout", "aggr", "K", "alpha", "edge_dropout", "bias")  # fmt: skip
 
 
 def build_backbone(
     name: str, in_channels: int, out_channels: int, task: str, params: dict[str, Any],
     categorical: list[int] | None = None, static_graph: bool = False,
+    edge_categorical: list[int] | None = None,
 ) -> Backbone:  # fmt: skip
     """Instantiate backbone ``name`` from a flat hyper-parameter dict (non-architecture keys
     such as ``lr`` are ignored)."""
     cls = BACKBONES.get(name)
     arch = {k: params[k] for k in ARCH_KEYS if k in params}
+    if arch.get("edge_features") and name != "GIN":
+        raise KdbenchError(f"edge_features is implemented for GIN only, not {name}; "
+                           "drop it with `--set edge_features=false`")  # fmt: skip
     return cls(in_channels, out_channels, task, categorical=categorical,
-               static_graph=static_graph, **arch)  # fmt: skip
+               edge_categorical=edge_categorical, static_graph=static_graph,
+               **arch)  # fmt: skip

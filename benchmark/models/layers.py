@@ -100,3 +100,32 @@ class PPRPropagation(nn.Module):
             x = torch.zeros_like(h).index_add_(0, dst, x[src] * wk[:, None])
             x = (1 - self.alpha) * x + self.alpha * h
         return x
+
+
+class GINEdgeConv(nn.Module):
+    r"""GIN with categorical edge features, as Hu et al. 2020 ("Strategies for pre-training
+    GNNs"): every edge's embedding is added to the message it carries and every node sends
+    itself a message along a self-loop,
+
+    .. math::
+        h'_v = \mathrm{MLP}\Big(h_v + s + \sum_{u\in N(v)} \big(h_u + \textstyle\sum_j
+        E_j[a_{uv,j}]\big)\Big),
+
+    with one embedding table :math:`E_j` per edge-feature column and a learned self-loop
+    embedding :math:`s`, both of this layer alone. (Hu et al. embed the self-loop as an extra
+    bond type, :math:`E_0[\text{self}] + E_1[\text{none}]`: the same function class.)
+    Shapes: ``x`` [N, d], ``edge_index`` [2, E], ``edge_attr`` [E, J] long → ``mlp``'s output.
+    """
+
+    def __init__(self, dim: int, mlp: nn.Module, edge_vocab: list[int]) -> None:
+        super().__init__()
+        self.mlp = mlp
+        self.edge_encoder = CategoricalEncoder(edge_vocab, dim)
+        self.self_loop = nn.Parameter(torch.empty(1, dim))
+        nn.init.xavier_uniform_(self.self_loop)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        src, dst = edge_index
+        messages = x[src] + self.edge_encoder(edge_attr)
+        out = (x + self.self_loop).index_add(0, dst, messages)
+        return self.mlp(out)

@@ -24,6 +24,15 @@ _GLNN_TEACHERS = {
     "APPNP": {**_GLNN_TRAIN, "dropout": 0.5, "weight_decay": 0.01},
 }  # fmt: skip
 
+# Hu et al. 2020 (``chem/model.py``, ``finetune.py``): GIN 5 × 300 with bond embeddings in
+# every layer, MLP width 2d, batch norm, no ReLU after the last layer, JK last, mean pooling,
+# one linear head; fine-tuned with batch 32, 100 epochs, Adam lr 1e-3, no weight decay,
+# dropout 0.5, no early stopping (the epoch is chosen on validation by the shared loop).
+_HU2020 = {"hidden": 300, "layers": 5, "gin_mlp": "wide", "edge_features": True,
+           "norm": "batch", "act_last": False, "jk": "last", "readout": "mean",
+           "graph_head": "linear", "dropout": 0.5, "lr": 1e-3, "weight_decay": 0.0,
+           "batch_size": 32, "epochs": 100, "patience": 0}
+
 #: preset → backbone → hyper-parameters.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # LTD's teachers (= its students' architectures): BUPT-GAMMA/LTD ``distill_dgl.py``
@@ -52,6 +61,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "MLP": {**_GLNN_TRAIN, "dropout": 0.6, "weight_decay": 5e-3}},
     "glnn_citeseer": {**_GLNN_TEACHERS,
                       "MLP": {**_GLNN_TRAIN, "dropout": 0.1, "weight_decay": 1e-3}},
+    "hu2020": {"GIN": _HU2020},
 }  # fmt: skip
 
 

@@ -109,6 +109,9 @@ def resolve_dependencies(
 
     out: dict[str, Any] = {}
     for dep in method.dependencies(data.task, backbone, teacher, params):
+        if dep.build is not None:  # not a run on this cell's data (a pre-trained encoder)
+            out[dep.name] = dep.build(cache, device)
+            continue
         dep_params = dep.params if dep.params is not None else {
             **params_for(dep), **(dep.overrides or {})}  # fmt: skip
         dep_method = METHODS.get(dep.method)()

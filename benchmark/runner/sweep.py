@@ -242,6 +242,8 @@ def expand(sweep: SweepFile) -> list[Cell]:
                 card = get_card(ds)
                 if card.task not in m.tasks or card.target == "none":
                     continue
+                if m.families is not None and card.family not in m.families:
+                    continue
                 for bb in entry.backbones:
                     if m.backbones is not None and bb not in m.backbones:
                         continue

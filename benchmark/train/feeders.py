@@ -28,7 +28,8 @@ class Batch:
     ``None``), ``num_graphs``; ``rows`` are the rows of the model output that this batch
     supervises or evaluates (node ids; ``None`` = every row, graph task), ``y`` their targets
     and ``ids`` their global ids in the dataset (node or graph ids: index teacher outputs by
-    them). ``graph`` is the PyG object for methods that need more attributes.
+    them). ``edge_attr`` [E, K] holds the edges' features where the data have them (molecules'
+    bonds), else ``None``. ``graph`` is the PyG object for methods that need more attributes.
     """
 
     x: Tensor
@@ -39,6 +40,7 @@ class Batch:
     batch: Tensor | None = None
     num_graphs: int | None = None
     graph: Data | None = None
+    edge_attr: Tensor | None = None
 
     def pick(self, out: Tensor) -> Tensor:
         """The rows of a model output that belong to this batch's part."""
@@ -150,7 +152,7 @@ class GraphFeeder:
         """One mini-batch of the graphs ``ids`` [b] (global ids, in that order)."""
         g = self.store.select(ids)
         return Batch(g.x, g.edge_index, self.y[g.gid], g.gid, batch=g.batch,
-                     num_graphs=g.num_graphs, graph=g)  # fmt: skip
+                     num_graphs=g.num_graphs, graph=g, edge_attr=g.get("edge_attr"))  # fmt: skip
 
     def train_batches(self) -> Iterator[Batch]:
         """Shuffled mini-batches of nearly equal size (never a batch of one graph, which

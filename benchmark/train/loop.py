@@ -5,7 +5,9 @@ For ``epochs`` epochs: every training mini-batch goes through the method's
 (:meth:`benchmark.metrics.Evaluator.score`). The checkpoint kept is the state at the epoch
 with the best validation score — the earliest of equal scores, or with ``ties="last"`` the
 latest (as GLNN's and CPF's official code, where a tie also restarts the patience count);
-training stops once ``patience`` epochs pass without improvement. Test rows are predicted
+training stops once ``patience`` epochs pass without improvement. A split whose
+``selection`` is ``last`` (a paper protocol, e.g. ``hu_paper``) keeps the last epoch with a
+finite validation score and never stops early. Test rows are predicted
 once, with the selected state, and only if ``ctx.evaluate_test``: test data never chooses
 anything.
 
@@ -52,9 +54,10 @@ class BestState:
 
     def __init__(self, model: nn.Module, higher_is_better: bool, patience: int | None,
                  ties: str = "first") -> None:  # fmt: skip
-        if ties not in ("first", "last"):
+        if ties not in ("first", "last", "always"):
             raise KdbenchError(f"ties must be 'first' or 'last', not {ties!r}; "
                                "fix it with `--set ties=first`")  # fmt: skip
+        self.always = ties == "always"  # keep every epoch: the last one wins
         self.model = model
         self.sign = 1.0 if higher_is_better else -1.0
         self.patience = patience
@@ -72,7 +75,9 @@ class BestState:
         self.scores.append(score.detach())
         signed = torch.nan_to_num(score * self.sign, nan=float("-inf"))
         improved = signed > self.best
-        if self.keep_last:
+        if self.always:
+            improved = signed > float("-inf")
+        elif self.keep_last:
             improved |= (signed == self.best) & (signed > float("-inf"))
         improved &= self.active
         for key, value in self.model.state_dict().items():
@@ -161,8 +166,14 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     optimizer = method.configure_optimizer(model, ctx)
     ev = ctx.evaluator
     patience = p.get("patience")
+    last_epoch = ctx.split.selection == "last"
+    if last_epoch:
+        patience = None
+    elif ctx.split.selection != "val":
+        raise KdbenchError(f"split selection must be 'val' or 'last', not "
+                           f"{ctx.split.selection!r}")  # fmt: skip
     best = BestState(model, ev.higher_is_better, int(patience) if patience else None,
-                     str(p.get("ties", "first")))
+                     "always" if last_epoch else str(p.get("ties", "first")))
     epochs, eval_every = int(p["epochs"]), int(p.get("eval_every", 1))
     sync_every = int(p.get("sync_every", 10))
     losses: list[Tensor] = []
