@@ -246,8 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from benchmark.cli_app import add_parsers as add_app_parsers
     from benchmark.cli_grid import add_parsers
+    from benchmark.cli_pretrain import add_parsers as add_pretrain_parsers
 
     add_parsers(sub)
+    add_pretrain_parsers(sub)
     add_app_parsers(sub)
     return parser
 

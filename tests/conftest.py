@@ -59,6 +59,38 @@ def make_graph_data(n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0
                      num_outputs=out, graphs=graphs)  # fmt: skip
 
 
+#: small real molecules (rings, chains, branches) for the molecular fixtures.
+MOLECULES = [
+    "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CCCCCCCCCCO", "c1ccc2ccccc2c1", "O=C(O)c1ccccc1", "CCN(CC)CCOC(=O)c1ccc(N)cc1",
+    "C[C@H](N)C(=O)O", "C/C=C/C(=O)OCC", "OC1CCCCC1", "Clc1ccc(Cl)cc1", "CC(C)(C)OC(=O)N",
+    "c1ccncc1", "CCOCCOCCOCCO", "NC(=O)c1cccnc1", "CC1=CC(=O)C=CC1=O",
+]
+
+
+def make_molecule_data(n: int = 24, target: str = "multilabel") -> GraphData:
+    """Real molecules (cycled to ``n``) with Hu et al.'s featurisation; two binary tasks,
+    the second with missing labels (``target="none"``: an unlabelled corpus)."""
+    from benchmark.data.molecules import FEATURIZATIONS, featurize_all
+
+    smiles = [MOLECULES[i % len(MOLECULES)] for i in range(n)]
+    graphs, skipped = featurize_all(smiles, "hu")
+    assert not skipped
+    f = FEATURIZATIONS.get("hu")
+    if target == "none":
+        y = torch.empty(n, 0)
+    else:
+        ring = torch.tensor([float("1" in s) for s in smiles])
+        y = torch.stack([ring, torch.where(torch.arange(n) % 3 == 0, torch.nan, 1 - ring)], 1)
+    for g, row in zip(graphs, y):
+        g.y = row.view(1, -1)
+    card = toy_card("graph", target, "rocauc" if target != "none" else "accuracy", "toy-mol")
+    card.family = "molecular"
+    return GraphData(card=card, y=y, num_features=2, num_outputs=y.shape[1], graphs=graphs,
+                     categorical=list(f.atom_vocab), edge_categorical=list(f.bond_vocab),
+                     featurization="hu", extra={"smiles": smiles})  # fmt: skip
+
+
 def simple_split(n: int) -> Split:
     """60/20/20; a third of train is also named ``meta`` (as the ``ltd`` protocol does)."""
     idx = torch.arange(n)
