@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
+from _results import Job, cell, load_rows, paired, parse_script_args, percents, run_jobs
 
 from benchmark.cli import parse_overrides, parse_seeds
 
@@ -63,7 +63,45 @@ def table(out: Path) -> str:
             tests = [paired(fk, by.get((ds, bb, m))) for m in ("freekd_random", "vanilla", "kd")]
             lines.append(f"| {ds} | {bb} | {'–' if paper is None else f'{paper:.2f}'} | "
                          + " | ".join(cell(r) for r in rows) + " | " + " | ".join(tests) + " |")
+    lines += ["", *(summary(by, other) for other in ("freekd_random", "vanilla", "kd"))]
+    return "\n".join(lines) + "\n\n" + diagnostics(by)
+
+
+def diagnostics(by: dict) -> str:
+    """The agent's behaviour, mean over seeds (``FitResult.extra``, at the selected epoch):
+    share of transfers whose teacher had the lower training loss, of nodes where Ψ teaches,
+    of structure-level transfers; share of seeds answered by Ψ. Random directions give 0.5."""
+    keys = ("teacher_better_rate", "psi_teaches_rate", "structure_rate", "answering_peer")
+    lines = ["| dataset | backbone | method | teacher better | Ψ teaches | structure on "
+             "| Ψ answers |", "|" + " --- |" * 7]  # fmt: skip
+    for ds in DATASETS:
+        for bb in BACKBONES:
+            for m in ("freekd", "freekd_random"):
+                extra = (by.get((ds, bb, m)) or {}).get("extra") or []
+                if not extra:
+                    continue
+                means = [sum(e[k] for e in extra) / len(extra) for k in keys]
+                lines.append(f"| {ds} | {bb} | {m} | " + " | ".join(f"{v:.2f}" for v in means)
+                             + " |")
     return "\n".join(lines)
+
+
+def summary(by: dict, other: str) -> str:
+    """Across the table's rows: how often ``freekd``'s mean beats ``other``'s, the mean
+    difference and a two-sided sign test over rows (rows share datasets: indicative only)."""
+    from scipy.stats import binomtest
+
+    diffs = [sum(percents(by[(ds, bb, "freekd")])) / len(by[(ds, bb, "freekd")]["test"])
+             - sum(percents(by[(ds, bb, other)])) / len(by[(ds, bb, other)]["test"])
+             for ds in DATASETS for bb in BACKBONES
+             if (ds, bb, "freekd") in by and (ds, bb, other) in by]  # fmt: skip
+    if not diffs:
+        return ""
+    wins = sum(d > 0 for d in diffs)
+    ties = sum(d == 0 for d in diffs)
+    p = binomtest(wins, len(diffs) - ties).pvalue if len(diffs) > ties else 1.0
+    return (f"freekd − {other} over {len(diffs)} rows: higher in {wins}, mean "
+            f"{sum(diffs) / len(diffs):+.2f} points, sign test p = {p:.3f}.  ")
 
 
 def main() -> None:
