@@ -90,8 +90,9 @@ def check_compatible(method: Method, data: GraphData, backbone: str) -> None:
         )
     if method.families is not None and data.card.family not in method.families:
         raise KdbenchError(
-            f"method '{method.name}' applies to {'/'.join(method.families)} datasets, but "
-            f"{data.name} is {data.card.family}; pick another dataset (`kdbench datasets`)"
+            f"method '{method.name}' applies to {'/'.join(method.families)} datasets only, and "
+            f"{data.name} is in the '{data.card.family}' family; pick another dataset "
+            "(`kdbench datasets`)"
         )
     BACKBONES.get(backbone)
     if method.backbones is not None and backbone not in method.backbones:

@@ -234,3 +234,19 @@ def test_tiny_pretrain_then_finetune(name, tmp_path, monkeypatch):
     result = method.fit(ctx)
     assert 0.0 <= result.test <= 1.0 and result.epochs_run == 3
     assert cache.built == 1
+
+
+def test_the_named_pretrain_command_builds_the_encoder_a_cell_needs():
+    import shlex
+
+    from benchmark.cli import build_parser
+    from benchmark.cli_pretrain import pretrain_config
+
+    method = METHODS.get("pretrain_contextpred")()
+    params = resolve_params(method, BACKBONES.get("GIN"), "graph",
+                            {"pretrain_molecules": 1234, "r2": 8, "hidden": 256})  # fmt: skip
+    config = config_from_params("contextpred", params)
+    argv = shlex.split(config.command())[1:]
+    assert argv[:3] == ["pretrain", "--strategy", "contextpred"]
+    assert pretrain_config(build_parser().parse_args(argv)).key() == config.key()
+    assert "--set hidden=256 r2=8" in config.command()  # only what differs from the defaults

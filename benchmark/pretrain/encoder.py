@@ -71,8 +71,16 @@ class PretrainConfig:
                 "featurization": featurizer, **dataclasses.asdict(self)}  # fmt: skip
 
     def command(self) -> str:
-        """The ``kdbench pretrain`` command that builds this encoder."""
-        extra = "".join(f" --set {k}={v}" for k, v in sorted(self.strategy_params.items()))
+        """The ``kdbench pretrain`` command that builds this encoder (``--set`` lists what
+        differs from the strategy's and the ``hu2020`` architecture's defaults)."""
+        from benchmark.models.presets import preset_params
+
+        base = {**preset_params("hu2020", "GIN"), **STRATEGIES.get(self.strategy).defaults}
+        changed = {**self.arch, **self.strategy_params}
+        sets = [f"{k}={v}" for k, v in sorted(changed.items()) if base.get(k) != v]
+        extra = f" --set {' '.join(sets)}" if sets else ""
+        if (self.batch_size, self.lr, self.seed) != (256, 1e-3, 0):
+            extra += f" --batch-size {self.batch_size} --lr {self.lr} --seed {self.seed}"
         return (f"kdbench pretrain --strategy {self.strategy} --corpus {self.corpus} "
                 f"--molecules {self.molecules} --epochs {self.epochs}{extra}")  # fmt: skip
 
