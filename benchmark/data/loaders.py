@@ -5,7 +5,7 @@ points PyG's or OGB's own dataset class at the dataset folder (the files are alr
 nothing downloads) and returns the raw items plus what split protocols need. PyG/OGB cache
 their processed form under ``<folder>/processed``. Molecules are featurised by a named
 featurisation (:data:`benchmark.data.molecules.FEATURIZATIONS`: ``pyg``, ``hu``, ``ogb``; a
-card's ``loader_args.featurizer``); SMILES RDKit cannot parse are skipped with one warning.
+card's ``loader_args.featurizer``; their loaders are in :mod:`benchmark.data.molecule_loaders`).
 :func:`load_dataset` then applies the card's transforms once, gathers the targets and checks
 the result against the card's ``stats``.
 """
@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch_geometric.transforms as T
 from torch import Tensor
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
-from torch_geometric.datasets import MoleculeNet
 from torch_geometric.utils import degree
 
 from benchmark.data.card import DatasetCard, get_card
@@ -34,9 +32,6 @@ from benchmark.data.fetch import default_data_root, ensure_files
 from benchmark.data.types import GraphData
 from benchmark.errors import DataError, KdbenchError
 from benchmark.registry import Registry
-
-if TYPE_CHECKING:
-    from benchmark.data.molecules import Featurization
 
 # ogb 1.3.6 calls torch.load without weights_only=False (torch >= 2.6 refuses its pickles).
 torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
@@ -74,35 +69,6 @@ def _arg(card: DatasetCard, key: str, default: Any = None) -> Any:
 
 def _split_off_masks(data: Data) -> dict[str, Tensor]:
     return {k: data[f"{k}_mask"] for k in ("train", "val", "test")}
-
-
-def _featurization(card: DatasetCard) -> Featurization:
-    """The card's ``loader_args.featurizer`` (default ``pyg``); unknown names raise."""
-    from benchmark.data.molecules import FEATURIZATIONS
-
-    return FEATURIZATIONS.get(card.loader_args.get("featurizer", "pyg"))
-
-
-def _vocabularies(feat: Featurization) -> dict[str, Any]:
-    """``Loaded``'s ``categorical``, ``edge_categorical`` and ``featurization`` for ``feat``."""
-    return {
-        "categorical": list(feat.atom_vocab),
-        "edge_categorical": list(feat.bond_vocab) if feat.bond_vocab is not None else None,
-        "featurization": feat.name,
-    }
-
-
-def _molecules(graphs: list[Data], feat: Featurization, skipped: int) -> Loaded:
-    """What a SMILES loader returns: the graphs, their vocabularies and SMILES."""
-    extra = {"smiles": [g.smiles for g in graphs], "skipped_smiles": skipped}
-    return Loaded(graphs=graphs, extra=extra, **_vocabularies(feat))
-
-
-def _warn_skipped(card: DatasetCard, skipped: int) -> None:
-    if skipped:
-        warnings.warn(
-            f"{card.name}: {skipped} SMILES could not be parsed and were skipped", stacklevel=3
-        )
 
 
 # --- loaders -----------------------------------------------------------------------------
@@ -170,47 +136,6 @@ def load_cpf_npz(card: DatasetCard, folder: Path) -> Loaded:
     return Loaded(data=read_npz(str(folder / "raw" / f"{_arg(card, 'name')}.npz")))
 
 
-class FeaturizedMoleculeNet(MoleculeNet):
-    """PyG's ``MoleculeNet`` featurised by a :class:`~benchmark.data.molecules.Featurization`.
-
-    PyG's ``process`` reads the CSV's data lines, featurises each SMILES and skips graphs with
-    0 atoms, which is what a bad SMILES becomes here (``featurize_or_empty``). Each
-    featurisation keeps its own ``<folder>/processed_<name>`` (``pyg``: PyG's ``processed``),
-    or PyG would load another featurisation's processed file.
-    """
-
-    def __init__(self, root: str, name: str, featurization: Featurization) -> None:
-        self.featurization = featurization
-        super().__init__(root, name, from_smiles=featurization.featurize_or_empty)
-
-    @property
-    def processed_dir(self) -> str:
-        feat = self.featurization.name
-        sub = "processed" if feat == "pyg" else f"processed_{feat}"
-        return str(Path(self.root, self.name, sub))
-
-    def num_rows(self) -> int:
-        """The CSV's data lines, as ``process`` reads them (text after the last newline is not
-        a line)."""
-        return sum(1 for line in Path(self.raw_paths[0]).read_text().split("\n")[1:-1] if line)
-
-
-@LOADERS.register("moleculenet")
-def load_moleculenet(card: DatasetCard, folder: Path) -> Loaded:
-    """PyG MoleculeNet featurised by ``loader_args.featurizer`` (``pyg`` default, ``hu``,
-    ``ogb``), with each graph's SMILES; SMILES RDKit cannot parse are skipped (one warning)."""
-    from benchmark.data.molecules import rdkit_quiet
-
-    feat = _featurization(card)
-    with warnings.catch_warnings(), rdkit_quiet():
-        warnings.filterwarnings("ignore", message="Skipping molecule")  # PyG: one per bad SMILES
-        ds = FeaturizedMoleculeNet(str(folder.parent), _arg(card, "name"), feat)
-    graphs = [g for g in (ds[i] for i in range(len(ds))) if g.num_nodes]
-    skipped = ds.num_rows() - len(graphs)
-    _warn_skipped(card, skipped)
-    return _molecules(graphs, feat, skipped)
-
-
 def _ogb_root(card: DatasetCard, folder: Path) -> tuple[str, str]:
     name = card.ogb_name
     if name is None or folder.name != name.replace("-", "_"):
@@ -232,6 +157,7 @@ def load_ogbg(card: DatasetCard, folder: Path) -> Loaded:
     import pandas as pd
     from ogb.graphproppred import PygGraphPropPredDataset
 
+    from benchmark.data.molecule_loaders import vocabularies
     from benchmark.data.molecules import FEATURIZATIONS
 
     name, root = _ogb_root(card, folder)
@@ -242,7 +168,7 @@ def load_ogbg(card: DatasetCard, folder: Path) -> Loaded:
     if mol.is_file():
         extra["smiles"] = pd.read_csv(mol)["smiles"].astype(str).tolist()
     graphs = [ds[i] for i in range(len(ds))]
-    return Loaded(graphs=graphs, extra=extra, **_vocabularies(FEATURIZATIONS.get("ogb")))
+    return Loaded(graphs=graphs, extra=extra, **vocabularies(FEATURIZATIONS.get("ogb")))
 
 
 @LOADERS.register("ogbn")
@@ -254,56 +180,6 @@ def load_ogbn(card: DatasetCard, folder: Path) -> Loaded:
     with contextlib.redirect_stdout(sys.stderr):
         ds = PygNodePropPredDataset(name=name, root=root)
     return Loaded(data=ds[0], extra={"ogb_split": _ogb_split(ds.get_idx_split())})
-
-
-class SmilesCsv(InMemoryDataset):
-    """Molecules from one SMILES column of ``raw/<file>``, featurised by ``featurizer`` (a key
-    of :data:`~benchmark.data.molecules.FEATURIZATIONS`) once into ``processed/<featurizer>.pt``;
-    unparsable SMILES are left out."""
-
-    def __init__(self, root: str, file: str, column: str, featurizer: str) -> None:
-        self.file, self.column, self.featurizer = file, column, featurizer
-        super().__init__(root)
-        self.load(self.processed_paths[0])
-
-    @property
-    def raw_file_names(self) -> list[str]:
-        return [self.file]
-
-    @property
-    def processed_file_names(self) -> list[str]:
-        return [f"{self.featurizer}.pt"]
-
-    def download(self) -> None:  # the files come from ensure_files
-        raise DataError(f"missing {self.raw_paths[0]}")
-
-    def smiles(self) -> list[str]:
-        """The column's SMILES, one per row of the file."""
-        import pandas as pd
-
-        column = pd.read_csv(self.raw_paths[0], usecols=[self.column])[self.column]
-        return column.astype(str).tolist()
-
-    def process(self) -> None:
-        from benchmark.data.molecules import featurize_all
-
-        graphs, _ = featurize_all(self.smiles(), self.featurizer, progress=True)
-        self.save(graphs, self.processed_paths[0])
-
-
-@LOADERS.register("smiles_csv")
-def load_smiles_csv(card: DatasetCard, folder: Path) -> Loaded:
-    """An unlabeled SMILES corpus (pre-training): loader_args ``file`` (under ``raw/``),
-    ``column`` (default ``smiles``), ``featurizer`` (``pyg`` default, ``hu`` or ``ogb``).
-    ``extra["skipped_smiles"]`` counts the rows RDKit could not parse (one warning)."""
-    feat = _featurization(card)
-    ds = SmilesCsv(
-        str(folder), _arg(card, "file"), card.loader_args.get("column", "smiles"), feat.name
-    )
-    graphs = [ds[i] for i in range(len(ds))]
-    skipped = len(ds.smiles()) - len(graphs)
-    _warn_skipped(card, skipped)
-    return _molecules(graphs, feat, skipped)
 
 
 # --- transforms --------------------------------------------------------------------------
@@ -488,3 +364,6 @@ def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = 
         featurization=loaded.featurization,
         extra=extra,
     )
+
+
+from benchmark.data import molecule_loaders  # noqa: E402, F401  (registers the SMILES loaders)
