@@ -89,7 +89,8 @@ class AttrMaskFineTune(_FineTune):
     description = "GIN pre-trained by attribute masking on ZINC, fine-tuned (Hu et al. 2020)"
     strategy = "attrmask"
     defaults: ClassVar[dict[str, Any]] = {**preset_params("hu2020", "GIN"), **PRETRAIN_DEFAULTS,
-                                          "mask_rate": 0.15, "mask_edges": False}  # fmt: skip
+                                          "mask_rate": 0.15, "mask_rule": "rounded",
+                                          "mask_edges": False}  # fmt: skip
 
 
 @register_method("pretrain_contextpred")

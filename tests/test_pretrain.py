@@ -49,6 +49,9 @@ def chain(n: int) -> Data:
 def test_mask_counts_are_fifteen_percent_rounded_at_least_one():
     sizes = torch.tensor([1, 3, 6, 7, 10, 20, 40])
     assert mask_counts(sizes, 0.15).tolist() == [1, 1, 1, 1, 2, 3, 6]
+    assert mask_counts(sizes, 0.15, "official").tolist() == [1, 1, 1, 2, 2, 4, 7]
+    with pytest.raises(KdbenchError, match="mask_rule"):
+        mask_counts(sizes, 0.15, "ceil")
 
 
 def test_masking_hides_exactly_the_share_per_molecule_and_labels_are_original_types():

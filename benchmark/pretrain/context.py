@@ -15,9 +15,10 @@ come from a breadth-first search run on the whole batch at once (:func:`hop_dist
   Molecules without anchor atoms (too small) are left out of the loss.
 
 With :math:`c'` the context of another molecule of the batch (the batch's contexts shifted by
-``k = 1 .. neg_samples`` places), :math:`L = \mathrm{BCE}(\langle h_v, c_v\rangle, 1) +
-\frac{1}{k}\sum_k \mathrm{BCE}(\langle h_v, c'_v\rangle, 0)`, each averaged over the
-molecules that have a context.
+``k = 1 .. n`` places, ``n`` = ``neg_samples``), :math:`L = \overline{\mathrm{BCE}}(\langle
+h_v, c_v\rangle, 1) + n\,\overline{\mathrm{BCE}}(\langle h_v, c'_v\rangle, 0)`, the bars
+averaging over the molecules that have a context (and, for negatives, over every shift) — the
+official code's weighting.
 """
 
 from __future__ import annotations
@@ -124,12 +125,13 @@ class ContextPrediction(Strategy):
 
         loss = bce((centre_rep * context_rep).sum(-1), 1.0)
         neg = int(p["neg_samples"])
+        total, pairs = loss.new_zeros(()), loss.new_zeros(())
         for shift in range(1, neg + 1):
             # another molecule's context; a shift onto a molecule without one is not a pair
             other = torch.roll(context_rep, shifts=shift, dims=0)
             w_neg = w * torch.roll(w, shifts=shift, dims=0)
             per = F.binary_cross_entropy_with_logits(
                 (centre_rep * other).sum(-1), torch.zeros_like(w), reduction="none")  # fmt: skip
-            loss = loss + (per * w_neg).sum() / w_neg.sum().clamp(min=1) / neg
-        return loss
+            total, pairs = total + (per * w_neg).sum(), pairs + w_neg.sum()
+        return loss + neg * total / pairs.clamp(min=1)  # the official weighting
 

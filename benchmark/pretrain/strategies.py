@@ -6,7 +6,8 @@ GNN) and computes one mini-batch's self-supervised loss from the encoder's node 
 **Attribute masking** (Hu et al. 2020, §3.1.2): in every molecule of the batch a random
 ``mask_rate`` share of the atoms — :math:`\max(1, \mathrm{round}(r\,n_G))` of its
 :math:`n_G` atoms — is masked: their atom type becomes the featurisation's mask token and
-their other atom features (chirality) 0. The encoder embeds the masked molecule,
+their other atom features (chirality) 0 (``mask_rule="official"``: :math:`\lfloor r\,n_G +
+1\rfloor` atoms, as the official code). The encoder embeds the masked molecule,
 :math:`H = f(\tilde X, A, E)` [N, d], and a linear head predicts the original type of each
 masked atom: :math:`L = \frac1{|M|}\sum_{v\in M}\mathrm{CE}(W h_v, t_v)`. With
 ``mask_edges`` the bonds touching a masked atom are masked too (bond type → the mask token,
@@ -64,15 +65,23 @@ def embed(encoder: Backbone, x: Tensor, edge_index: Tensor, edge_attr: Tensor | 
     return encoder(x, edge_index, batch, num_graphs, edge_attr=edge_attr).h
 
 
-def mask_counts(sizes: Tensor, rate: float) -> Tensor:
-    """Atoms to mask per molecule: :math:`\\max(1, \\mathrm{round}(r\\,n))`, at most ``n``.
+def mask_counts(sizes: Tensor, rate: float, rule: str = "rounded") -> Tensor:
+    """Atoms to mask per molecule, at most ``n``: ``rounded`` :math:`\\max(1,
+    \\mathrm{round}(r\\,n))`; ``official`` :math:`\\lfloor r\\,n + 1\\rfloor` (the official
+    code's ``int(num_atoms * mask_rate + 1)``, one more atom for most molecules).
     ``sizes`` [B] long → [B] long."""
-    k = torch.round(sizes.to(torch.float64) * rate).long().clamp(min=1)
+    scaled = sizes.to(torch.float64) * rate
+    if rule == "rounded":
+        k = torch.round(scaled).long().clamp(min=1)
+    elif rule == "official":
+        k = torch.floor(scaled + 1).long()
+    else:
+        raise KdbenchError(f"mask_rule must be 'rounded' or 'official', not {rule!r}")
     return torch.minimum(k, sizes)
 
 
 def sample_masked_atoms(batch: Tensor, num_graphs: int, rate: float,
-                        generator: torch.Generator) -> Tensor:  # fmt: skip
+                        generator: torch.Generator, rule: str = "rounded") -> Tensor:  # fmt: skip
     """A uniformly random :func:`mask_counts` share of each molecule's atoms, drawn without
     replacement in one vectorised pass: every atom gets a random key, atoms are ranked by key
     within their molecule and the lowest ``k_G`` ranks are masked. ``batch`` [N] (sorted graph
@@ -84,7 +93,7 @@ def sample_masked_atoms(batch: Tensor, num_graphs: int, rate: float,
     start = torch.cumsum(sizes, 0) - sizes
     rank = torch.empty(n, dtype=torch.long, device=batch.device)
     rank[order] = torch.arange(n, device=batch.device) - start[batch[order]]
-    return rank < mask_counts(sizes, rate)[batch]
+    return rank < mask_counts(sizes, rate, rule)[batch]
 
 
 @STRATEGIES.register("attrmask")
@@ -92,7 +101,8 @@ class AttributeMasking(Strategy):
     """Attribute masking (module docstring)."""
 
     name = "attrmask"
-    defaults: ClassVar[dict[str, Any]] = {"mask_rate": 0.15, "mask_edges": False}
+    defaults: ClassVar[dict[str, Any]] = {"mask_rate": 0.15, "mask_rule": "rounded",
+                                          "mask_edges": False}  # fmt: skip
 
     def __init__(self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any],
                  arch: dict[str, Any]) -> None:  # fmt: skip
@@ -114,7 +124,8 @@ class AttributeMasking(Strategy):
 
     def loss(self, encoder: Backbone, batch: Batch, generator: torch.Generator) -> Tensor:
         masked = sample_masked_atoms(batch.batch, int(batch.num_graphs),
-                                     float(self.params["mask_rate"]), generator)  # fmt: skip
+                                     float(self.params["mask_rate"]), generator,
+                                     str(self.params["mask_rule"]))  # fmt: skip
         target = batch.x[masked, 0]
         x = batch.x.clone()
         x[masked] = 0
