@@ -117,6 +117,9 @@ class Method:
     #: one) or ``reimplementation`` (rebuilt from a partial description: the leaderboard marks
     #: the row).
     fidelity: ClassVar[str] = "faithful"
+    #: data beyond the dataset that the method learns from (a pre-training corpus), ``None``
+    #: if none: the leaderboard marks the row, as OGB's "external data" column.
+    external_data: ClassVar[str | None] = None
     #: trained only as another method's dependency (LAD-GNN's label-attentive teacher, which
     #: is fed the labels): never a sweep cell or a leaderboard row, never scored on test.
     dependency_only: ClassVar[bool] = False

@@ -93,7 +93,8 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
         "seeds than the sweep's final seeds. Avg rank over the row's datasets (1 = best); Δ = mean "
         "difference over shared datasets, + = better; #params and latency = medians. "
         f"{views.REIMPLEMENTED} = re-implemented from a partial description of the method (no "
-        "official code): see its docstring and reproduction doc."
+        f"official code): see its docstring and reproduction doc. {views.EXTERNAL} = learns from "
+        "external data (a pre-training corpus), as OGB's external-data flag."
     )
     left, right = st.columns(2)  # files built on click only
     left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",

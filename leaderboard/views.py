@@ -24,6 +24,7 @@ REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", 
 PERCENT = {"accuracy", "rocauc"}
 INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
 REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
+EXTERNAL = "§"  # a method that learns from data beyond the dataset (Method.external_data)
 RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
 PARAMS, LATENCY = "#params", "latency ms"
 PROVENANCE = ["git_sha", "config_hash", "hardware", "device", "split", "protocol", "trials",
@@ -86,14 +87,18 @@ def method_family(method: str) -> str:
 @cache
 def method_label(method: str) -> str:
     """The method's name as the table shows it: marked :data:`REIMPLEMENTED` when the
-    registered method is a re-implementation (``Method.fidelity``)."""
+    registered method is a re-implementation (``Method.fidelity``) and :data:`EXTERNAL` when it
+    learns from external data (``Method.external_data``)."""
     from benchmark.registry import METHODS
 
     try:
-        fidelity = getattr(METHODS.get(method), "fidelity", "faithful")
+        cls = METHODS.get(method)
     except Exception:  # runs of a method removed or renamed since
         return method
-    return f"{method} {REIMPLEMENTED}" if fidelity == "reimplementation" else method
+    marks = [REIMPLEMENTED] if getattr(cls, "fidelity", "faithful") == "reimplementation" else []
+    if getattr(cls, "external_data", None):
+        marks.append(EXTERNAL)
+    return " ".join([method, *marks])
 
 
 def protocol_kind(protocol: str) -> str:
@@ -251,7 +256,8 @@ def styled(b: Board):
     return sty.apply(lambda _: css, axis=None)
 
 
-_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$", "Δ": "$\\Delta$", "_": "\\_",
+_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$", "§": "$^\\S$",
+        "Δ": "$\\Delta$", "_": "\\_",
         "#": "\\#", "%": "\\%",
         "&": "\\&"}  # fmt: skip
 

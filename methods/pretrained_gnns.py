@@ -59,6 +59,7 @@ class _FineTune(LoopMethod):
     backbones = ("GIN",)
     families = ("molecular",)
     paper_protocol = "hu_paper"
+    external_data = "unlabelled ZINC molecules (ZINC_MOSES), pre-training"
     strategy: ClassVar[str] = ""
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,

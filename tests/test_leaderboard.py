@@ -90,6 +90,9 @@ def test_reimplemented_methods_are_marked_in_the_table_only():
     assert set(b.numbers["method"]) == {"vanilla", "freekd"}  # filters and links use the name
     assert "$^\\ddagger$" in views.latex(b)
     assert views.method_label("gone_method") == "gone_method"
+    assert views.method_label("pretrain_attrmask") == f"pretrain_attrmask {views.EXTERNAL}"
+    cells.loc[cells["method"] == "freekd", "method"] = "pretrain_contextpred"
+    assert "$^\\S$" in views.latex(views.board(cells))
 
 
 def test_mlflow_run_links():
