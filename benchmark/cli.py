@@ -194,7 +194,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.print(f"test = {_fmt(tm, scale)} ± {_fmt(ts, scale)}   (val = {_fmt(vm, scale)} ± "
               f"{_fmt(vs, scale)}; mean ± unbiased std over {len(seeds)} seed(s))")  # fmt: skip
     if tracker is not None:
-        out.print(f"logged to MLflow {tracker.uri} (experiment '{args.experiment}')")
+        from benchmark.runner.urls import mask
+
+        out.print(f"logged to MLflow {mask(tracker.uri)} (experiment '{args.experiment}')")
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
     return 0

@@ -42,10 +42,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise KdbenchError(
             "the leaderboard needs Streamlit and Plotly: pip install 'kdbench[app]'"
         ) from None
+    from benchmark.runner.urls import mask
+
     uri = args.tracking_uri or tracking_uri()
     cmd = streamlit_command(uri, args.host, args.port)
-    print(f"kdbench leaderboard on http://{args.host}:{args.port} (store: {uri}); Ctrl-C stops it",
-          flush=True)  # fmt: skip
+    print(f"kdbench leaderboard on http://{args.host}:{args.port} (store: {mask(uri)}); "
+          "Ctrl-C stops it", flush=True)  # fmt: skip
     proc = subprocess.Popen(cmd, env=server_env(uri))
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stop the server with us
     try:

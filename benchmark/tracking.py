@@ -42,13 +42,14 @@ def tracking_uri() -> str:
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, in one line, if an HTTP tracking server does not answer ``/health``."""
+    from benchmark.runner.urls import mask
     if not uri.startswith(("http://", "https://")):
         return
     try:
         urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout)
     except OSError as exc:
         raise KdbenchError(
-            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}); "
+            f"MLflow tracking server {mask(uri)} is unreachable ({getattr(exc, 'reason', exc)}); "
             "start it, or unset MLFLOW_TRACKING_URI to use the embedded SQLite store, "
             "or pass --no-track"
         ) from None
@@ -117,8 +118,11 @@ class Tracker:
                 exp.experiment_id if exp else self.client.create_experiment(experiment)
             )
         except Exception as exc:  # mlflow raises many types; say which store failed
+            from benchmark.runner.urls import mask, scrub
+
             raise KdbenchError(
-                f"cannot open MLflow store {self.uri}: {str(exc).splitlines()[0]}; check "
+                f"cannot open MLflow store {mask(self.uri)}: "
+                f"{scrub(str(exc), self.uri).splitlines()[0]}; check "
                 "MLFLOW_TRACKING_URI or pass --no-track"
             ) from None
 

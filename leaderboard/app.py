@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:  # `streamlit run` puts only this folder on the pa
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from benchmark.runner.urls import mask  # noqa: E402
 from leaderboard import panels, plots, store, views  # noqa: E402
 from leaderboard.aggregate import aggregate, final_runs  # noqa: E402
 
@@ -157,14 +158,15 @@ def leaderboard(uri: str) -> None:
         return
     except Exception as exc:  # any failure of the store is a message, not a traceback
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        st.error(f"Cannot read the MLflow store at {uri} ({first}). Check --tracking-uri.")
+        st.error(f"Cannot read the MLflow store at {mask(uri)} ({first}). Check --tracking-uri.")
         return
     if missing:
-        st.error(f"The final runs in {uri} lack the tags or metrics {', '.join(missing)}, so no "
-                 "table can be built. Were they written by `kdbench run`?")  # fmt: skip
+        st.error(f"The final runs in {mask(uri)} lack the tags or metrics "
+                 f"{', '.join(missing)}, so no table can be built. Were they written by "
+                 "`kdbench run`?")  # fmt: skip
         return
     if cells.empty:
-        st.info(f"No finished final runs in {uri} yet. Run a sweep (e.g. `kdbench run "
+        st.info(f"No finished final runs in {mask(uri)} yet. Run a sweep (e.g. `kdbench run "
                 "sweeps/smoke.yaml`), then press Refresh.")  # fmt: skip
         return
     if dropped:
@@ -189,7 +191,7 @@ def main() -> None:
     st.title("kdbench leaderboard")
     uri = resolve_uri()
     top, button = st.columns([5, 1])
-    top.caption(f"Tracking store: `{uri}`")
+    top.caption(f"Tracking store: `{mask(uri)}`")
     if button.button("Refresh", key="refresh"):
         st.cache_resource.clear()  # the runs
         st.cache_data.clear()  # params, tables, statistics and grid status

@@ -117,7 +117,7 @@ def progress(uri: str) -> None:
                                  key="sweep_file",
                                  help="the YAML given to `kdbench run`")  # fmt: skip
     storage = st.sidebar.text_input(
-        "Optuna storage", value="", key="storage",
+        "Optuna storage", value="", key="storage", type="password",
         placeholder=f"journal:{root}/<sweep>/optuna.journal",
         help="as `kdbench run --storage`; empty = the journal beside the tracking store",
     )
@@ -140,7 +140,9 @@ def progress(uri: str) -> None:
         st.error(str(exc))
         return
     counts = status_counts(rows)
-    st.caption(f"Sweep `{sweep.name}` ({path.strip()}), storage `{storage.strip()}`; as "
+    from benchmark.runner.urls import mask
+
+    st.caption(f"Sweep `{sweep.name}` ({path.strip()}), storage `{mask(storage.strip())}`; as "
                f"`kdbench status {path.strip()}` reports it.")  # fmt: skip
     for col, state in zip(st.columns(len(STATES)), STATES):
         col.metric(state, f"{counts[state]} / {len(rows)}")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.runner.urls import mask
+
 
 class StoreError(Exception):
     """The tracking store cannot be read; the message is a sentence for the page."""
@@ -28,9 +30,9 @@ def check_server(uri: str, timeout: float = 3.0) -> None:
         check_reachable(uri, timeout=timeout)
     except KdbenchError:
         raise StoreError(
-            f"The MLflow tracking server at {uri} does not answer. Start it (e.g. `mlflow server "
-            "--backend-store-uri sqlite:///runs/mlflow.db --port 5000`) or open the leaderboard "
-            "on another store with `kdbench leaderboard --tracking-uri URI`."
+            f"The MLflow tracking server at {mask(uri)} does not answer. Start it (e.g. "
+            "`mlflow server --backend-store-uri sqlite:///runs/mlflow.db --port 5000`) or open "
+            "the leaderboard on another store with `kdbench leaderboard --tracking-uri URI`."
         ) from None
 
 

@@ -11,7 +11,7 @@ from torch_geometric.data import Data
 
 from benchmark.data.types import GraphData, Split
 
-pytest_plugins = ["tests.conftest_data"]
+pytest_plugins = ["tests.conftest_data", "tests.conftest_pg"]
 
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -2,13 +2,16 @@
 
 Default: ``JournalStorage(JournalFileBackend(<runs>/<sweep>/optuna.journal))`` — safe for
 several processes on one machine, no schema to race on. ``--storage URL``: an RDB URL
-(PostgreSQL for many machines) with Optuna's heartbeat, or ``journal:<path>``.
+(PostgreSQL for many machines), or ``journal:<path>``. A bad URL, an unreachable server or a
+wrong password is one line with the password masked (:mod:`benchmark.runner.urls`).
 
 Every trial records its ``owner`` (``host:pid``) and, while it runs, a ``beat`` time written
-every 30 s by a :class:`Heartbeat` thread. :func:`reap_stale` marks FAILED the RUNNING trials
-whose owner on this host is dead or whose beat is older than ``KDBENCH_STALE_SECONDS``
-(default 600; any host), and re-enqueues (once) every FAILED trial that did not fail by raising
-(those carry an ``error`` user attribute): a killed trial is retried, never counted.
+every ``KDBENCH_HEARTBEAT_SECONDS`` (default 30) by a :class:`Heartbeat` thread (Optuna's own
+heartbeat only beats inside ``Study.optimize``; the runner asks and tells). :func:`reap_stale`
+marks FAILED the RUNNING trials whose owner on this host is dead or whose beat is older than
+``KDBENCH_STALE_SECONDS`` (default 600; any host), and re-enqueues (once) every FAILED trial
+that did not fail by raising (those carry an ``error`` user attribute): a killed trial is
+retried, never counted.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.errors import KdbenchError
 from benchmark.runner.artifacts import _alive
 
 
@@ -37,14 +39,13 @@ def make_storage(url: str | None, sweep_dir: Path) -> Any:
         path = Path(url[len("journal:") :]) if url else sweep_dir / "optuna.journal"
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    try:
-        return RDBStorage(url, heartbeat_interval=30, grace_period=120,
-                          engine_kwargs={"pool_pre_ping": True})  # fmt: skip
-    except Exception as exc:  # sqlalchemy raises many kinds
-        raise KdbenchError(
-            f"cannot open Optuna storage {url}: {str(exc).splitlines()[0]}; "
-            "check the URL and that the database server is up"
-        ) from None
+    from benchmark.runner.urls import parse_db_url, store_error
+
+    parse_db_url(url)
+    try:  # no Optuna heartbeat: it only beats inside Study.optimize; ours does (Heartbeat)
+        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except Exception as exc:  # sqlalchemy raises many kinds: one line, password masked
+        raise store_error(url, exc) from None
 
 
 def owner() -> str:
@@ -54,7 +55,10 @@ def owner() -> str:
 class Heartbeat:
     """Context manager: writes ``beat`` = now on a running trial every ``interval`` seconds."""
 
-    def __init__(self, study: optuna.Study, trial: optuna.Trial, interval: float = 30.0) -> None:
+    def __init__(self, study: optuna.Study, trial: optuna.Trial,
+                 interval: float | None = None) -> None:  # fmt: skip
+        if interval is None:
+            interval = float(os.environ.get("KDBENCH_HEARTBEAT_SECONDS", "30"))
         self.storage, self.trial_id, self.interval = study._storage, trial._trial_id, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

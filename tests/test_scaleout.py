@@ -1,0 +1,115 @@
+"""Scale-out: the grid on a real PostgreSQL (a throwaway server from ``conftest_pg``) with
+several workers, a worker killed mid-trial, and one-line errors with masked passwords."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from benchmark.errors import KdbenchError
+from benchmark.runner.launch import run_sweep
+from benchmark.runner.storage import make_storage
+from benchmark.runner.sweep import expand, load_sweep
+from benchmark.runner.urls import mask
+from tests.test_runner import write
+
+
+def finals(storage, cells) -> dict[str, list[int]]:
+    """cell → the seeds of its COMPLETE final trials (sorted, duplicates kept)."""
+    out = {}
+    for cell in cells:
+        study = optuna.load_study(study_name=cell.key + "#final", storage=storage)
+        out[cell.key] = sorted(t.user_attrs["seed"] for t in study.trials
+                               if t.state == TrialState.COMPLETE)  # fmt: skip
+    return out
+
+
+def test_mask_hides_passwords_in_every_kind_of_url():
+    assert mask("postgresql+psycopg2://kd:pa:ss@db:5432/x") == "postgresql+psycopg2://kd:***@db:5432/x"
+    assert mask("http://u:p@host:5000") == "http://u:***@host:5000"
+    assert mask("sqlite:///runs/optuna.db") == "sqlite:///runs/optuna.db"
+    assert mask("postgresql://kd@db/x") == "postgresql://kd@db/x"
+
+
+def test_bad_storage_urls_are_one_line_with_the_password_masked(postgres, tmp_path):
+    pw = str(postgres["password"])
+    port = postgres["port"]
+    cases = [
+        ("postgresql+psycopg2//postgres:hunter2@127.0.0.1/kdbench", "malformed storage URL"),
+        (f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port + 1}/kdbench",
+         "cannot reach the database server at 127.0.0.1"),
+        (f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port}/kdbench",
+         "wrong user or password"),
+        (f"postgresql+psycopg2://postgres:{pw}@127.0.0.1:{port}/nosuchdb",
+         "database 'nosuchdb' does not exist"),
+    ]
+    for url, needle in cases:
+        with pytest.raises(KdbenchError) as err:
+            make_storage(url, tmp_path)
+        msg = str(err.value)
+        assert needle in msg and "\n" not in msg, msg
+        assert "hunter2" not in msg and pw not in msg and ":***@" in msg, msg
+
+
+@pytest.mark.usefixtures("runs")
+def test_three_workers_on_postgres_give_the_one_worker_final_set(pg_database, tmp_path):
+    path = write(tmp_path, name="pg3", budget={"trials": 2, "tuning_seeds": [0],
+                                               "final_seeds": [0, 1, 2], "epochs": 3},
+                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
+                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    cells = run_sweep(str(path), workers=1, device="cpu", track=False)
+    from benchmark.tracking import runs_dir
+
+    embedded = finals(make_storage(None, runs_dir() / "pg3"), cells)
+    run_sweep(str(path), workers=3, storage_url=pg_database, device="cpu", track=False)
+    on_pg = finals(make_storage(pg_database, tmp_path), cells)
+    assert on_pg == embedded == {c.key: [0, 1, 2] for c in cells}
+
+
+@pytest.mark.usefixtures("runs")
+def test_a_worker_killed_mid_trial_on_postgres_is_retried_without_duplicates(pg_database,
+                                                                            tmp_path):  # fmt: skip
+    path = write(tmp_path, name="pgkill", budget={"trials": 2, "tuning_seeds": [0],
+                                                  "final_seeds": [0, 1], "epochs": 100},
+                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
+           "--threads", "1", "--storage", pg_database, "--no-track"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    key = expand(load_sweep(path))[0].key
+    deadline, killed = time.time() + 120, None
+    while time.time() < deadline and killed is None:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name=key, storage=pg_database)
+        except (KeyError, Exception):  # not created yet
+            continue
+        running = [t for t in study.trials if t.state == TrialState.RUNNING
+                   and "owner" in t.user_attrs]  # fmt: skip
+        if running:
+            killed = running[0].number
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert killed is not None, "no trial started within 120 s"
+    cells = run_sweep(str(path), storage_url=pg_database, device="cpu", track=False)
+    study = optuna.load_study(study_name=key, storage=pg_database)
+    assert study.trials[killed].state == TrialState.FAIL
+    retried = [t for t in study.trials if t.user_attrs.get("retry_of") == killed]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert finals(make_storage(pg_database, tmp_path), cells) == {c.key: [0, 1] for c in cells}
+
+
+def test_an_unreachable_tracking_server_is_one_line_with_the_password_masked():
+    from benchmark.tracking import check_reachable
+
+    with pytest.raises(KdbenchError) as err:
+        check_reachable("http://kd:hunter2@127.0.0.1:9/", timeout=2)
+    assert "unreachable" in str(err.value) and "hunter2" not in str(err.value)
+    assert "kd:***@127.0.0.1" in str(err.value)
