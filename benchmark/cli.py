@@ -144,11 +144,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     def on_seed_end(sr: SeedResult) -> None:
         r = sr.result
         if tracker is not None:
-            run = tracker.start(f"seed{sr.seed}", {**base_tags, "seed": sr.seed,
-                                                    "split": sr.split}, parent)  # fmt: skip
-            tracker.log(run, params=summary_params, metrics=result_metrics(r),
-                        curves={"val_curve": r.val_curve, "train_loss": r.loss_curve})  # fmt: skip
-            tracker.finish(run)
+            tracker.record(f"seed{sr.seed}", {**base_tags, "seed": sr.seed, "split": sr.split},
+                           parent, params=summary_params, metrics=result_metrics(r),
+                           curves={"val_curve": r.val_curve,
+                                   "train_loss": r.loss_curve})  # fmt: skip
 
     from benchmark.method import resolve_params
 
@@ -249,9 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.cli_app import add_parsers as add_app_parsers
     from benchmark.cli_grid import add_parsers
     from benchmark.cli_pretrain import add_parsers as add_pretrain_parsers
+    from benchmark.cli_serve import add_parsers as add_serve_parsers
 
     add_parsers(sub)
     add_pretrain_parsers(sub)
+    add_serve_parsers(sub)
     add_app_parsers(sub)
     return parser
 

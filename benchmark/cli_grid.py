@@ -11,12 +11,21 @@ import yaml
 from benchmark.errors import KdbenchError
 
 
+def use_tracking(args: argparse.Namespace) -> None:
+    """``--tracking URI``: this process and the workers it starts log to that MLflow store."""
+    import os
+
+    if getattr(args, "tracking", None):
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from benchmark.runner.launch import run_sweep, status_rows
 
+    use_tracking(args)
     if args.threads:
         import torch
 
@@ -53,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from benchmark.runner.launch import run_worker
 
+    use_tracking(args)
     if args.threads:
         import torch
 
@@ -129,6 +139,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--storage", default=None,
                        help="Optuna storage URL (default: a journal file under runs/<sweep>/)")
         p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+        p.add_argument("--tracking", default=None,
+                       help="MLflow tracking URI, e.g. http://host:5000 from `kdbench serve` "
+                            "(default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")  # fmt: skip
         p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process")
 

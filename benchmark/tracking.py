@@ -5,6 +5,10 @@ Embedded default: ``sqlite:///<runs>/mlflow.db`` with ``<runs>`` = ``$KDBENCH_RU
 and one ``log_batch`` per run (batched: a server round-trip per run, not per metric).
 Every run carries provenance tags: method, dataset, backbone, seed, protocol, split, stage,
 config hash, git SHA, hardware and package versions.
+
+A finished result is never lost to an unreachable store: :meth:`Tracker.record` writes a run
+that cannot be logged (after MLflow's own retries) to ``<runs>/spool/`` as JSON, says so in
+one line, and the next :class:`Tracker` of that experiment on this machine replays it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 import urllib.request
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,6 +116,7 @@ class Tracker:
             logging.getLogger(name).setLevel(logging.WARNING)
 
         self.uri = uri or tracking_uri()
+        self.experiment = experiment
         check_reachable(self.uri)
         self.client = MlflowClient(self.uri)
         try:
@@ -125,6 +132,10 @@ class Tracker:
                 f"{scrub(str(exc), self.uri).splitlines()[0]}; check "
                 "MLFLOW_TRACKING_URI or pass --no-track"
             ) from None
+        replayed = self.replay_spool()
+        if replayed:
+            print(f"replayed {replayed} spooled run(s) into {experiment}", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
     def start(self, name: str, tags: dict[str, Any], parent: str | None = None) -> str:
         """Open a run (nested under ``parent`` if given); returns its id."""
@@ -152,3 +163,57 @@ class Tracker:
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
+
+    def record(
+        self, name: str, tags: dict[str, Any], parent: str | None = None,
+        params: dict[str, Any] | None = None, metrics: dict[str, float | None] | None = None,
+        curves: dict[str, list[float]] | None = None, status: str = "FINISHED",
+    ) -> str | None:  # fmt: skip
+        """One whole run (open, log, close); returns its id, or ``None`` when the store could
+        not be reached and the run went to the spool (see the module docstring)."""
+        try:
+            run = self.start(name, tags, parent)
+            self.log(run, params=params, metrics=metrics, curves=curves)
+            self.finish(run, status)
+            return run
+        except Exception as exc:  # the store is down or refuses: keep the result locally
+            from benchmark.runner.urls import mask, scrub
+
+            path = spool_dir() / f"{uuid.uuid4().hex}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            record = {"experiment": self.experiment, "name": name, "tags": tags,
+                      "parent": parent, "params": params, "metrics": metrics,
+                      "curves": curves, "status": status}  # fmt: skip
+            path.write_text(json.dumps(record, default=str))
+            first = scrub(str(exc), self.uri).strip().splitlines()[0] if str(exc).strip() else ""
+            print(f"warning: MLflow store {mask(self.uri)} unreachable ({first[:200]}); run "
+                  f"'{name}' kept in {path} and replayed by the next kdbench run",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            return None
+
+    def replay_spool(self) -> int:
+        """Log the spooled runs of this experiment (oldest first); returns how many. A run
+        that fails again stays in the spool."""
+        folder = spool_dir()
+        done = 0
+        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if (
+            folder.is_dir()) else []  # fmt: skip
+        for path in files:
+            rec = json.loads(path.read_text())
+            if rec.get("experiment") != self.experiment:
+                continue
+            try:
+                run = self.start(rec["name"], rec["tags"], rec["parent"])
+                self.log(run, params=rec["params"], metrics=rec["metrics"],
+                         curves=rec["curves"])  # fmt: skip
+                self.finish(run, rec["status"])
+            except Exception:  # still unreachable: keep it for the next time
+                break
+            path.unlink()
+            done += 1
+        return done
+
+
+def spool_dir() -> Path:
+    """Where runs wait for an unreachable tracking store (``<runs>/spool``)."""
+    return runs_dir() / "spool"

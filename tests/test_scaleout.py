@@ -113,3 +113,51 @@ def test_an_unreachable_tracking_server_is_one_line_with_the_password_masked():
         check_reachable("http://kd:hunter2@127.0.0.1:9/", timeout=2)
     assert "unreachable" in str(err.value) and "hunter2" not in str(err.value)
     assert "kd:***@127.0.0.1" in str(err.value)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_served_store_down_mid_run_spools_the_result_and_replays_it(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.cli_serve import start_server, stop_server
+    from benchmark.tracking import Tracker, spool_dir
+
+    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast while it is down
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    backend, art, port = f"sqlite:///{tmp_path}/mlflow.db", str(tmp_path / "art"), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(backend, art, port=port)
+    try:
+        tracker = Tracker("spooled", url)
+        assert tracker.record("a", {"stage": "final"}, metrics={"test": 0.5}) is not None
+    finally:
+        stop_server(proc)
+    with pytest.raises(ProcessLookupError):  # the whole process group is gone
+        os.killpg(proc.pid, 0)
+    assert tracker.record("b", {"stage": "final"}, metrics={"test": 0.7}) is None
+    assert len(list(spool_dir().glob("*.json"))) == 1
+    proc = start_server(backend, art, port=port)
+    try:
+        again = Tracker("spooled", url)  # replays the spool
+        runs = MlflowClient(url).search_runs([again.experiment_id])
+        assert sorted(r.info.run_name for r in runs if r.info.status == "FINISHED") == ["a", "b"]
+        assert [r.data.metrics["test"] for r in runs if r.info.run_name == "b"] == [0.7]
+        assert not list(spool_dir().glob("*.json"))
+    finally:
+        stop_server(proc)
+
+
+def test_serve_refuses_a_backend_that_is_not_a_database(tmp_path):
+    from benchmark.cli_serve import start_server
+
+    with pytest.raises(KdbenchError, match="expected a database URL") as err:
+        start_server("http://kd:hunter2@host:5000", str(tmp_path))
+    assert "hunter2" not in str(err.value)

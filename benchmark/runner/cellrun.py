@@ -196,10 +196,9 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
                     "hardware": hardware(env.device), "device": str(env.device),
                     "trials": trials_used, "budget": env.sweep.budget.trials,
                     **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
-            run_id = env.tracker.start(f"seed{seed}", tags, parent_run)
             curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
-            env.tracker.log(run_id, params=params, metrics=result_metrics(result), curves=curves)
-            env.tracker.finish(run_id)
+            env.tracker.record(f"seed{seed}", tags, parent_run, params=params,
+                               metrics=result_metrics(result), curves=curves)  # fmt: skip
         trial.set_user_attr("val", result.val)
         study.tell(trial, result.test)
     except Exception as exc:
