@@ -33,7 +33,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres() -> dict[str, str | int]:
     """``{"url": postgresql+psycopg2://postgres:PASSWORD@127.0.0.1:PORT/kdbench, "port",
-    "password"}``; the cluster lives for the session, with fsync off (throwaway only)."""
+    "password", "start", "stop"}`` (the last two: commands that start and stop the server);
+    the cluster lives for the session, with fsync off (throwaway only)."""
     pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install '.[dev]')")
     pg = _pg_bin()
     if pg is None or not (pg / "initdb").exists():
@@ -49,15 +50,15 @@ def postgres() -> dict[str, str | int]:
     data.chmod(0o700)
     port = _free_port()
     log = data / "server.log"
+    start = [*as_pg, str(pg / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
+             f"-k {data} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off "
+             "-c max_connections=200", "start"]  # fmt: skip
     try:
         subprocess.run([*as_pg, str(pg / "initdb"), "-D", str(data), "-U", "postgres",
                         "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync"], check=True,
                        capture_output=True)  # fmt: skip
-        subprocess.run([*as_pg, str(pg / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                        "-o", f"-k {data} -h 127.0.0.1 -p {port} -c fsync=off "
-                              "-c synchronous_commit=off -c max_connections=200", "start"],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(start, check=True, capture_output=True)
         env = {**os.environ, "PGPASSWORD": PASSWORD}
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
                         "create database kdbench"], check=True, capture_output=True,
@@ -66,10 +67,9 @@ def postgres() -> dict[str, str | int]:
         shutil.rmtree(data, ignore_errors=True)
         pytest.skip(f"cannot start a throwaway PostgreSQL: {exc}")
     url = f"postgresql+psycopg2://postgres:{PASSWORD}@127.0.0.1:{port}/kdbench"
-    yield {"url": url, "port": port, "password": PASSWORD, "data": str(data),
-           "pg_ctl": str(pg / "pg_ctl"), "as_pg": as_pg, "log": str(log)}
-    subprocess.run([*as_pg, str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
-                    "stop"], capture_output=True)  # fmt: skip
+    stop = [*as_pg, str(pg / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+    yield {"url": url, "port": port, "password": PASSWORD, "start": start, "stop": stop}
+    subprocess.run(stop, capture_output=True)
     shutil.rmtree(data, ignore_errors=True)
     pwfile.unlink(missing_ok=True)
 

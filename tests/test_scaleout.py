@@ -161,3 +161,33 @@ def test_serve_refuses_a_backend_that_is_not_a_database(tmp_path):
     with pytest.raises(KdbenchError, match="expected a database URL") as err:
         start_server("http://kd:hunter2@host:5000", str(tmp_path))
     assert "hunter2" not in str(err.value)
+
+
+@pytest.mark.usefixtures("runs")
+def test_a_database_restart_mid_sweep_is_ridden_out(postgres, pg_database, tmp_path):
+    path = write(tmp_path, name="pgrestart", budget={"trials": 3, "tuning_seeds": [0],
+                                                     "final_seeds": [0, 1], "epochs": 60},
+                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "KDBENCH_STALE_SECONDS": "5"}
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
+           "--threads", "1", "--storage", pg_database, "--no-track"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    key = expand(load_sweep(path))[0].key
+    deadline, started = time.time() + 120, False
+    while time.time() < deadline and not started:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name=key, storage=pg_database)
+            started = any(t.state == TrialState.RUNNING for t in study.trials)
+        except Exception:  # not created yet
+            continue
+    assert started, "no trial started within 120 s"
+    subprocess.run(postgres["stop"], check=True, capture_output=True)
+    time.sleep(4)  # the worker meets the outage
+    subprocess.run(postgres["start"], check=True, capture_output=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    assert "unreachable; retrying" in err and "s3cret" not in err
+    cells = expand(load_sweep(path))
+    assert finals(make_storage(pg_database, tmp_path), cells) == {c.key: [0, 1] for c in cells}

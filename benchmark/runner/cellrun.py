@@ -30,7 +30,7 @@ from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
 from benchmark.runner.artifacts import ArtifactCache, resolve_dependencies
-from benchmark.runner.storage import Heartbeat
+from benchmark.runner.storage import Heartbeat, is_store_outage
 from benchmark.runner.sweep import Cell, SweepFile
 
 
@@ -168,6 +168,8 @@ def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
         study.tell(trial, state=TrialState.PRUNED)
         _close(env, run_id, {}, {}, "KILLED")
     except Exception as exc:  # a crashed trial is recorded, the grid goes on
+        if is_store_outage(exc):  # not the trial's fault: the worker waits and retries it
+            raise
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         trial.set_user_attr("error", msg)
         trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
@@ -202,6 +204,8 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
         trial.set_user_attr("val", result.val)
         study.tell(trial, result.test)
     except Exception as exc:
+        if is_store_outage(exc):
+            raise
         trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
         study.tell(trial, state=TrialState.FAIL)
 

@@ -5,11 +5,16 @@ default configuration enqueued as trial 0), its ``#final`` study and its MLflow 
 recovers trials of dead workers. A worker loops over the cells in order (teachers first):
 it starts a tuning trial while the cell's budget is not used up (RUNNING and WAITING trials
 count, so the budget holds across workers), then claims final seeds once tuning is over, and
-returns when every cell is done, waiting while other workers hold the last pieces.
+returns when every cell is done, waiting while other workers hold the last pieces. If the
+storage's database goes away (a restart, a network cut), the worker says so in one line and
+retries with back-off until it is back (``KDBENCH_STORE_PATIENCE`` seconds, default 3600);
+a trial interrupted by the outage is recovered like a dead worker's.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ from benchmark.runner.cellrun import (
     run_trial,
     study_names,
 )
-from benchmark.runner.storage import is_killed, reap_stale
+from benchmark.runner.storage import is_killed, is_store_outage, reap_stale, release_own
 from benchmark.runner.sweep import Cell, teacher_cells
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -220,19 +225,46 @@ def _finish_parent(env: Env, cell: Cell, tune: optuna.Study, final: optuna.Study
     tune.set_user_attr("summarised", True)
 
 
+def retrying(env: Env, fn, *args):
+    """``fn(*args)``, retried with back-off while the storage is unreachable."""
+    from benchmark.runner.urls import mask
+
+    patience = float(os.environ.get("KDBENCH_STORE_PATIENCE", "3600"))
+    deadline, delay, outage = time.monotonic() + patience, 1.0, False
+    while True:
+        try:
+            if outage:  # back: our trials cut short by the outage are retried like a dead
+                for study in (s for pair in env.studies.values() for s in pair):  # worker's
+                    release_own(study)
+                    reap_stale(study)
+            return fn(*args)
+        except Exception as exc:
+            if not is_store_outage(exc) or time.monotonic() > deadline:
+                raise
+            url = str(getattr(getattr(env.storage, "engine", None), "url", "the storage"))
+            print(f"warning: Optuna storage {mask(url)} unreachable; retrying in "
+                  f"{delay:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+            time.sleep(delay)
+            delay, outage = min(2 * delay, 30.0), True
+
+
 def work(env: Env, cells: list[Cell], poll: float = 2.0, on_progress=None) -> None:
     """Pull work from ``cells`` until all are done (the worker loop)."""
     while True:
         states = []
         for cell in cells:
-            while (state := step(env, cell)) == "worked":
+            while (state := retrying(env, step, env, cell)) == "worked":
                 if on_progress is not None:
                     on_progress()
             states.append(state)
         if all(s == "done" for s in states):
             return
         for cell in cells:  # waiting on others: recover the trials of workers that died
-            if not cell_state(env, cell).done:
-                for study in load(env, cell):
-                    reap_stale(study)
+            retrying(env, _reap, env, cell)
         time.sleep(poll)
+
+
+def _reap(env: Env, cell: Cell) -> None:
+    if not cell_state(env, cell).done:
+        for study in load(env, cell):
+            reap_stale(study)

@@ -115,3 +115,31 @@ def reap_stale(study: optuna.Study) -> int:
                                 skip_if_exists=False)  # fmt: skip
             n += 1
     return n
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the storage's database cannot be reached (not a bug of ours)."""
+    try:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+    except ImportError:  # pragma: no cover
+        return False
+    seen: BaseException | None = exc
+    for _ in range(5):  # Optuna wraps SQLAlchemy's errors (StorageInternalError from ...)
+        if seen is None:
+            return False
+        if isinstance(seen, OperationalError) or (
+                isinstance(seen, DBAPIError) and seen.connection_invalidated):  # fmt: skip
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def release_own(study: optuna.Study) -> int:
+    """Fail (as killed: retried by :func:`reap_stale`) the RUNNING trials this process owns;
+    for a worker between two pieces of work, those were cut short by a storage outage."""
+    me, n = owner(), 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("owner") == me:
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            n += 1
+    return n
