@@ -249,10 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.cli_grid import add_parsers
     from benchmark.cli_pretrain import add_parsers as add_pretrain_parsers
     from benchmark.cli_serve import add_parsers as add_serve_parsers
+    from benchmark.cli_slurm import add_parsers as add_slurm_parsers
 
     add_parsers(sub)
     add_pretrain_parsers(sub)
     add_serve_parsers(sub)
+    add_slurm_parsers(sub)
     add_app_parsers(sub)
     return parser
 

@@ -8,7 +8,8 @@ config hash, git SHA, hardware and package versions.
 
 A finished result is never lost to an unreachable store: :meth:`Tracker.record` writes a run
 that cannot be logged (after MLflow's own retries) to ``<runs>/spool/`` as JSON, says so in
-one line, and the next :class:`Tracker` of that experiment on this machine replays it.
+one line, and replays it as soon as a later run goes through (or the next :class:`Tracker`
+of that experiment on this machine starts).
 """
 
 from __future__ import annotations
@@ -175,7 +176,6 @@ class Tracker:
             run = self.start(name, tags, parent)
             self.log(run, params=params, metrics=metrics, curves=curves)
             self.finish(run, status)
-            return run
         except Exception as exc:  # the store is down or refuses: keep the result locally
             from benchmark.runner.urls import mask, scrub
 
@@ -190,6 +190,13 @@ class Tracker:
                   f"'{name}' kept in {path} and replayed by the next kdbench run",
                   file=sys.stderr, flush=True)  # fmt: skip
             return None
+        if self._spooled():  # the store is back: log what waited for it
+            self.replay_spool()
+        return run
+
+    def _spooled(self) -> bool:
+        folder = spool_dir()
+        return folder.is_dir() and any(folder.glob("*.json"))
 
     def replay_spool(self) -> int:
         """Log the spooled runs of this experiment (oldest first); returns how many. A run

@@ -146,9 +146,10 @@ def test_served_store_down_mid_run_spools_the_result_and_replays_it(tmp_path, mo
     assert len(list(spool_dir().glob("*.json"))) == 1
     proc = start_server(backend, art, port=port)
     try:
-        again = Tracker("spooled", url)  # replays the spool
-        runs = MlflowClient(url).search_runs([again.experiment_id])
-        assert sorted(r.info.run_name for r in runs if r.info.status == "FINISHED") == ["a", "b"]
+        assert tracker.record("c", {"stage": "final"}) is not None  # back: replays "b" too
+        runs = MlflowClient(url).search_runs([tracker.experiment_id])
+        finished = sorted(r.info.run_name for r in runs if r.info.status == "FINISHED")
+        assert finished == ["a", "b", "c"]
         assert [r.data.metrics["test"] for r in runs if r.info.run_name == "b"] == [0.7]
         assert not list(spool_dir().glob("*.json"))
     finally:
@@ -191,3 +192,25 @@ def test_a_database_restart_mid_sweep_is_ridden_out(postgres, pg_database, tmp_p
     assert "unreachable; retrying" in err and "s3cret" not in err
     cells = expand(load_sweep(path))
     assert finals(make_storage(pg_database, tmp_path), cells) == {c.key: [0, 1] for c in cells}
+
+
+@pytest.mark.usefixtures("runs")
+def test_slurm_array_of_workers_through_submitits_local_executor(tmp_path):
+    from benchmark.cli import build_parser
+    from benchmark.cli_slurm import submit
+
+    pytest.importorskip("submitit")
+    path = write(tmp_path, name="array", budget={"trials": 2, "tuning_seeds": [0],
+                                                 "final_seeds": [0, 1, 2], "epochs": 3},
+                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
+                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    args = build_parser().parse_args(["slurm", str(path), "--array", "2", "--cluster", "local",
+                                      "--device", "cpu", "--cpus-per-task", "1", "--no-track",
+                                      "--folder", str(tmp_path / "jobs")])  # fmt: skip
+    jobs = submit(args)
+    assert [job.result() for job in jobs] == [1, 2]
+    from benchmark.tracking import runs_dir
+
+    cells = expand(load_sweep(path))
+    assert finals(make_storage(None, runs_dir() / "array"), cells) == {
+        c.key: [0, 1, 2] for c in cells}
