@@ -214,3 +214,48 @@ def test_slurm_array_of_workers_through_submitits_local_executor(tmp_path):
     cells = expand(load_sweep(path))
     assert finals(make_storage(None, runs_dir() / "array"), cells) == {
         c.key: [0, 1, 2] for c in cells}
+
+
+@pytest.mark.usefixtures("runs")
+def test_a_tracking_server_restart_mid_sweep_loses_no_final_run(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.cli_serve import start_server, stop_server
+
+    path = write(tmp_path, name="mlrestart", budget={"trials": 2, "tuning_seeds": [0],
+                                                     "final_seeds": [0, 1, 2], "epochs": 40},
+                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
+                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    backend, art, port = f"sqlite:///{tmp_path}/ml.db", str(tmp_path / "art"), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(backend, art, port=port)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # fmt: skip
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
+           "--threads", "1", "--tracking", url]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        client = MlflowClient(url)
+        deadline = time.time() + 120
+        while time.time() < deadline:  # the first runs are in: restart the server under it
+            exp = client.get_experiment_by_name("mlrestart")
+            if exp and client.search_runs([exp.experiment_id], "tags.stage = 'final'"):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the sweep ended before the restart"
+        stop_server(server)
+        time.sleep(3)
+        server = start_server(backend, art, port=port)
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+        exp = client.get_experiment_by_name("mlrestart")
+        runs = client.search_runs([exp.experiment_id],
+                                  "tags.stage = 'final' and attributes.status = 'FINISHED'")
+        got = sorted((r.data.tags["cell"], r.data.tags["seed"]) for r in runs)
+        cells = expand(load_sweep(path))
+        assert got == sorted((c.key, str(s)) for c in cells for s in (0, 1, 2))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stop_server(server)
