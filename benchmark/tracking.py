@@ -198,6 +198,20 @@ class Tracker:
         folder = spool_dir()
         return folder.is_dir() and any(folder.glob("*.json"))
 
+    def safely(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, or ``None`` and one warning line if the store fails (for
+        bookkeeping runs — tuning trials, a cell's summary — whose loss costs no result: the
+        Optuna store holds the trials, and final seeds go through :meth:`record`)."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            from benchmark.runner.urls import mask, scrub
+
+            first = (scrub(str(exc), self.uri).strip().splitlines() or [""])[0][:200]
+            print(f"warning: MLflow store {mask(self.uri)} unreachable ({first}); {what} not "
+                  "logged, the grid goes on", file=sys.stderr, flush=True)  # fmt: skip
+            return None
+
     def replay_spool(self) -> int:
         """Log the spooled runs of this experiment (oldest first); returns how many. A run
         that fails again stays in the spool."""

@@ -145,8 +145,9 @@ def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
         tuned = suggest(env, cell, trial)
         params = cell_params(env, cell, tuned)
         if env.tracker is not None:
-            run_id = env.tracker.start(f"trial{trial.number}", {**cell_tags(cell), "stage": "hpo",
-                                       "trial": trial.number}, parent_run)  # fmt: skip
+            run_id = env.tracker.safely(
+                f"trial {trial.number} of {cell.key}", env.tracker.start, f"trial{trial.number}",
+                {**cell_tags(cell), "stage": "hpo", "trial": trial.number}, parent_run)  # fmt: skip
         epochs = int(params["epochs"])
         vals: list[float] = []
         for k, seed in enumerate(env.sweep.budget.tuning_seeds):
@@ -235,5 +236,6 @@ def cell_tags(cell: Cell) -> dict[str, Any]:
 def _close(env: Env, run_id: str | None, params: dict[str, Any], metrics: dict[str, float],
            status: str) -> None:  # fmt: skip
     if env.tracker is not None and run_id is not None:
-        env.tracker.log(run_id, params=params, metrics=metrics)
-        env.tracker.finish(run_id, status)
+        what = f"the tuning trial run {run_id}"
+        env.tracker.safely(what, env.tracker.log, run_id, params=params, metrics=metrics)
+        env.tracker.safely(what, env.tracker.finish, run_id, status)

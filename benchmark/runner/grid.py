@@ -216,13 +216,18 @@ def _finish_parent(env: Env, cell: Cell, tune: optuna.Study, final: optuna.Study
     run = tune.user_attrs.get("mlflow_run")
     if run is None:
         return
-    env.tracker.log(run, params={f"best.{k}": v for k, v in tune.best_trial.params.items()},
-                    metrics={"test_mean": statistics.fmean(tests),
-                             "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
-                             "val_mean": statistics.fmean(vals),
-                             "trials": len(tune.trials)})  # fmt: skip
-    env.tracker.finish(run)
-    tune.set_user_attr("summarised", True)
+    def summarise() -> bool:
+        env.tracker.log(run, params={f"best.{k}": v for k, v in tune.best_trial.params.items()},
+                        metrics={"test_mean": statistics.fmean(tests),
+                                 "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
+                                 "val_mean": statistics.fmean(vals),
+                                 "trials": len(tune.trials)})  # fmt: skip
+        env.tracker.finish(run)
+        return True
+
+    # the store down: the summary waits for the next pass (the final runs are in already)
+    if env.tracker.safely(f"the summary of {cell.key}", summarise):
+        tune.set_user_attr("summarised", True)
 
 
 def retrying(env: Env, fn, *args):
