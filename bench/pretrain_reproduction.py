@@ -57,6 +57,22 @@ def table(out: Path) -> str:
         tests = [paired(r, scratch) for r in rows[1:]]
         lines.append(f"| {ds} | {some['params']['epochs']} | {len(some['seeds'])} | "
                      + " | ".join(cell(r) for r in rows) + " | " + " | ".join(tests) + " |")
+    return "\n".join(lines) + "\n\n" + encoders_table(ENCODERS)
+
+
+def encoders_table(path: Path) -> str:
+    """The encoders' pre-training: corpus sample, epochs, loss of the first and last epoch,
+    training time and speed (``--pretrain-only``'s record)."""
+    if not path.exists():
+        return ""
+    rec = json.loads(path.read_text())
+    lines = ["| encoder | molecules | epochs | loss, first → last epoch | training | "
+             "molecules/s | hardware, threads, date |", "|" + " --- |" * 7]  # fmt: skip
+    for name, r in rec.items():
+        lines.append(f"| {name} | {r['molecules']:,} | {r['epochs']} | {r['losses'][0]:.3f} → "
+                     f"{r['losses'][-1]:.3f} | {r['train_seconds'] / 60:.0f} min | "
+                     f"{r['molecules_per_second']:.0f} | {r['hardware']}, {r['threads']}, "
+                     f"{r['date']} |")  # fmt: skip
     return "\n".join(lines)
 
 
