@@ -32,8 +32,8 @@ every seed; the paper reports 79.4 ± 1.6 — hence the default.
 Differences from the official code: the best epoch is the earliest of equal validation scores
 (the official code keeps the latest, and a tie resets its patience), and the teacher is
 trained full-batch (official GraphSAGE samples 5, 5 neighbours per layer in mini-batches).
-Not yet implemented: NOSMOG's additions (position features, representation similarity,
-adversarial augmentation).
+NOSMOG's additions (position features, representation similarity, adversarial augmentation)
+are :mod:`methods.nosmog`, a subclass of this method.
 """
 
 from __future__ import annotations

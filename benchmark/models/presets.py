@@ -24,6 +24,20 @@ _GLNN_TEACHERS = {
     "APPNP": {**_GLNN_TRAIN, "dropout": 0.5, "weight_decay": 0.01},
 }  # fmt: skip
 
+#: GLNN's MLP students per dataset (the learning rate is ``_GLNN_TRAIN``'s 0.01).
+_GLNN_MLP = {"cora": {"dropout": 0.6, "weight_decay": 5e-3},
+             "citeseer": {"dropout": 0.1, "weight_decay": 1e-3}}
+
+
+def _nosmog(dataset: str, dim: int, walks: int, window: int, epochs: int, eps: float,
+            rsd: float) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """A NOSMOG preset: GLNN's teachers and MLP for ``dataset`` plus the student's DeepWalk
+    (``dim``-d, ``walks`` walks of 50 per node, ``window``, ``epochs``), ε and μ."""
+    mlp = {**_GLNN_TRAIN, **_GLNN_MLP[dataset], "position_dim": dim, "walk_length": 50,
+           "num_walks": walks, "walk_window": window, "walk_epochs": epochs, "adv_eps": eps,
+           "rsd_weight": rsd}  # fmt: skip
+    return {**_GLNN_TEACHERS, "MLP": mlp}
+
 # Hu et al. 2020 (``chem/model.py``, ``finetune.py``): GIN 5 × 300 with bond embeddings in
 # every layer, MLP width 2d, batch norm, no ReLU after the last layer, JK last, mean pooling,
 # one linear head; fine-tuned with batch 32, 100 epochs, Adam lr 1e-3, no weight decay,
@@ -57,10 +71,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # full batch. Its
     # experiments script caps the GLNN student at 200 epochs; ours keeps 500 (early stopping
     # at patience 50 ends every run we saw well before).
-    "glnn_cora": {**_GLNN_TEACHERS,
-                  "MLP": {**_GLNN_TRAIN, "dropout": 0.6, "weight_decay": 5e-3}},
-    "glnn_citeseer": {**_GLNN_TEACHERS,
-                      "MLP": {**_GLNN_TRAIN, "dropout": 0.1, "weight_decay": 1e-3}},
+    "glnn_cora": {**_GLNN_TEACHERS, "MLP": {**_GLNN_TRAIN, **_GLNN_MLP["cora"]}},
+    "glnn_citeseer": {**_GLNN_TEACHERS, "MLP": {**_GLNN_TRAIN, **_GLNN_MLP["citeseer"]}},
+    # NOSMOG's per-dataset settings (meettyj/NOSMOG ``tran.conf.yaml`` / ``ind.conf.yaml``):
+    # GLNN's teachers and MLP training, plus DeepWalk, ε and μ, which differ by setting.
+    "nosmog_cora": _nosmog("cora", dim=64, walks=5, window=5, epochs=1, eps=0.04,
+                           rsd=0.1),
+    "nosmog_citeseer": _nosmog("citeseer", dim=16, walks=3, window=5, epochs=5,
+                               eps=0.045, rsd=0.1),
+    "nosmog_cora_ind": _nosmog("cora", dim=64, walks=1, window=3, epochs=3, eps=0.05,
+                               rsd=0.1),
+    "nosmog_citeseer_ind": _nosmog("citeseer", dim=64, walks=3, window=5, epochs=3,
+                                   eps=0.05, rsd=0.3),
     "hu2020": {"GIN": _HU2020},
 }  # fmt: skip
 
