@@ -29,9 +29,14 @@ zero but Adam still steps (weight decay and momentum). On Cora-CPF (GraphSAGE te
 0–4, 2026-11-23) full batch gave 79.4 ± 1.6 % and the official schedule 77.6 ± 1.3 %, lower on
 every seed; the paper reports 79.4 ± 1.6 — hence the default.
 
-Differences from the official code: the best epoch is the earliest of equal validation scores
-(the official code keeps the latest, and a tie resets its patience), and the teacher is
-trained full-batch (official GraphSAGE samples 5, 5 neighbours per layer in mini-batches).
+Differences from the official code: without a ``glnn_*`` preset the best epoch is the earliest
+of equal validation scores (the official code keeps the latest, and a tie resets its patience;
+the presets set ``ties=last``); the teacher is trained full-batch (official GraphSAGE samples
+5, 5 neighbours per layer in mini-batches); and our backbones, student and teachers alike, also
+drop the *input* features (``input_dropout`` defaults to ``dropout`` for node tasks, Kipf &
+Welling's convention) where the official models drop hidden layers only — ``--set
+input_dropout=0`` gives theirs. Every GLNN and NOSMOG row in ``docs/`` so far ran with input
+dropout; its effect is not measured yet.
 NOSMOG's additions (position features, representation similarity, adversarial augmentation)
 are :mod:`methods.nosmog`, a subclass of this method.
 """

@@ -48,10 +48,11 @@ both :math:`H^T` and :math:`H^S` are the hidden layer *after* its ReLU (the offi
 both before it); the DeepWalk walker keeps a walk at a node without neighbours instead of
 stopping it; the official CPF runs compute DeepWalk once and reuse it for every seed (ours per
 seed, seeded); full batch by default (as our GLNN, whose official mini-batch schedule scored
-lower on Cora-CPF); the earliest of equal validation scores is kept unless the preset says
-``ties=last``. The inductive position lookup reads the new node's neighbours, so the student is
-graph-free at inference only for nodes present when the walks were made; the latency the loop
-reports excludes that lookup (positions are precomputed).
+lower on Cora-CPF); GLNN's input dropout, which also drops position features (see
+:mod:`methods.glnn`; ``--set input_dropout=0`` gives the official models'). The inductive
+position lookup reads the new node's neighbours, so the student is graph-free at inference
+only for nodes present when the walks were made; the latency the loop reports excludes that
+lookup (positions are precomputed).
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ def deepwalk(edge_index: Tensor, num_nodes: int, dim: int, walk_length: int = 50
     gen = torch.Generator().manual_seed(seed)
     walks = random_walks(ei, num_nodes, starts.repeat(num_walks), walk_length, gen)
     walks = walks[torch.randperm(walks.shape[0], generator=gen)]  # gensim reads in order
-    names = np.arange(num_nodes).astype(str)  # gensim's tokens are strings
-    sentences = names[walks.numpy()].tolist()
+    names = [str(i) for i in range(num_nodes)]  # gensim's tokens: strings, shared by walks
+    sentences = [[names[i] for i in walk] for walk in walks.tolist()]
     model = Word2Vec(sentences, vector_size=dim, window=window, epochs=epochs, sg=1, hs=1,
                      min_count=0, workers=1, seed=seed)  # fmt: skip
     out = np.zeros((num_nodes, dim), dtype=np.float32)
