@@ -271,9 +271,13 @@ class LADGNN(_LADBase):
         return [Dependency("teacher", "lad_teacher", backbone, params=teacher_params)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
+        """The paper's sensitivity ranges (λ = α over 1e-3…1e3, τ over 0.1…1) and the
+        student's lr around its default; τ is shared with the teacher, so each τ trains
+        (and caches) its own teacher."""
         return {
             "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "alpha": trial.suggest_float("alpha", 0.1, 10.0, log=True),
+            "alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True),
+            "tau": trial.suggest_float("tau", 0.1, 1.0),
         }
 
     def build(self, ctx: FitContext) -> nn.Module:
