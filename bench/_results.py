@@ -24,11 +24,48 @@ import torch
 from benchmark.fitting import FitSummary
 from benchmark.tracking import git_sha, hardware
 
+#: the fields of a results row that hold one value per seed (in the order of ``seeds``)
+PER_SEED = ("seeds", "val", "test", "best_epoch", "train_seconds", "inference_ms", "extra")
+
 
 def load_rows(out: Path) -> list[dict[str, Any]]:
     if not out.exists():
         return []
     return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+
+def merge_seeds(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from rows of the same configuration run on disjoint seed ranges (e.g. seeds
+    0–4 in one process, 5–9 in another): per-seed fields concatenated in seed order, means
+    and unbiased stds recomputed; provenance (date, commit, hardware) from the last row. A
+    seed present twice keeps its first result."""
+    import statistics
+
+    if len(rows) == 1:
+        return rows[0]
+    first: dict[int, tuple[dict[str, Any], int]] = {}
+    for r in rows:
+        for i, seed in enumerate(r["seeds"]):
+            first.setdefault(seed, (r, i))
+    order = sorted(first)
+    merged = dict(rows[-1])
+    for f in PER_SEED:
+        if all(f in r for r in rows):
+            merged[f] = [first[s][0][f][first[s][1]] for s in order]
+    for name in ("test", "val"):
+        xs = merged[name]
+        merged[f"{name}_mean"] = statistics.fmean(xs)
+        merged[f"{name}_std"] = statistics.stdev(xs) if len(xs) > 1 else None
+    merged["wall_seconds"] = round(sum(r.get("wall_seconds", 0.0) for r in rows), 1)
+    return merged
+
+
+def rows_by_key(out: Path, key: Callable[[dict[str, Any]], tuple]) -> dict[tuple, dict[str, Any]]:
+    """The rows of ``out`` by ``key``, a configuration's seed chunks merged into one row."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in load_rows(out):
+        groups.setdefault(key(r), []).append(r)
+    return {k: merge_seeds(rs) for k, rs in groups.items()}
 
 
 def append_row(out: Path, summary: FitSummary, started: float, device: torch.device,
@@ -63,21 +100,26 @@ class Job:
 
 def run_jobs(out: Path, jobs: Iterable[Job], key: Callable[[dict[str, Any]], tuple],
              seeds: list[int], command: str) -> None:  # fmt: skip
-    """Fit every job whose row is not yet in ``out`` (rows matched by ``key``), on the CPU,
-    each dataset loaded once in a row; append its row and print one line."""
+    """Fit every job on those of ``seeds`` that no row of ``out`` with its key holds yet, on
+    the CPU, each dataset loaded once in a row; append a row (the seeds run) and print one
+    line. Seed ranges can thus be split over processes (``--seeds 0-4`` / ``--seeds 5-9``)
+    and an interrupted script resumes; tables merge the chunks (:func:`rows_by_key`)."""
     from benchmark.data.loaders import load_dataset
     from benchmark.fitting import fit_seeds
 
     device = torch.device("cpu")
-    finished = {key(r) for r in load_rows(out)}
+    done: dict[tuple, set[int]] = {}
+    for r in load_rows(out):
+        done.setdefault(key(r), set()).update(r["seeds"])
     name, data = None, None
     for job in jobs:
-        if job.key in finished:
+        todo = [s for s in seeds if s not in done.get(job.key, set())]
+        if not todo:
             continue
         if job.dataset != name:
             name, data = job.dataset, load_dataset(job.dataset)
         t0 = time.perf_counter()
-        summary = fit_seeds(job.method, data, job.backbone, seeds, device, job.overrides,
+        summary = fit_seeds(job.method, data, job.backbone, todo, device, job.overrides,
                             protocol=job.protocol, teacher=job.teacher)  # fmt: skip
         row = append_row(out, summary, t0, device, command, **job.extra)
         print(" ".join(f"{k or '':12s}" for k in job.key),

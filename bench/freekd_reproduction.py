@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, percents, run_jobs
+from _results import Job, cell, paired, parse_script_args, percents, rows_by_key, run_jobs
 
 from benchmark.cli import parse_overrides, parse_seeds
 
@@ -48,7 +48,7 @@ def _key(r: dict) -> tuple[str, str, str]:
 
 
 def table(out: Path) -> str:
-    by = {_key(r): r for r in load_rows(out)}
+    by = rows_by_key(out, _key)
     head = ("| dataset | backbone | LTD authors' FreeKD | vanilla | kd (wider teacher) | freekd "
             "| freekd_random | freekd_node | freekd − random, paired | freekd − vanilla, paired "
             "| freekd − kd, paired |")  # fmt: skip

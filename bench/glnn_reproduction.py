@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
+from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
 from benchmark.cli import parse_seeds
 
@@ -65,7 +65,7 @@ def _fmt_ms(ms: float | None) -> str:
 
 
 def table(out: Path) -> str:
-    by = {_key(r): r for r in load_rows(out)}
+    by = rows_by_key(out, _key)
     lines = ["| dataset | setting | teacher | teacher acc | MLP | GLNN | GLNN − MLP, paired "
              "| teacher ms | GLNN ms | speed-up | paper SAGE / MLP / GLNN |",
              "|" + " --- |" * 11]  # fmt: skip

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
+from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
 from benchmark.cli import parse_seeds
 
@@ -41,7 +41,7 @@ def _key(r: dict) -> tuple:
 
 
 def table(out: Path) -> str:
-    by = {_key(r): r for r in load_rows(out)}
+    by = rows_by_key(out, _key)
     lines = ["| dataset | backbone | paper (vanilla → LAD) | protocol | base (α = 0) | LAD-GNN "
              "| LAD − base, paired | LAD, graph-masked attention |",
              "|" + " --- |" * 8]  # fmt: skip

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
+from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
 from benchmark.cli import parse_overrides, parse_seeds
 
@@ -46,7 +46,7 @@ def _key(r: dict) -> tuple[str, str, str, str]:
 
 
 def table(out: Path) -> str:
-    by = {_key(r): r for r in load_rows(out)}
+    by = rows_by_key(out, _key)
     head = ("| dataset | backbone | paper LTD | teacher (paper / ltd) | kd (paper / ltd) "
             "| ltd (paper / ltd) | ltd_fo (paper / ltd) | ltd − kd, paired "
             "| ltd_fo − kd, paired |")  # fmt: skip

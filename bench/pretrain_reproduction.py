@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, load_rows, paired, parse_script_args, run_jobs
+from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
 from benchmark.cli import parse_overrides, parse_seeds
 
@@ -44,7 +44,7 @@ def _key(r: dict) -> tuple[str, str]:
 
 
 def table(out: Path) -> str:
-    by = {_key(r): r for r in load_rows(out)}
+    by = rows_by_key(out, _key)
     lines = ["| dataset | epochs | seeds | from scratch | attribute masking | context prediction "
              "| attrmask − scratch, paired | contextpred − scratch, paired |",
              "|" + " --- |" * 8]  # fmt: skip
