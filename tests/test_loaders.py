@@ -225,3 +225,22 @@ def test_one_hot_degree_computes_max_degree() -> None:
     t = TRANSFORMS.get("one_hot_degree")([star, pair], {"max_degree": None})
     assert t(star.clone()).x.shape == (4, 4) and t(pair.clone()).x.shape == (2, 4)
     assert math.isclose(float(t(star.clone()).x[0, 3]), 1.0)
+
+
+def test_minmax_degree_normalises_within_each_graph() -> None:
+    from torch_geometric.data import Data
+
+    star = Data(edge_index=torch.tensor([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]]), num_nodes=4)
+    path = Data(edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), num_nodes=4)  # 3: isolated
+    t = TRANSFORMS.get("minmax_degree")([star, path], {})
+    assert torch.allclose(t(star.clone()).x.flatten(), torch.tensor([1.0, 0, 0, 0]), atol=1e-6)
+    assert torch.allclose(t(path.clone()).x.flatten(), torch.tensor([0.5, 1, 0.5, 0]), atol=1e-6)
+
+
+def test_imdb_with_the_lad_official_features(load_real) -> None:
+    gd = load_real("IMDB-BINARY-minmaxdeg")
+    assert gd.num_features == 1 and gd.num_items == 1000
+    for g in gd.graphs[:100]:
+        deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes)
+        regular = bool((deg == deg[0]).all())  # e.g. a clique: every feature is 0
+        assert float(g.x.min()) == 0.0 and (float(g.x.max()) > 0.99) != regular

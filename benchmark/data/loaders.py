@@ -201,6 +201,21 @@ def _one_hot_degree(items: list[Data], args: dict[str, Any]) -> Callable[[Data],
     return T.OneHotDegree(**args)
 
 
+@TRANSFORMS.register("minmax_degree")
+def _minmax_degree(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
+    """One feature per node, its degree min-max normalised within its own graph:
+    x_v = (d_v − min_u d_u) / (max_u d_u − min_u d_u + 1e-8), d = out-degree from
+    ``edge_index[0]``, shape [n, 1] — the LAD-GNN official code's features for graphs without
+    any (absolute size and degree are lost; isolated nodes count degree 0 here)."""
+
+    def transform(g: Data) -> Data:
+        d = degree(g.edge_index[0], g.num_nodes)
+        g.x = ((d - d.min()) / (d.max() - d.min() + 1e-8)).view(-1, 1)
+        return g
+
+    return transform
+
+
 @TRANSFORMS.register("constant")
 def _constant(items: list[Data], args: dict[str, Any]) -> Callable[[Data], Data]:
     return T.Constant(**args)
