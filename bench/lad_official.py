@@ -3,6 +3,7 @@
     python bench/lad_official.py --official /path/to/LAD-GNN --dataset IMDB-BINARY
         [--backbone GraphSAGE] [--alphas 1,0] [--runs 10] [--seed 1]
         [--out docs/results/lad_official.jsonl]
+    python bench/lad_official.py --table    # the markdown of docs/reproduction/lad_gnn.md
 
 ``--official`` is a checkout of github.com/XiaobinHong/LAD-GNN runnable in this environment
 (outside this repository; ``docs/performance.md`` lists the four compatibility fixes it needs
@@ -36,6 +37,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _results import load_rows
 from perf_lad import OFFICIAL_BACKBONE
 
 from benchmark.tracking import hardware
@@ -71,16 +73,36 @@ def parse_runs(text: str) -> list[dict[str, float]]:
     return [{"epochs": len(r), "best_test_acc": max(r)} for r in runs if r]
 
 
+def table(out: Path) -> str:
+    """Markdown: one line per (dataset, backbone, α) of ``out`` (the last one written)."""
+    from lad_reproduction import PAPER
+
+    rows = {(r["dataset"], r["backbone"], r["alpha"]): r for r in load_rows(out)}
+    lines = ["| dataset | backbone | paper (vanilla → LAD) | α | best test accuracy per run "
+             "| mean ± std |", "|" + " --- |" * 6]  # fmt: skip
+    for (ds, bb, alpha), r in rows.items():
+        per_run = ", ".join(f"{100 * x['best_test_acc']:.0f}" for x in r["runs"])
+        lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {alpha:g} | {per_run} | "
+                     f"{r['mean']:.1f} ± {r['std']:.1f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--official", type=Path, required=True)
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--table", action="store_true", help="print the markdown table and exit")
+    ap.add_argument("--official", type=Path)
+    ap.add_argument("--dataset")
     ap.add_argument("--backbone", default="GraphSAGE", choices=sorted(OFFICIAL_BACKBONE))
     ap.add_argument("--alphas", default="1,0")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "docs/results/lad_official.jsonl")
     args = ap.parse_args()
+    if args.table:
+        print(table(args.out))
+        return
+    if args.official is None or args.dataset is None:
+        ap.error("--official and --dataset are required (or --table)")
     logs = args.official / "kdbench_logs"
     logs.mkdir(exist_ok=True)
     common = [sys.executable, "main.py", "--dataset", args.dataset, "--nhid", "64",

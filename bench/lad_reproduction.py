@@ -45,9 +45,9 @@ def _key(r: dict) -> tuple:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
-    lines = ["| dataset | backbone | paper (vanilla → LAD) | protocol | base (α = 0) | LAD-GNN "
-             "| LAD − base, paired | LAD, graph-masked attention |",
-             "|" + " --- |" * 8]  # fmt: skip
+    lines = ["| dataset | backbone | paper (vanilla → LAD) | protocol | n | base (α = 0) "
+             "| LAD-GNN | LAD − base, paired | LAD, graph-masked attention |",
+             "|" + " --- |" * 9]  # fmt: skip
     for ds in DATASETS:
         for bb in BACKBONES:
             for proto in PROTOCOLS:
@@ -55,7 +55,8 @@ def table(out: Path) -> str:
                 graph = by.get((ds, bb, proto, "graph"))
                 if base is None and lad is None:
                     continue
-                lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {proto} | "
+                n = len((lad or base)["seeds"])
+                lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {proto} | {n} | "
                              f"{cell(base)} | {cell(lad)} | {paired(lad, base)} | "
                              f"{cell(graph)} |")  # fmt: skip
     return "\n".join(lines)
