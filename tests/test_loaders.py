@@ -237,9 +237,11 @@ def test_minmax_degree_normalises_within_each_graph() -> None:
     assert torch.allclose(t(path.clone()).x.flatten(), torch.tensor([0.5, 1, 0.5, 0]), atol=1e-6)
 
 
-def test_imdb_with_the_lad_official_features(load_real) -> None:
-    gd = load_real("IMDB-BINARY-minmaxdeg")
-    assert gd.num_features == 1 and gd.num_items == 1000
+@pytest.mark.parametrize("name,graphs", [("IMDB-BINARY-minmaxdeg", 1000),
+                                         ("IMDB-MULTI-minmaxdeg", 1500)])  # fmt: skip
+def test_imdb_with_the_lad_official_features(load_real, name: str, graphs: int) -> None:
+    gd = load_real(name)
+    assert gd.num_features == 1 and gd.num_items == graphs
     for g in gd.graphs[:100]:
         deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes)
         regular = bool((deg == deg[0]).all())  # e.g. a clique: every feature is 0
