@@ -190,5 +190,8 @@ def test_a_sweep_naming_the_teacher_is_rejected_and_paper_yaml_has_lad(tmp_path)
         load_sweep(path)
     cells = expand(load_sweep(Path(__file__).parents[1] / "sweeps" / "paper.yaml"))
     lad = [c for c in cells if c.method == "lad_gnn"]
-    assert {c.protocol for c in lad} == {None, "lad_paper"} and len(lad) == 2 * 7 * 4
+    assert {c.protocol for c in lad} == {None, "lad_paper"} and len(lad) == (2 * 7 + 2) * 4
+    official_features = {c.dataset for c in lad if c.dataset.endswith("-minmaxdeg")}
+    assert official_features == {"IMDB-BINARY-minmaxdeg", "IMDB-MULTI-minmaxdeg"}
+    assert all(c.protocol == "lad_paper" for c in lad if c.dataset in official_features)
     assert not [c for c in cells if c.method == "lad_teacher"]
