@@ -246,3 +246,22 @@ def test_imdb_with_the_lad_official_features(load_real, name: str, graphs: int) 
         deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes)
         regular = bool((deg == deg[0]).all())  # e.g. a clique: every feature is 0
         assert float(g.x.min()) == 0.0 and (float(g.x.max()) > 0.99) != regular
+
+
+def test_a_dataset_is_fetched_and_processed_by_one_process_at_a_time(
+    real_mirror: Path, session_data_root: Path
+) -> None:
+    import threading
+
+    from benchmark.data.loaders import dataset_lock
+
+    load_dataset("MUTAG", session_data_root, str(real_mirror))  # warm: a load takes < 1 s
+    got: list = []
+    worker = threading.Thread(target=lambda: got.append(
+        load_dataset("MUTAG", session_data_root, str(real_mirror))))  # fmt: skip
+    with dataset_lock(session_data_root, "TUDataset/MUTAG"):  # another process holds it
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not got  # waits for the lock
+    worker.join(timeout=120)
+    assert got and got[0].num_items == 188

@@ -317,6 +317,17 @@ def check_stats(card: DatasetCard, got: dict[str, int], folder: Path) -> None:
         )
 
 
+def dataset_lock(root: Path, path: str) -> Any:
+    """An inter-process lock on one dataset folder (``<root>/<path>.lock``): only one process
+    at a time fetches and processes it (PyG writes ``processed/`` non-atomically, and a
+    second process reading it half-written fails), e.g. parallel workers on a cold cache."""
+    from filelock import FileLock
+
+    lock = root / f"{path}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(lock))
+
+
 def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = None) -> GraphData:
     """Load the dataset ``name`` (a card name) ready for training.
 
@@ -329,8 +340,9 @@ def load_dataset(name: str, data_root: Path | None = None, mirror: str | None = 
     """
     card = get_card(name)
     root = Path(data_root) if data_root is not None else default_data_root()
-    folder = ensure_files(card, root, mirror)
-    loaded = LOADERS.get(card.loader)(card, folder)
+    with dataset_lock(root, card.path):
+        folder = ensure_files(card, root, mirror)
+        loaded = LOADERS.get(card.loader)(card, folder)
     items = [loaded.data] if card.task == "node" else loaded.graphs
     if items is None or (card.task == "node" and loaded.data is None):
         raise KdbenchError(f"loader '{card.loader}' gives no {card.task}-task data")
