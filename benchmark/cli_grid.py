@@ -19,6 +19,21 @@ def use_tracking(args: argparse.Namespace) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking
 
 
+def selection_of(args: argparse.Namespace):
+    """``--only`` and ``--cells`` as a :class:`~benchmark.runner.launch.Selection`."""
+    from benchmark.runner.launch import Selection
+
+    return Selection(args.only, args.cells)
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """``--only`` and ``--cells``: the part of a sweep a command works."""
+    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    p.add_argument("--cells", default=None,
+                   help="only cells whose key matches one of these globs (comma-separated), "
+                        "e.g. '*/Cora-CPF/GAT*'; keys: `kdbench status SWEEP`")  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -48,7 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with progress:
         cells = run_sweep(args.sweep, args.workers, args.storage, args.device, not args.no_track,
-                          args.only, on_progress=tick if console.is_terminal else None)  # fmt: skip
+                          selection_of(args),
+                          on_progress=tick if console.is_terminal else None)  # fmt: skip
     rows = status_rows(args.sweep, args.storage)
     keys = {c.key for c in cells}
     done = sum(r["state"] == "done" for r in rows if r["cell"] in keys)
@@ -67,7 +83,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    run_worker(args.sweep, args.storage, args.device, not args.no_track, args.only, args.index)
+    run_worker(args.sweep, args.storage, args.device, not args.no_track, selection_of(args),
+               args.index)  # fmt: skip
     return 0
 
 
@@ -84,7 +101,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     path = runs_dir() / "tune" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    args.sweep, args.workers, args.only = str(path), 1, None
+    args.sweep, args.workers, args.only, args.cells = str(path), 1, None, None
     return cmd_run(args)
 
 
@@ -148,14 +165,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
     common(p)
     p.add_argument("--workers", type=int, default=1, help="processes on this machine")
-    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    add_selection(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="join a prepared grid (from any machine)")
     common(p)
     p.add_argument("--index", type=int, default=None,
                    help="worker number (seeds its samplers; default: from the process id)")
-    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    add_selection(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("tune", help="tune one cell, then run its final seeds")

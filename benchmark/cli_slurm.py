@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from benchmark.cli_grid import add_selection, selection_of
 from benchmark.errors import KdbenchError
+
+if TYPE_CHECKING:
+    from benchmark.runner.launch import Selection
 
 
 def worker_job(sweep: str, storage: str | None, tracking: str | None, track: bool,
-               device: str, only: str | None, index: int, threads: int) -> int:  # fmt: skip
+               device: str, selection: Selection, index: int, threads: int) -> int:  # fmt: skip
     """What one array job runs (picklable: submitit sends it to the node)."""
     if tracking:
         os.environ["MLFLOW_TRACKING_URI"] = tracking
@@ -28,7 +32,7 @@ def worker_job(sweep: str, storage: str | None, tracking: str | None, track: boo
         torch.set_num_threads(threads)
     from benchmark.runner.launch import run_worker
 
-    run_worker(sweep, storage, device, track, only, index)
+    run_worker(sweep, storage, device, track, selection, index)
     return index
 
 
@@ -39,7 +43,7 @@ def submit(args: argparse.Namespace) -> list[Any]:
     except ImportError:
         raise KdbenchError("kdbench slurm needs submitit: pip install 'kdbench[scale]'") from None
     from benchmark.runner.grid import prepare
-    from benchmark.runner.launch import available, make_env, select
+    from benchmark.runner.launch import available, make_env
     from benchmark.runner.sweep import expand, load_sweep
     from benchmark.tracking import runs_dir
 
@@ -50,7 +54,7 @@ def submit(args: argparse.Namespace) -> list[Any]:
                            "--storage postgresql+psycopg2://USER@HOST/DB "
                            "(docs/scale-out.md)")  # fmt: skip
     sweep = load_sweep(args.sweep)
-    cells = available(select(expand(sweep), args.only), None, None)
+    cells = available(selection_of(args).apply(expand(sweep)), None, None)
     env = make_env(sweep, args.storage, "cpu", track=not args.no_track)
     prepare(env, cells)
     folder = Path(args.folder or runs_dir() / "slurm" / sweep.name)
@@ -65,7 +69,7 @@ def submit(args: argparse.Namespace) -> list[Any]:
     tracking = None if args.no_track else (args.tracking or os.environ.get("MLFLOW_TRACKING_URI"))
     with executor.batch():
         jobs = [executor.submit(worker_job, str(Path(args.sweep).resolve()), args.storage,
-                                tracking, not args.no_track, args.device, args.only, i + 1,
+                                tracking, not args.no_track, args.device, selection_of(args), i + 1,
                                 args.cpus_per_task)
                 for i in range(args.array)]  # fmt: skip
     return jobs
@@ -96,7 +100,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job (min)")
     p.add_argument("--partition", default=None)
     p.add_argument("--device", default="auto")
-    p.add_argument("--only", default=None, help="only these methods (comma-separated)")
+    add_selection(p)
     p.add_argument("--folder", default=None, help="submitit's log folder (default runs/slurm)")
     p.add_argument("--cluster", default=None,
                    help="submitit cluster: slurm (default when sbatch exists) or local")

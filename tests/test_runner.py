@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from benchmark.errors import KdbenchError
-from benchmark.runner.launch import run_sweep, status_rows
+from benchmark.runner.launch import Selection, run_sweep, status_rows
 from benchmark.runner.sweep import expand, load_sweep
 
 
@@ -54,6 +54,12 @@ def final_runs(runs_dir, sweep):
                     "protocol": "ldt"}]}, "grid.0.protocol: unknown split protocol 'ldt'"),
         ({"grid": [{"methods": ["ltd", "kd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
                     "protocol": "paper"}]}, "grid.0.methods.1: method 'kd' has no `paper`"),
+        ({"grid": [{"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
+                    "fixed": {"preset": "ltdd"}}]}, "grid.0.fixed: unknown preset 'ltdd'"),
+        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCN"],
+                    "fixed": {"preset": "hu2020"}}]}, "grid.0.fixed: preset 'hu2020' has no"),
+        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCN"],
+                    "fixed": {"hiden": 16}}]}, "grid.0.fixed: unknown hyper-parameter(s) hiden"),
     ],
 )
 def test_malformed_sweeps_fail_naming_the_key_and_line(tmp_path, change, needle):
@@ -111,6 +117,52 @@ def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
     # 2 students × (2 trials on seed 0 + final seeds 0, 1) use exactly one teacher per seed
     assert sorted(keys) == sorted(set(keys)) and {k[1] for k in keys} == {0, 1}
     assert len(builds) == 2
+
+
+def test_a_selection_keeps_matching_cells_and_their_teachers(tmp_path):
+    path = write(tmp_path, name="s", grid=[
+        {"methods": ["kd", "ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN", "GAT"],
+         "protocol": "ltd"},
+        {"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GIN"]}])  # fmt: skip
+    cells = expand(load_sweep(path))
+    assert Selection().apply(cells) == cells
+
+    def keys(sel: Selection) -> list[str]:
+        return [c.key for c in sel.apply(cells)]
+
+    assert keys(Selection(cells="*/Cora-CPF/GAT*")) == [
+        "s/vanilla/Cora-CPF/GAT/protocol=ltd", "s/kd/Cora-CPF/GAT/teacher=GAT/protocol=ltd",
+        "s/ltd/Cora-CPF/GAT/teacher=GAT/protocol=ltd"]  # fmt: skip
+    assert keys(Selection("kd", "*/GCN/*,*/MUTAG/*")) == [  # teacher kept, vanilla GIN not kd
+        "s/vanilla/Cora-CPF/GCN/protocol=ltd",
+        "s/kd/Cora-CPF/GCN/teacher=GCN/protocol=ltd"]  # fmt: skip
+    assert keys(Selection(cells="s/vanilla/MUTAG/GIN")) == ["s/vanilla/MUTAG/GIN"]
+    assert Selection("kd", "*/GAT*").argv() == ["--only", "kd", "--cells", "*/GAT*"]
+    with pytest.raises(KdbenchError) as exc:
+        Selection("ltd", "*/MUTAG/*").apply(cells)
+    assert "no cell of the sweep matches" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_an_entrys_fixed_values_reach_its_cells_and_their_teachers(tmp_path):
+    from types import SimpleNamespace
+
+    from benchmark.runner.cellrun import cell_params
+
+    path = write(tmp_path, name="f", grid=[
+        {"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["SGC"], "protocol": "ltd",
+         "fixed": {"preset": "ltd"}},
+        {"methods": ["vanilla"], "datasets": ["Cora-CPF"], "backbones": ["SGC"],
+         "protocol": "ltd"}])  # fmt: skip
+    sweep = load_sweep(path)
+    teacher, student, plain = cells = expand(sweep)
+    assert [c.key for c in cells] == ["f/vanilla/Cora-CPF/SGC/protocol=ltd/preset=ltd",
+                                      "f/ltd/Cora-CPF/SGC/teacher=SGC/protocol=ltd/preset=ltd",
+                                      "f/vanilla/Cora-CPF/SGC/protocol=ltd"]  # fmt: skip
+    env = SimpleNamespace(sweep=sweep)
+    assert cell_params(env, teacher, {})["lr"] == 0.1  # LTD's SGC setting
+    assert cell_params(env, student, {})["lr"] == 0.1
+    assert cell_params(env, plain, {})["lr"] != 0.1
+    assert cell_params(env, teacher, {"lr": 0.02})["lr"] == 0.02  # tuned values win
 
 
 def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path):

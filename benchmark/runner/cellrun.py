@@ -76,12 +76,14 @@ def direction(env: Env, cell: Cell) -> str:
 
 
 def cell_params(env: Env, cell: Cell, tuned: dict[str, Any]) -> dict[str, Any]:
-    """Defaults ∪ the sweep's fixed values ∪ tuned values, with the sweep's epoch cap."""
+    """Defaults ∪ the sweep's fixed values ∪ the grid entry's ∪ tuned values, with the sweep's
+    epoch cap."""
     from benchmark.data.card import get_card
 
     method = METHODS.get(cell.method)()
     task = get_card(cell.dataset).task  # the card, not the data: preparing loads nothing
-    over = {**env.sweep.fixed.get("*", {}), **env.sweep.fixed.get(cell.method, {}), **tuned}
+    over = {**env.sweep.fixed.get("*", {}), **env.sweep.fixed.get(cell.method, {}),
+            **dict(cell.fixed), **tuned}  # fmt: skip
     params = resolve_params(method, BACKBONES.get(cell.backbone), task, over)
     if env.sweep.budget.epochs is not None:
         params["epochs"] = min(int(params["epochs"]), env.sweep.budget.epochs)
@@ -121,8 +123,7 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
     split = make_split(data, protocol, seed, args)
     artifacts = resolve_dependencies(
         env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
-        lambda dep: best_params(env, Cell(cell.sweep, dep.method, cell.dataset, dep.backbone,
-                                          None, cell.protocol)),
+        lambda dep: best_params(env, cell.dependency(dep.method, dep.backbone)),
         params,
     )
     ctx = FitContext(data, split, cell.backbone, params, seed, env.device,

@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import torch
@@ -36,18 +38,38 @@ def make_env(sweep: SweepFile, storage_url: str | None, device: str, track: bool
                data_root=data_root, mirror=mirror, worker=worker)  # fmt: skip
 
 
-def select(cells: list[Cell], only: str | None) -> list[Cell]:
-    """Keep the cells of the methods in ``only`` (comma-separated) and their teachers."""
-    if not only:
-        return cells
-    from benchmark.runner.sweep import teacher_cells
+@dataclass(frozen=True)
+class Selection:
+    """The part of a sweep to work: ``methods`` (comma-separated names) and ``cells``
+    (comma-separated shell globs over cell keys ``sweep/method/dataset/backbone`` with
+    ``/teacher=T`` and ``/protocol=P`` appended where set, e.g. ``*/Cora-CPF/GAT*``). A cell is
+    kept when it passes both filters; the teacher cells a kept cell needs are always kept."""
 
-    keep = set(only.split(","))
-    chosen = [c for c in cells if c.method in keep]
-    if not chosen:
-        raise KdbenchError(f"--only {only}: no cell of the sweep uses these methods")
-    needed = {d for c in chosen for d in teacher_cells(c)} | set(chosen)
-    return [c for c in cells if c in needed]
+    methods: str | None = None
+    cells: str | None = None
+
+    def apply(self, cells: list[Cell]) -> list[Cell]:
+        if not self.methods and not self.cells:
+            return cells
+        from benchmark.runner.sweep import teacher_cells
+
+        names = set(self.methods.split(",")) if self.methods else None
+        globs = self.cells.split(",") if self.cells else None
+        chosen = [c for c in cells if (names is None or c.method in names)
+                  and (globs is None or any(fnmatchcase(c.key, g) for g in globs))]  # fmt: skip
+        if not chosen:
+            raise KdbenchError(f"{self}: no cell of the sweep matches; `kdbench status SWEEP` "
+                               "lists the cell keys")  # fmt: skip
+        needed = {d for c in chosen for d in teacher_cells(c)} | set(chosen)
+        return [c for c in cells if c in needed]
+
+    def argv(self) -> list[str]:
+        """The same selection as ``kdbench worker`` options."""
+        return ([*(["--only", self.methods] if self.methods else []),
+                 *(["--cells", self.cells] if self.cells else [])])  # fmt: skip
+
+    def __str__(self) -> str:
+        return " ".join(self.argv())
 
 
 def available(cells: list[Cell], data_root: str | None, mirror: str | None) -> list[Cell]:
@@ -67,11 +89,12 @@ def available(cells: list[Cell], data_root: str | None, mirror: str | None) -> l
 
 
 def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, device: str = "auto",
-              track: bool = True, only: str | None = None, data_root: str | None = None,
-              mirror: str | None = None, on_progress=None) -> list[Cell]:  # fmt: skip
-    """Prepare and work the sweep at ``path``; returns its cells."""
+              track: bool = True, selection: Selection = Selection(),
+              data_root: str | None = None, mirror: str | None = None,
+              on_progress=None) -> list[Cell]:  # fmt: skip
+    """Prepare and work the sweep at ``path`` (the cells ``selection`` keeps); returns them."""
     sweep = load_sweep(path)
-    cells = available(select(expand(sweep), only), data_root, mirror)
+    cells = available(selection.apply(expand(sweep)), data_root, mirror)
     env = make_env(sweep, storage_url, device, track, data_root, mirror)
     prepare(env, cells)
     if workers <= 1:
@@ -88,8 +111,7 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
             cmd += ["--storage", storage_url]
         if not track:
             cmd.append("--no-track")
-        if only:
-            cmd += ["--only", only]
+        cmd += selection.argv()
         procs.append(subprocess.Popen(cmd))
     try:
         while any(p.poll() is None for p in procs):
@@ -108,10 +130,10 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
 
 
 def run_worker(path: str, storage_url: str | None, device: str, track: bool = True,
-               only: str | None = None, index: int | None = None) -> None:  # fmt: skip
+               selection: Selection = Selection(), index: int | None = None) -> None:  # fmt: skip
     """Work a prepared grid; ``index`` (default: from the process id) seeds the samplers."""
     sweep = load_sweep(path)
-    cells = select(expand(sweep), only)
+    cells = selection.apply(expand(sweep))
     worker = index if index is not None else os.getpid()
     env = make_env(sweep, storage_url, device, track, worker=worker)
     import optuna

@@ -9,7 +9,7 @@ skipped, and the teacher cells that distillation cells depend on are added first
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,13 +76,17 @@ class Budget(_Strict):
 class GridEntry(_Strict):
     """Cells = methods × datasets × backbones (× teacher backbones for distillation);
     ``protocol`` (optional) overrides the sweep's ``protocols`` for this entry's cells — e.g.
-    LTD's ``ltd`` split on the CPF sets, or ``paper`` (each method's paper protocol)."""
+    LTD's ``ltd`` split on the CPF sets, or ``paper`` (each method's paper protocol).
+    ``fixed`` (optional) fixes parameters of every method of the entry and of their teacher
+    cells, over the sweep-wide ``fixed`` and under the tuned values — e.g. ``preset: ltd``, a
+    paper's architectures; such cells' keys end in ``/name=value``."""
 
     methods: list[str] = Field(min_length=1)
     datasets: list[str] = Field(min_length=1)
     backbones: list[str] = Field(min_length=1)
     teachers: list[str] | None = None
     protocol: str | None = None
+    fixed: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class SweepFile(_Strict):
@@ -99,7 +103,8 @@ class SweepFile(_Strict):
 
 @dataclass(frozen=True)
 class Cell:
-    """One leaderboard cell: a method with a backbone (and teacher backbone) on a dataset."""
+    """One leaderboard cell: a method with a backbone (and teacher backbone) on a dataset;
+    ``fixed``: its grid entry's fixed parameters, sorted ``(name, value)`` pairs."""
 
     sweep: str
     method: str
@@ -107,6 +112,11 @@ class Cell:
     backbone: str
     teacher: str | None = None
     protocol: str | None = None
+    fixed: tuple[tuple[str, Any], ...] = ()
+
+    def dependency(self, method: str, backbone: str) -> Cell:
+        """The cell of a dependency (a teacher): same dataset, protocol and fixed values."""
+        return replace(self, method=method, backbone=backbone, teacher=None)
 
     @property
     def key(self) -> str:
@@ -116,6 +126,7 @@ class Cell:
             parts.append(f"teacher={self.teacher}")
         if self.protocol:
             parts.append(f"protocol={self.protocol}")
+        parts += [f"{k}={v}" for k, v in self.fixed]
         return "/".join(parts)
 
 
@@ -216,17 +227,25 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                 SPLITS.get(protocol)
         except KdbenchError as exc:
             fail(("protocols", ds), str(exc))
-    for section in ("search_spaces", "fixed"):
-        for method, params in getattr(sweep, section).items():
-            if method not in METHODS:
-                fail((section, method), f"unknown method '{method}'")
-            m = METHODS.get(method)()
-            for task in m.tasks:
-                for bb in BACKBONES.names():
-                    try:
-                        resolve_params(m, BACKBONES.get(bb), task, dict.fromkeys(params, 0))
-                    except KdbenchError as exc:
-                        fail((section, method), str(exc))
+    # sweep-wide names are checked on every backbone (values are free); an entry's fixed
+    # values as given, on the entry's backbones and teachers (an unknown preset fails here)
+    named = [((section, method), method, dict.fromkeys(params, 0), BACKBONES.names())
+             for section in ("search_spaces", "fixed")
+             for method, params in getattr(sweep, section).items()]  # fmt: skip
+    named += [(("grid", i, "fixed"), method, dict(entry.fixed),
+               [*entry.backbones, *(entry.teachers or [])])
+              for i, entry in enumerate(sweep.grid) if entry.fixed
+              for method in entry.methods]  # fmt: skip
+    for loc, method, params, backbones in named:
+        if method not in METHODS:
+            fail(loc, f"unknown method '{method}'")
+        m = METHODS.get(method)()
+        for task in m.tasks:
+            for bb in backbones:
+                try:
+                    resolve_params(m, BACKBONES.get(bb), task, params)
+                except KdbenchError as exc:
+                    fail(loc, str(exc))
 
 
 def expand(sweep: SweepFile) -> list[Cell]:
@@ -252,7 +271,8 @@ def expand(sweep: SweepFile) -> list[Cell]:
                         protocol = entry.protocol or sweep.protocols.get(ds)
                         if protocol == "paper":  # concrete, so that teacher cells share it
                             protocol = m.paper_protocol
-                        cells.append(Cell(sweep.name, method, ds, bb, t, protocol))
+                        cells.append(Cell(sweep.name, method, ds, bb, t, protocol,
+                                          tuple(sorted(entry.fixed.items()))))
     ordered: list[Cell] = []
     for cell in cells:
         for dep in teacher_cells(cell):
@@ -272,6 +292,6 @@ def teacher_cells(cell: Cell) -> list[Cell]:
     task = get_card(cell.dataset).task
     for dep in METHODS.get(cell.method)().dependencies(task, cell.backbone, cell.teacher):
         if dep.params is None:
-            parent = Cell(cell.sweep, dep.method, cell.dataset, dep.backbone, None, cell.protocol)
+            parent = cell.dependency(dep.method, dep.backbone)
             out += [*teacher_cells(parent), parent]
     return out
