@@ -36,3 +36,29 @@ def test_chunks_merge_in_seed_order_with_recomputed_statistics(tmp_path: Path) -
 def test_a_seed_run_twice_keeps_its_first_result() -> None:
     merged = merge_seeds([_row([0, 1], [0.2, 0.4]), _row([1, 2], [0.9, 0.6])])
     assert merged["seeds"] == [0, 1, 2] and merged["test"] == [0.2, 0.4, 0.6]
+
+
+def test_a_grid_slice_exports_its_final_seeds_and_tuned_values(smoke_runs, tmp_path, monkeypatch):
+    """``bench/grid_results.py`` on the session's smoke store: the per-seed test scores are
+    the final runs MLflow holds, the parameters the best tuning trial's; a re-export replaces."""
+    from _results import load_rows
+    from grid_results import export, table
+
+    from leaderboard.aggregate import final_runs
+
+    monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    smoke = str(Path(__file__).parents[1] / "sweeps" / "smoke.yaml")
+    out = tmp_path / "tuned.jsonl"
+    assert export(smoke, None, "*/MUTAG/*", None, out) == 2
+    assert export(smoke, "vanilla", "*/MUTAG/GCN", None, out) == 1
+    rows = load_rows(out)
+    assert [r["cell"] for r in rows] == ["smoke/vanilla/MUTAG/GCN", "smoke/vanilla/MUTAG/MLP"]
+    logged = final_runs(f"sqlite:///{smoke_runs / 'mlflow.db'}", "smoke")
+    for r in rows:
+        runs = logged[logged["cell"] == r["cell"]].sort_values("seed", key=lambda s: s.astype(int))
+        assert r["seeds"] == [0, 1] and r["test"] == pytest.approx(list(runs["m.test"]))
+        assert set(r["params"]) == {"lr", "hidden"} and r["budget"] == 3
+        assert sum(r["trials"].values()) == 3 and r["hardware"]
+    md = table(out, [("vanilla", "vanilla")]).splitlines()
+    assert len(md) == 4 and md[2].startswith("| MUTAG | GCN | ") and " ± " in md[2]
