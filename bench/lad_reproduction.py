@@ -3,14 +3,17 @@ under the honest and the paper protocol, on the same folds and seeds.
 
     python bench/lad_reproduction.py [--datasets MUTAG,PTC_MR_GIN,IMDB-BINARY]
         [--backbones GCN,GIN,GraphSAGE,GAT] [--protocols honest,paper] [--seeds 0-9]
-        [--variants lad,base,graph] [--out docs/results/lad_reproduction.jsonl] [--threads 1]
+        [--variants lad,base,graph,fusion_paper,head_shared] [--threads 1]
+        [--out docs/results/lad_reproduction.jsonl]
     python bench/lad_reproduction.py --table    # the markdown of docs/reproduction/lad_gnn.md
 
 Per (dataset, backbone, protocol), 10 seeds, the official defaults (no tuning): ``lad`` =
 ``lad_gnn`` (α = 1, the official code's fusion and batch-wide attention, own head);
 ``base`` = ``lad_gnn`` with α = 0 — the same student network and training without the
 distillation term, i.e. the vanilla backbone of the paper's comparison (the official code's
-``STnet`` trained alone); ``graph`` = ``lad_gnn`` with attention masked to each graph.
+``STnet`` trained alone); ``graph`` = ``lad_gnn`` with attention masked to each graph;
+``fusion_paper`` = the paper's transformer-block fusion (its teacher trained with it);
+``head_shared`` = the student uses the teacher's trained head, frozen (the paper's text).
 ``honest`` = the card's stratified 10-fold CV, epoch chosen on validation; ``paper`` =
 ``lad_paper`` (official 80/10/10 shuffle per seed, best test accuracy over epochs). Appends one
 JSON line per configuration and skips those already in ``--out``.
@@ -31,7 +34,10 @@ DATASETS = ["MUTAG", "PTC_MR_GIN", "IMDB-BINARY", "IMDB-BINARY-minmaxdeg", "PROT
             "IMDB-MULTI", "NCI1", "NCI109"]
 BACKBONES = ["GCN", "GIN", "GraphSAGE", "GAT"]
 PROTOCOLS = {"honest": None, "paper": "lad_paper"}
-VARIANTS = {"lad": {}, "base": {"alpha": 0.0}, "graph": {"attention_scope": "graph"}}
+VARIANTS = {"lad": {}, "base": {"alpha": 0.0}, "graph": {"attention_scope": "graph"},
+            "fusion_paper": {"fusion": "paper"}, "head_shared": {"head": "shared_frozen"}}
+#: table columns of the optional variants, shown when some row has them
+EXTRA_COLUMNS = {"fusion_paper": "LAD, paper's fusion", "head_shared": "LAD, shared frozen head"}
 #: published (vanilla → LAD-GNN) accuracy % that our offline material states (the spec's
 #: headline claims); the paper's full table is not among the files here.
 #: IMDB-BINARY-minmaxdeg is IMDB-BINARY with the official code's node feature.
@@ -45,9 +51,11 @@ def _key(r: dict) -> tuple:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
+    extra = [v for v in EXTRA_COLUMNS if any(k[3] == v for k in by)]
     lines = ["| dataset | backbone | paper (vanilla → LAD) | protocol | n | base (α = 0) "
-             "| LAD-GNN | LAD − base, paired | LAD, graph-masked attention |",
-             "|" + " --- |" * 9]  # fmt: skip
+             "| LAD-GNN | LAD − base, paired | LAD, graph-masked attention |"
+             + "".join(f" {EXTRA_COLUMNS[v]} |" for v in extra),
+             "|" + " --- |" * (9 + len(extra))]  # fmt: skip
     for ds in DATASETS:
         for bb in BACKBONES:
             for proto in PROTOCOLS:
@@ -58,7 +66,8 @@ def table(out: Path) -> str:
                 n = len((lad or base)["seeds"])
                 lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {proto} | {n} | "
                              f"{cell(base)} | {cell(lad)} | {paired(lad, base)} | "
-                             f"{cell(graph)} |")  # fmt: skip
+                             f"{cell(graph)} |" + "".join(f" {cell(by.get((ds, bb, proto, v)))} |"
+                                                          for v in extra))  # fmt: skip
     return "\n".join(lines)
 
 
