@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from benchmark.errors import KdbenchError
+
+if TYPE_CHECKING:
+    from benchmark.runner.launch import Selection
 
 
 def use_tracking(args: argparse.Namespace) -> None:
@@ -19,7 +23,7 @@ def use_tracking(args: argparse.Namespace) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking
 
 
-def selection_of(args: argparse.Namespace):
+def selection_of(args: argparse.Namespace) -> Selection:
     """``--only`` and ``--cells`` as a :class:`~benchmark.runner.launch.Selection`."""
     from benchmark.runner.launch import Selection
 

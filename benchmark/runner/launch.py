@@ -42,7 +42,8 @@ def make_env(sweep: SweepFile, storage_url: str | None, device: str, track: bool
 class Selection:
     """The part of a sweep to work: ``methods`` (comma-separated names) and ``cells``
     (comma-separated shell globs over cell keys ``sweep/method/dataset/backbone`` with
-    ``/teacher=T`` and ``/protocol=P`` appended where set, e.g. ``*/Cora-CPF/GAT*``). A cell is
+    ``/teacher=T``, ``/protocol=P`` and the grid entry's fixed ``/name=value`` appended where
+    set, e.g. ``*/Cora-CPF/GAT*``). A cell is
     kept when it passes both filters; the teacher cells a kept cell needs are always kept."""
 
     methods: str | None = None
