@@ -43,6 +43,7 @@ from benchmark.models.layers import (
     dropout,
     make_norm,
 )
+from benchmark.models.sparse_input import SparseInputCache, make_sparse_aware, wants_sparse
 from benchmark.registry import Registry
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone")
@@ -155,6 +156,10 @@ class Backbone(nn.Module):
                 nn.Linear(pooled, hidden), nn.ReLU(), nn.Dropout(dropout),
                 nn.Linear(hidden, out_channels),
             ) if graph_head == "mlp" else nn.Linear(pooled, out_channels)  # fmt: skip
+        first = self.input_linear() if task == "node" and self.encoder is None else None
+        if first is not None:
+            make_sparse_aware(first)
+        self._sparse = SparseInputCache() if first is not None else None
 
     @property
     def embedding_dim(self) -> int:
@@ -164,6 +169,13 @@ class Backbone(nn.Module):
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         """One hop ``in_dim → out_dim``; ``last`` is the node task's output layer."""
         raise NotImplementedError
+
+    def input_linear(self) -> nn.Module | None:
+        """The linear module that reads the input features before anything else does (node
+        task), or ``None`` if the first hop aggregates raw features first. Naming it lets
+        sparse inputs skip the dense :math:`XW^\\top`
+        (:mod:`benchmark.models.sparse_input`)."""
+        return None
 
     def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
             edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
@@ -180,12 +192,18 @@ class Backbone(nn.Module):
             x = self.encoder(x)
         if self.edge_vocab is not None and edge_attr is None:
             raise KdbenchError("this backbone embeds edge features: pass edge_attr")
-        x = dropout(x, self.p_in, self.training)
+        sparse = self._sparse.get(x) if self._sparse is not None and wants_sparse(x) else None
+        if sparse is not None:  # CSR: dropout on the non-zeros, a sparse first product
+            x = sparse.dropout(self.p_in, self.training)
+        else:
+            x = dropout(x, self.p_in, self.training)
         hidden_states: list[Tensor] = []
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
             if i == len(self.norms):  # node task: the output layer
                 h = hidden_states[-1] if hidden_states else x
+                if h.layout != torch.strided:
+                    h = h.to_dense()
                 return BackboneOutput(h=h, logits=self.hop(conv, x, edge_index, edge_attr))
             x = self.norms[i](self.hop(conv, x, edge_index, edge_attr))
             if i < last or self.act_last:
@@ -214,6 +232,9 @@ class GCN(Backbone):
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return GCNConv(in_dim, out_dim, cached=self.static_graph)
 
+    def input_linear(self) -> nn.Module | None:
+        return self.convs[0].lin
+
 
 @BACKBONES.register("GraphSAGE")
 class GraphSAGE(Backbone):
@@ -229,6 +250,10 @@ class GraphSAGE(Backbone):
         if aggr == "gcn":
             return GCNMeanConv(in_dim, out_dim)
         return SAGEConv(in_dim, out_dim, aggr=aggr)
+
+    def input_linear(self) -> nn.Module | None:
+        conv = self.convs[0]
+        return conv.lin if isinstance(conv, GCNMeanConv) and conv.first else None
 
 
 @BACKBONES.register("GAT")
@@ -252,6 +277,9 @@ class GAT(Backbone):
         if out_dim % heads:
             raise KdbenchError(f"GAT: hidden={out_dim} must be divisible by heads={heads}")
         return GATConv(in_dim, out_dim // heads, heads=heads, dropout=p_att)
+
+    def input_linear(self) -> nn.Module | None:
+        return self.convs[0].lin
 
 
 @BACKBONES.register("GIN")
@@ -318,6 +346,9 @@ class APPNP(Backbone):
         x = conv(x)
         return self.prop(x, edge_index) if conv is self.convs[-1] else x
 
+    def input_linear(self) -> nn.Module | None:
+        return self.convs[0]
+
 
 @BACKBONES.register("SGC")
 class SGC(Backbone):
@@ -341,7 +372,9 @@ class SGC(Backbone):
 
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         kw = self.conv_kwargs
-        return SGConv(in_dim, out_dim, K=int(kw.get("K", 2)), cached=self.static_graph,
+        # only the first layer may cache: a deeper layer's input depends on the parameters
+        cached = self.static_graph and not self.convs
+        return SGConv(in_dim, out_dim, K=int(kw.get("K", 2)), cached=cached,
                       bias=bool(kw.get("bias", True)))  # fmt: skip
 
 
@@ -355,6 +388,9 @@ class MLP(Backbone):
 
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return nn.Linear(in_dim, out_dim)
+
+    def input_linear(self) -> nn.Module | None:
+        return self.convs[0]
 
     def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
             edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
