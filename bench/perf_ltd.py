@@ -45,11 +45,11 @@ from benchmark.tracking import git_sha, hardware, versions
 METHODS_TIMED = ["vanilla", "kd", "ltd_fo", "ltd"]
 
 
-def _params(method: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _params(method: str, extra: dict[str, Any], backbone: str = "GCN") -> dict[str, Any]:
     over = {"patience": 0, "latency_repeats": 1, **extra}
     if method.startswith("ltd"):
         over["meta_start"] = 1
-    return resolve_params(METHODS.get(method)(), BACKBONES.get("GCN"), "node", over)
+    return resolve_params(METHODS.get(method)(), BACKBONES.get(backbone), "node", over)
 
 
 def _teacher(data: GraphData, split: Any, device: torch.device, epochs: int) -> FitResult:
@@ -60,10 +60,12 @@ def _teacher(data: GraphData, split: Any, device: torch.device, epochs: int) -> 
 
 
 def _fit_seconds(method: str, data: GraphData, split: Any, teacher: FitResult,
-                 device: torch.device, epochs: int) -> float:  # fmt: skip
-    ctx = FitContext(data, split, "GCN", _params(method, {"epochs": epochs}), 0, device,
-                     evaluator_for(data.card), artifacts={"teacher": teacher},
-                     evaluate_test=False)  # fmt: skip
+                 device: torch.device, epochs: int, backbone: str = "GCN",
+                 extra: dict[str, Any] | None = None) -> float:  # fmt: skip
+    """Seconds per epoch of one training of ``method`` on ``backbone`` (early stopping off)."""
+    params = _params(method, {"epochs": epochs, **(extra or {})}, backbone)
+    ctx = FitContext(data, split, backbone, params, 0, device, evaluator_for(data.card),
+                     artifacts={"teacher": teacher}, evaluate_test=False)  # fmt: skip
     result = METHODS.get(method)().fit(ctx)
     assert result.epochs_run == epochs, result.epochs_run
     return result.train_seconds / epochs
