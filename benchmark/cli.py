@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="train one configuration on several seeds (no tuning)")
     p.add_argument("--method", required=True, help="a registered method (`kdbench methods`)")
     p.add_argument("--dataset", required=True, help="a dataset card (`kdbench datasets`)")
-    p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE or MLP")
+    p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE, APPNP, SGC or MLP")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyper-parameter overrides")
     p.add_argument("--protocol", default=None,

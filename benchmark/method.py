@@ -177,6 +177,11 @@ class LoopMethod(Method):
         """The mini-batches of one training epoch (default: the feeder's)."""
         return feeder.train_batches()
 
+    def eval_batch_size(self, ctx: FitContext) -> int:
+        """Graphs per validation/test batch of a graph task (default 1024: the outputs of
+        a model whose graphs do not interact do not depend on it)."""
+        return 1024
+
     def export_batches(self, feeder: Any, ctx: FitContext) -> Iterable[Batch]:
         """The batches whose outputs a dependency exports (default: every node or graph, in
         order); items left out are exported as NaN rows."""

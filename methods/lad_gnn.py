@@ -19,10 +19,12 @@ mini-batch, other graphs included; ``"graph"`` masks attention to nodes of the s
 Readout: :math:`g = \mathrm{mean}_{v\in G} Z_v / \lVert\cdot\rVert_2`, then the head
 Linear(d, d)–BN–ReLU–Dropout(``head_dropout``)–Linear(d, C), trained with cross-entropy.
 The teacher sees every graph's label, so its own accuracy means nothing: it selects its epoch
-on validation *loss* (as the official early stopping), refuses to be evaluated on test, is
-never a leaderboard row, and exports its pooled embeddings :math:`g_T` only for the training
-graphs, computed in mini-batches of training graphs alone (NaN elsewhere: nothing the student
-could read about validation or test labels, not even through batch-wide attention).
+on validation *loss* (as the official early stopping) computed on batches of ``batch_size``
+graphs, as the official loader's (kdbench before 2026-11-29: batches of up to 1024 graphs,
+a different attention context), refuses to be evaluated on test, is never a leaderboard
+row, and exports its pooled embeddings :math:`g_T` only for the training graphs, computed
+in mini-batches of training graphs alone (NaN elsewhere: nothing the student could read
+about validation or test labels, not even through batch-wide attention).
 
 **Student** (``lad_gnn``): the same backbone without labels, :math:`g_S` = normalised mean pool
 of its last hidden layer, prediction from a head, and
@@ -46,7 +48,8 @@ student's model and optimiser carry over from one run to the next), the teacher 
 student's own split (officially once on one shuffle, so it saw later test graphs with their
 labels), our backbones are the standard ones (official GCN: ``normalize=False`` and always two
 layers; its last layer has no BN/ReLU, ours feeds the readout ``relu(norm(conv))``), no
-``ReduceLROnPlateau`` on the training loss, and the student selects on validation accuracy
+``ReduceLROnPlateau`` on the training loss, the teacher's validation batches are fixed (the
+official loader reshuffles them every epoch), and the student selects on validation accuracy
 where the official code stops early on a validation loss that includes the distillation term.
 Graphs without node features get the card's features (e.g. one-hot degree), not the official
 min-max-normalised degree.
@@ -214,6 +217,13 @@ class LADTeacher(_LADBase):
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
         return supervised_loss("multiclass", self.forward(model, batch).logits, batch.y)
+
+    def eval_batch_size(self, ctx: FitContext) -> int:
+        """``batch_size``, as the official code's validation loader: with batch-wide attention
+        a graph's ideal embedding depends on the other graphs of its batch, so the validation
+        loss that selects the teacher's epoch is computed on batches like those it trains on
+        (a 1024-graph batch would also cost a (1024·n̄)² attention matrix)."""
+        return int(ctx.params["batch_size"])
 
     def export_batches(self, feeder: Any, ctx: FitContext) -> list[Batch]:
         """Mini-batches of ``batch_size`` *training* graphs only: with the batch-wide attention

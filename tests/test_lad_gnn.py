@@ -107,6 +107,22 @@ def test_no_validation_or_test_label_reaches_the_student():
     assert torch.equal(preds[0], preds[1])
 
 
+def test_teacher_validates_on_batches_of_its_training_size(monkeypatch):
+    """Batch-wide attention makes a graph's output depend on its batch: the validation loss
+    that selects the teacher's epoch uses batches of ``batch_size`` graphs, as it trains."""
+    data = make_graph_data(n=40, classes=C)
+    split = simple_split(40)  # 8 validation graphs
+    seen: list[int] = []
+    teacher = METHODS.get("lad_teacher")()
+    predict = teacher.predict
+    monkeypatch.setattr(teacher, "predict",
+                        lambda model, batch: seen.append(batch.num_graphs) or predict(model, batch))
+    ctx = _ctx("lad_teacher", data, split, batch_size=3)
+    teacher.fit(dataclasses.replace(ctx, evaluate_test=False))
+    assert seen and max(seen) <= 3
+    assert METHODS.get("lad_gnn")().eval_batch_size(_ctx("lad_gnn", data, split)) == 1024
+
+
 def test_distillation_term_is_zero_when_the_student_matches_its_teacher():
     """L = CE + α·MSE(g_S, g_T): with g_T := the student's own g, L equals the CE alone."""
     from benchmark.train.feeders import make_feeder

@@ -179,9 +179,10 @@ class GraphFeeder:
 
 
 def make_feeder(
-    data: GraphData, split: Split, device: torch.device, batch_size: int, seed: int
-) -> NodeFeeder | GraphFeeder:
-    """The feeder for the dataset's task."""
+    data: GraphData, split: Split, device: torch.device, batch_size: int, seed: int,
+    eval_batch_size: int = 1024,
+) -> NodeFeeder | GraphFeeder:  # fmt: skip
+    """The feeder for the dataset's task (``eval_batch_size``: graphs per evaluation batch)."""
     if data.task == "node":
         return NodeFeeder(data, split, device)
-    return GraphFeeder(data, split, device, batch_size, seed)
+    return GraphFeeder(data, split, device, batch_size, seed, eval_batch_size)

@@ -161,7 +161,8 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     """Train ``method`` on ``ctx`` with the shared loop (see the module docstring)."""
     p = ctx.params
     seed_everything(ctx.seed)
-    feeder = make_feeder(ctx.data, ctx.split, ctx.device, int(p["batch_size"]), ctx.seed)
+    feeder = make_feeder(ctx.data, ctx.split, ctx.device, int(p["batch_size"]), ctx.seed,
+                         method.eval_batch_size(ctx))  # fmt: skip
     model = method.build(ctx).to(ctx.device)
     optimizer = method.configure_optimizer(model, ctx)
     ev = ctx.evaluator
