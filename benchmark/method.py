@@ -123,6 +123,10 @@ class Method:
     #: trained only as another method's dependency (LAD-GNN's label-attentive teacher, which
     #: is fed the labels): never a sweep cell or a leaderboard row, never scored on test.
     dependency_only: ClassVar[bool] = False
+    #: bumped when a change alters what a trained run of this method exports as a
+    #: dependency, so that cached artefacts of the earlier code are not reused (0: not part of
+    #: the cache key, which keeps the keys of every unchanged method as they were).
+    revision: ClassVar[int] = 0
 
     def dependencies(
         self, task: str, backbone: str, teacher: str | None,

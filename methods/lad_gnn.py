@@ -206,6 +206,7 @@ class LADTeacher(_LADBase):
     family = "teacher"
     description = "LAD-GNN's label-attentive teacher (sees labels; lad_gnn's dependency only)"
     dependency_only = True
+    revision = 1  # 1: validation batches of batch_size graphs (see eval_batch_size)
     defaults: ClassVar[dict[str, Any]] = {**_LADBase.defaults, "lr": 0.01}
 
     def build(self, ctx: FitContext) -> nn.Module:

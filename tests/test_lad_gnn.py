@@ -183,6 +183,11 @@ def test_lad_gnn_end_to_end_trains_one_teacher_per_seed_and_reuses_it(tmp_path, 
     assert sorted(b["key"]["seed"] for b in builds) == [0, 1]
     assert {b["key"]["method"] for b in builds} == {"lad_teacher"}
     assert {b["key"]["params"]["lr"] for b in builds} == {0.01}  # the teacher's own lr
+    # a teacher cached by earlier code (another revision) is not reused
+    assert {b["key"]["revision"] for b in builds} == {METHODS.get("lad_teacher").revision}
+    monkeypatch.setattr(METHODS.get("lad_teacher"), "revision", 99)
+    fit_seeds("lad_gnn", data, "GCN", [0], CPU, {"epochs": 3})
+    assert len(ArtifactCache(tmp_path / "runs" / "artifacts").builds()) == 3
     with pytest.raises(KdbenchError, match="drop --teacher"):
         fit_seeds("lad_gnn", data, "GCN", [0], CPU, {"epochs": 1}, teacher="GIN")
 

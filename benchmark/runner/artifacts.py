@@ -117,6 +117,8 @@ def resolve_dependencies(
         dep_method = METHODS.get(dep.method)()
         key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
                "backbone": dep.backbone, "params": dep_params}  # fmt: skip
+        if dep_method.revision:
+            key["revision"] = dep_method.revision
 
         def build(dep_method: Any = dep_method, dep: Any = dep, params: Any = dep_params) -> Any:
             inner = resolve_dependencies(cache, dep_method, data, split, seed, dep.backbone,
