@@ -289,3 +289,20 @@ def test_a_trial_whose_heartbeat_stopped_is_failed_and_retried_once(monkeypatch)
     again = study.ask()  # the retry is popped first, with the dead trial's parameters
     assert again.user_attrs["retry_of"] == dead.number
     assert again.suggest_float("x", 0, 1) == dead.params["x"]
+
+
+def test_ltd_paper_sweep_matches_the_paper_grid_but_for_split_and_seeds():
+    """sweeps/ltd_paper.yaml repeats paper.yaml's LTD entry on the fixed split: same cells
+    (but for the protocol), same trial budget and search spaces."""
+    root = os.path.join(os.path.dirname(__file__), "..", "sweeps")
+    paper, fixed = (load_sweep(os.path.join(root, f)) for f in ("paper.yaml", "ltd_paper.yaml"))
+    methods = ["vanilla", "kd", "ltd", "ltd_fo"]
+    for m in methods:
+        assert fixed.search_spaces[m] == paper.search_spaces[m]
+    assert fixed.budget.trials == paper.budget.trials
+    assert fixed.budget.tuning_seeds == [0] and fixed.budget.final_seeds == [0]
+    ltd_cells = {c.key.split("/", 1)[1].replace("protocol=ltd/", "")
+                 for c in expand(paper) if c.protocol == "ltd"}  # fmt: skip
+    fixed_cells = {c.key.split("/", 1)[1].replace("protocol=ltd_fixed/", "")
+                   for c in expand(fixed)}  # fmt: skip
+    assert fixed_cells == ltd_cells and len(fixed_cells) == 40
