@@ -105,7 +105,9 @@ def wants_sparse(x: Tensor) -> bool:
 
 class SparseInputCache:
     """The :class:`SparseFeatures` of the last input seen (by identity and version), or
-    ``None`` when that input is too dense: a transductive graph converts once per training."""
+    ``None`` when that input is too dense: a transductive graph converts once per training.
+    A new input costs one host read of its non-zero count (every step for GLNN's mini-batches;
+    a sync only off the CPU, where ``auto`` does not take this path)."""
 
     def __init__(self) -> None:
         self._key: tuple[Any, int] | None = None
