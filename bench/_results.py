@@ -1,16 +1,20 @@
-"""Shared by the reproduction scripts: resumable JSON-lines results, table cells, paired tests.
+"""Shared by the scripts of ``bench/``: resumable JSON-lines results, table cells, paired
+tests (the reproduction scripts), and the options, provenance and report file of the
+``perf_*`` speed scripts.
 
 Each line of a results file is a ``kdbench fit --json`` summary plus wall time, hardware,
 threads, date, commit and command; a script skips the configurations already in its file, so
-an interrupted run resumes.
+an interrupted run resumes. A speed report is one JSON object led by :func:`provenance`.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
 import os
+import platform
 import signal
 import sys
 import time
@@ -22,7 +26,7 @@ from typing import Any
 import torch
 
 from benchmark.fitting import FitSummary
-from benchmark.tracking import git_sha, hardware
+from benchmark.tracking import git_sha, hardware, versions
 
 #: the fields of a results row that hold one value per seed (in the order of ``seeds``)
 PER_SEED = ("seeds", "val", "test", "best_epoch", "train_seconds", "inference_ms", "extra")
@@ -209,3 +213,52 @@ def paused(pids: list[int]):
     finally:
         resume()
         signal.signal(signal.SIGTERM, old)
+
+
+def perf_args(ap: argparse.ArgumentParser, out_default: str) -> tuple[argparse.Namespace,
+                                                                       torch.device]:  # fmt: skip
+    """Add the options every speed script shares (``--device auto|cpu|cuda:N``,
+    ``--threads``, ``--out``), parse, set torch's threads and resolve the device once."""
+    from benchmark.device import resolve_device
+
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--out", type=Path, default=Path(out_default))
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args, resolve_device(args.device)
+
+
+def cpu_model() -> str:
+    """The CPU's model name and the machine's RAM, e.g. ``AMD EPYC 7B13, 24 GiB RAM``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        return f"{model}, {ram:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        return platform.processor() or "unknown"
+
+
+def provenance(device: torch.device | None = None, command: str | None = None) -> dict[str, Any]:
+    """Where and when a speed report was measured: the command (default: this process's
+    ``python`` command line), UTC date to the minute, hardware, CPU model and RAM, device,
+    torch threads, package versions and commit."""
+    return {
+        "command": command or " ".join(["python", *sys.argv]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "hardware": hardware(device), "cpu": cpu_model(),
+        "device": str(device) if device is not None else "cpu",
+        "threads": torch.get_num_threads(), "versions": versions(), "git_sha": git_sha(),
+    }  # fmt: skip
+
+
+def write_report(out: Path, report: dict[str, Any], echo: bool = False) -> None:
+    """Write ``report`` as indented JSON to ``out`` (parents created); print it if ``echo``."""
+    text = json.dumps(report, indent=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    if echo:
+        print(text)
+    print(f"written to {out}", flush=True)

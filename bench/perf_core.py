@@ -15,9 +15,9 @@ Run it on a quiet machine: a busy neighbour on 2 cores slows torch 5-50x.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -28,11 +28,12 @@ from torch_geometric import seed_everything
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, GINConv, global_add_pool
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import perf_args, provenance, write_report
+
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split
-from benchmark.device import resolve_device
 from benchmark.fitting import fit_seeds
-from benchmark.tracking import git_sha, hardware, versions
 
 
 def _sync(device: torch.device) -> None:
@@ -130,15 +131,9 @@ def reference_gin_10fold(data, device, epochs: int) -> None:
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--out", default="docs/results/perf_core.json")
     ap.add_argument("--parts", default="loops,micro", help="loops and/or micro")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_core.json")
     cora, mutag = load_dataset("Cora"), load_dataset("MUTAG")
     cora_split = make_split(cora, "planetoid_public", 0)
     results = []
@@ -195,22 +190,11 @@ def main() -> None:
 
 def finish(args: argparse.Namespace, device: torch.device, results: list[dict]) -> None:
     """Write the record, keeping earlier results of benchmarks this run did not repeat."""
-    out = Path(args.out)
-    if out.exists():
+    if args.out.exists():
         names = {r["benchmark"] for r in results}
-        old = json.loads(out.read_text()).get("results", [])
+        old = json.loads(args.out.read_text()).get("results", [])
         results = [r for r in old if r["benchmark"] not in names] + results
-    record = {
-        "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "hardware": hardware(device), "device": str(device), "threads": torch.get_num_threads(),
-        "versions": versions(), "git_sha": git_sha(), "repeats": args.repeats,
-        "command": "python bench/perf_core.py " + " ".join(
-            f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
-        "results": results,
-    }  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"written to {out}")
+    write_report(args.out, provenance(device) | {"repeats": args.repeats, "results": results})
 
 
 if __name__ == "__main__":

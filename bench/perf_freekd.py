@@ -15,7 +15,6 @@ of ``--epochs`` epochs after a warm-up. ``--pause`` SIGSTOPs the given processes
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import subprocess
@@ -26,18 +25,16 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused, timed_peak
+from _results import paused, perf_args, provenance, timed_peak, write_report
 from perf_ltd import synthetic
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split
 from benchmark.data.types import GraphData
-from benchmark.device import resolve_device
 from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.tracking import git_sha, hardware, versions
 
 TIMED = ["vanilla", "freekd", "freekd_random", "freekd_node"]
 
@@ -76,20 +73,14 @@ def one_arxiv_epoch(device: torch.device, nodes: int, edges: int) -> dict[str, A
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--datasets", default="Cora,Actor")
     ap.add_argument("--pause", default="", help="comma-separated PIDs to SIGSTOP while timing")
     ap.add_argument("--arxiv-nodes", type=int, default=169343)
     ap.add_argument("--arxiv-edges", type=int, default=1166243)
     ap.add_argument("--arxiv-child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default="docs/results/perf_freekd.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_freekd.json")
     if args.arxiv_child:
         print(json.dumps(one_arxiv_epoch(device, args.arxiv_nodes, args.arxiv_edges)))
         return
@@ -103,16 +94,11 @@ def main() -> None:
              "--arxiv-edges", str(args.arxiv_edges)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-    report = {
-        "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "hardware": hardware(device), "device": str(device),
-        "threads": torch.get_num_threads(), "versions": versions(), "git_sha": git_sha(),
+    report = provenance(device) | {
         "epochs": args.epochs, "repeats": args.repeats, "paused_background_pids": pids,
-        "command": "python bench/perf_freekd.py " + " ".join(sys.argv[1:]),
         "per_epoch": results, "arxiv_sized_epoch": json.loads(child.stdout.splitlines()[-1]),
     }  # fmt: skip
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(args.out, report, echo=True)
 
 
 if __name__ == "__main__":

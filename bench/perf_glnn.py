@@ -15,20 +15,20 @@ student, which reads no edges. Ratio = GNN ms / MLP ms, measured in the same pro
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import perf_args, provenance, write_report
+
 from benchmark.data.loaders import load_dataset
-from benchmark.device import resolve_device
 from benchmark.method import resolve_params
 from benchmark.models import BACKBONES, build_backbone
 from benchmark.registry import METHODS
-from benchmark.tracking import git_sha, hardware, versions
 
 MODELS = ["MLP", "GraphSAGE", "GCN", "GAT"]
 
@@ -64,15 +64,9 @@ def synthetic(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--synthetic-nodes", type=int, default=169_343)
-    ap.add_argument("--out", type=Path, default=Path("docs/results/perf_glnn.json"))
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_glnn.json")
     actor = load_dataset("Actor").data
     sets = {"Actor (real, 7,600 nodes)": (actor.x.to(device), actor.edge_index.to(device), 5),
             f"synthetic arxiv-sized ({args.synthetic_nodes:,} nodes)":
@@ -85,14 +79,9 @@ def main() -> None:
                          "model": m, "ms": round(ms[m], 2),
                          "x MLP": round(ms[m] / ms["MLP"], 1)})  # fmt: skip
             print(f"{label:40s} {m:10s} {ms[m]:9.2f} ms  {ms[m] / ms['MLP']:6.1f}× MLP")
-    out = {
+    write_report(args.out, provenance(device) | {
         "what": "full-graph inference latency, GNN teachers vs the MLP student (median)",
-        "command": "python bench/perf_glnn.py", "device": str(device),
-        "threads": torch.get_num_threads(), "hardware": hardware(device),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "git_sha": git_sha(), "versions": versions(), "repeats": args.repeats, "rows": rows,
-    }  # fmt: skip
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+        "repeats": args.repeats, "rows": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

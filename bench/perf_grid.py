@@ -12,8 +12,6 @@ study preparation and MLflow logging, as a user sees it. Run it on a quiet machi
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import subprocess
 import sys
@@ -21,8 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import provenance, write_report
+
 from benchmark.runner.sweep import expand, load_sweep
-from benchmark.tracking import git_sha, hardware, versions
 
 
 def main() -> None:
@@ -50,13 +50,8 @@ def main() -> None:
                         "trainings_per_minute": round(per_min, 1)})  # fmt: skip
         print(f"{n} worker(s): {wall:6.1f} s for {trainings} trainings = {per_min:.1f}/min",
               flush=True)  # fmt: skip
-    record = {"date": datetime.datetime.now().isoformat(timespec="minutes"),
-              "hardware": hardware(), "versions": versions(), "git_sha": git_sha(),
-              "sweep": args.sweep, "cells": len(cells),
-              "command": f"python bench/perf_grid.py --sweep {args.sweep} --workers {args.workers}",
-              "results": results}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    write_report(Path(args.out), provenance() | {"sweep": args.sweep, "cells": len(cells),
+                                                 "results": results})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,18 +21,15 @@ included), on the CPU, with the processes of ``--pause`` stopped (SIGSTOP) meanw
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused
+from _results import paused, provenance, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL_BACKBONE = {"GCN": "GCN", "GIN": "GIN", "GAT": "GAT", "GraphSAGE": "SAGE"}
@@ -67,11 +64,8 @@ def main() -> None:
         ours = timed([py, "-m", "benchmark.cli", "fit", "--method", "lad_gnn", "--dataset",
                       "MUTAG", "--backbone", args.backbone, "--seeds", "0-9", "--device", "cpu",
                       "--no-track"], REPO, dict(env, KDBENCH_RUNS=runs))  # fmt: skip
-    result = {
+    result = provenance() | {
         "what": "LAD-GNN on MUTAG: 10-fold teacher + student, wall seconds end to end",
-        "command": "python bench/perf_lad.py " + " ".join(sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "hardware": f"{platform.machine()}, {os.cpu_count()} cores, CPU only",
         "backbone": args.backbone,
         "official_teacher_s": official_t, "official_student_10_runs_s": official_s,
         "official_total_s": round(official_t + official_s, 1),
@@ -79,8 +73,7 @@ def main() -> None:
         "ratio_ours_over_official": round(ours / (official_t + official_s), 2),
         "loadavg_1min_before": round(load, 2), "paused_pids": args.pause,
     }  # fmt: skip
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_report(args.out, result, echo=True)
 
 
 if __name__ == "__main__":

@@ -22,20 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused
+from _results import paused, provenance, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -162,13 +159,6 @@ def render(uri: str, check: bool = True) -> float:
     return seconds
 
 
-def hardware() -> str:
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
-                  .splitlines() if ln.startswith("model name")), platform.processor())  # fmt: skip
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores ({model}), {mem:.0f} GiB RAM, CPU only"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, default=Path("/tmp/kdb_perf/mlflow.db"))
@@ -206,15 +196,10 @@ def main() -> None:
         cold = render(uri)
         warm = [render(uri) for _ in range(args.warm)]
         load_after = os.getloadavg()
-    result = {
+    result = provenance() | {
         "what": "leaderboard render time with synthetic final runs in an MLflow SQLite store",
         "data": f"SYNTHETIC: {n_final} final runs ({len(table)} cells × {len(SEEDS)} seeds, "
                 "random scores), speed only",
-        "command": " ".join(["python", "bench/perf_leaderboard.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "hardware": hardware(),
-        "git_sha": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                  text=True).stdout.strip(),
         "final_runs": n_final, "cells": len(table),
         "read_final_runs_s": round(read_s, 2),
         "aggregate_s_median": round(statistics.median(aggregate_s), 3),
@@ -226,9 +211,10 @@ def main() -> None:
         "loadavg_1min_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "paused_pids": args.pause,
     }
-    print(json.dumps(result, indent=2))
     if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        write_report(args.out, result, echo=True)
+    else:
+        print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Run it on a quiet machine: a busy neighbour on 2 cores slows torch 5-50x.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import subprocess
@@ -30,17 +29,15 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import timed_peak
+from _results import perf_args, provenance, timed_peak, write_report
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split
 from benchmark.data.types import GraphData
-from benchmark.device import resolve_device
 from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.tracking import git_sha, hardware, versions
 
 METHODS_TIMED = ["vanilla", "kd", "ltd_fo", "ltd"]
 
@@ -112,27 +109,19 @@ def one_arxiv_epoch(method: str, device: torch.device, nodes: int, edges: int) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--arxiv-nodes", type=int, default=169_343)
     ap.add_argument("--arxiv-edges", type=int, default=1_166_243)
     ap.add_argument("--skip-arxiv", action="store_true")
     ap.add_argument("--one-epoch", default=None, help=argparse.SUPPRESS)  # subprocess mode
-    ap.add_argument("--out", default="docs/results/perf_ltd.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_ltd.json")
     if args.one_epoch:
         print(json.dumps(one_arxiv_epoch(args.one_epoch, device, args.arxiv_nodes,
                                          args.arxiv_edges)))  # fmt: skip
         return
-    result: dict[str, Any] = {
-        "command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-        "hardware": hardware(device), "threads": torch.get_num_threads(), "git_sha": git_sha(),
-        "versions": versions(), "epochs": args.epochs, "repeats": args.repeats,
+    result: dict[str, Any] = provenance(device) | {
+        "epochs": args.epochs, "repeats": args.repeats,
         "cora_cpf_gcn": cora(device, args.epochs, args.repeats),
     }  # fmt: skip
     print(json.dumps(result["cora_cpf_gcn"], indent=1), flush=True)
@@ -146,8 +135,7 @@ def main() -> None:
             row = json.loads(line.strip().splitlines()[-1])
             print(row, flush=True)
             result["arxiv_sized_gcn_one_epoch"].append(row)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_report(args.out, result)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ warm-up epoch, no early stopping. ``--pause`` SIGSTOPs the given processes while
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,14 +21,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused
+from _results import paused, perf_args, provenance, write_report
 
 from benchmark.data.card import get_card
 from benchmark.data.fetch import ensure_files
 from benchmark.data.loaders import load_dataset
 from benchmark.data.molecules import featurize_all
 from benchmark.data.types import GraphData, Split
-from benchmark.device import resolve_device
 from benchmark.method import FitContext, adam, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
@@ -38,7 +35,6 @@ from benchmark.models.presets import preset_params
 from benchmark.pretrain.encoder import ENCODER_KEYS, build_encoder, vocab_of
 from benchmark.pretrain.strategies import STRATEGIES
 from benchmark.registry import METHODS
-from benchmark.tracking import git_sha, hardware, versions
 from benchmark.train.feeders import GraphFeeder
 
 
@@ -104,16 +100,10 @@ def finetuning(device: torch.device) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--molecules", type=int, default=20000)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--pause", default="", help="comma-separated PIDs to SIGSTOP while timing")
-    ap.add_argument("--out", default="docs/results/perf_pretrain.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_pretrain.json")
     pids = [int(p) for p in args.pause.split(",") if p]
     with paused(pids):
         feat = featurisation(args.molecules)
@@ -124,16 +114,11 @@ def main() -> None:
                            featurization=corpus.featurization)  # fmt: skip
         pre = pretraining(sample, device, args.batches)
         fine = finetuning(device)
-    report = {
-        "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "hardware": hardware(device), "device": str(device),
-        "threads": torch.get_num_threads(), "versions": versions(), "git_sha": git_sha(),
+    report = provenance(device) | {
         "paused_background_pids": pids,
-        "command": "python bench/perf_pretrain.py " + " ".join(sys.argv[1:]),
         "featurisation_hu": feat, "pretraining_batch256": pre, "finetuning": fine,
     }  # fmt: skip
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(args.out, report, echo=True)
 
 
 if __name__ == "__main__":

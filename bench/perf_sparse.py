@@ -16,7 +16,6 @@ that drift in the machine's speed hits both. Run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import sys
@@ -28,11 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from perf_ltd import _fit_seconds, _teacher
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import perf_args, provenance, write_report
+
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split
-from benchmark.device import resolve_device
 from benchmark.models.sparse_input import sparse_input_mode
-from benchmark.tracking import git_sha, hardware, versions
 
 #: (method, backbone, extra parameters)
 RUNS: list[tuple[str, str, dict[str, Any]]] = [
@@ -77,26 +77,17 @@ def measure(dataset: str, device: torch.device, epochs: int, repeats: int) -> li
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--datasets", default="Cora-CPF,CiteSeer-CPF")
-    ap.add_argument("--out", default="docs/results/perf_sparse.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    args, device = perf_args(ap, "docs/results/perf_sparse.json")
     names = args.datasets.split(",")
-    result: dict[str, Any] = {
-        "command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-        "hardware": hardware(device), "threads": torch.get_num_threads(), "git_sha": git_sha(),
-        "versions": versions(), "epochs": args.epochs, "repeats": args.repeats,
+    result: dict[str, Any] = provenance(device) | {
+        "epochs": args.epochs, "repeats": args.repeats,
         "feature_density": {d: density(load_dataset(d).data.x) for d in names},
         "rows": [r for d in names for r in measure(d, device, args.epochs, args.repeats)],
     }  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_report(args.out, result)
 
 
 if __name__ == "__main__":

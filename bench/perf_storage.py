@@ -19,8 +19,6 @@ seconds from the start to the last worker's end.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import multiprocessing as mp
 import sys
 import tempfile
@@ -30,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused
+from _results import paused, provenance, write_report
 
 from benchmark.runner.storage import make_storage
 from benchmark.runner.urls import mask
-from benchmark.tracking import git_sha, hardware
 
 
 def _worker(url: str, folder: str, study: str, seconds: float, start: Any, ready: Any,
@@ -139,16 +136,13 @@ def main() -> None:
         for w in [int(x) for x in args.grid_workers.split(",") if x]:
             grid[w] = round(grid_seconds(w, None), 1)
             print("smoke grid", w, "workers", grid[w], "s", flush=True)
-    report = {
-        "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "hardware": hardware(), "git_sha": git_sha(), "seconds_per_point": args.seconds,
+    command = " ".join(["python", *map(mask, sys.argv)])
+    report = provenance(command=command) | {
+        "seconds_per_point": args.seconds,
         "paused_background_pids": pids, "postgres": mask(args.postgres or ""),
-        "command": "python bench/perf_storage.py " + " ".join(
-            mask(a) for a in sys.argv[1:]),
         "trials_per_second": table, "smoke_grid_seconds_by_workers": grid,
     }  # fmt: skip
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(Path(args.out), report, echo=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The reproduction scripts' results files: seed chunks of one configuration merge into one row."""
+"""The scripts of ``bench/``: seed chunks of one configuration merge into one row; a speed
+report carries its provenance."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
-from _results import merge_seeds, rows_by_key
+from _results import merge_seeds, perf_args, provenance, rows_by_key, write_report
 
 
 def _row(seeds: list[int], tests: list[float], variant: str = "lad") -> dict:
@@ -36,6 +37,26 @@ def test_chunks_merge_in_seed_order_with_recomputed_statistics(tmp_path: Path) -
 def test_a_seed_run_twice_keeps_its_first_result() -> None:
     merged = merge_seeds([_row([0, 1], [0.2, 0.4]), _row([1, 2], [0.9, 0.6])])
     assert merged["seeds"] == [0, 1, 2] and merged["test"] == [0.2, 0.4, 0.6]
+
+
+def test_a_speed_report_records_command_machine_and_threads(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+
+    import torch
+
+    monkeypatch.setattr(sys, "argv", ["bench/perf_x.py", "--threads", "1", "--device", "cpu",
+                                      "--out", str(tmp_path / "r.json")])  # fmt: skip
+    threads = torch.get_num_threads()
+    try:
+        args, device = perf_args(argparse.ArgumentParser(), "docs/results/perf_x.json")
+        assert device == torch.device("cpu") and torch.get_num_threads() == 1
+        write_report(args.out, provenance(device) | {"rows": [1]})
+    finally:
+        torch.set_num_threads(threads)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["command"].startswith("python bench/perf_x.py --threads 1")
+    assert report["threads"] == 1 and report["device"] == "cpu" and report["rows"] == [1]
+    assert {"date", "hardware", "cpu", "versions", "git_sha"} <= report.keys()
 
 
 def test_a_grid_slice_exports_its_final_seeds_and_tuned_values(smoke_runs, tmp_path, monkeypatch):
