@@ -83,3 +83,18 @@ def test_a_grid_slice_exports_its_final_seeds_and_tuned_values(smoke_runs, tmp_p
         assert sum(r["trials"].values()) == 3 and r["hardware"]
     md = table(out, [("vanilla", "vanilla")]).splitlines()
     assert len(md) == 4 and md[2].startswith("| MUTAG | GCN | ") and " ± " in md[2]
+
+
+def test_the_paper_protocol_gap_needs_ten_seeds_under_both_protocols(tmp_path: Path) -> None:
+    from lad_reproduction import inflation
+
+    def row(backbone: str, setting: str, tests: list[float]) -> dict:
+        seeds = list(range(len(tests)))
+        return _row(seeds, tests, "base") | {"backbone": backbone, "setting": setting,
+                                              "dataset": "MUTAG"}  # fmt: skip
+
+    out = tmp_path / "r.jsonl"
+    rows = [row("GCN", "honest", [0.70] * 10), row("GCN", "paper", [0.75] * 10),
+            row("GIN", "honest", [0.70] * 10), row("GIN", "paper", [0.90] * 5)]  # fmt: skip
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert inflation(out).splitlines()[2] == "| MUTAG | +5.0 | – | – | – |"
