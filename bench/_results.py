@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -164,18 +164,37 @@ def cell(row: dict[str, Any] | None) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def paired(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+class Paired(NamedTuple):
+    """A paired comparison over seeds: mean difference (points), two-sided p, and whether
+    every pair was equal (then p = 1 without a test)."""
+
+    diff: float
+    p: float
+    identical: bool
+
+
+def paired_test(a: dict[str, Any] | None, b: dict[str, Any] | None) -> Paired | None:
     """Mean difference a − b (points) and the two-sided Wilcoxon signed-rank p over seeds
-    (same seeds and splits); – with fewer than 5 seeds."""
+    (same seeds and splits); ``None`` with fewer than 5 seeds or different seeds."""
     if a is None or b is None or len(a["test"]) < 5 or a["seeds"] != b["seeds"]:
-        return "–"
+        return None
     from scipy.stats import wilcoxon
 
     xa, xb = percents(a), percents(b)
     diff = sum(x - y for x, y in zip(xa, xb)) / len(xa)
     if all(abs(x - y) < 1e-9 for x, y in zip(xa, xb)):
-        return f"{diff:+.1f} (p = 1)"
-    return f"{diff:+.1f} (p = {wilcoxon(xa, xb).pvalue:.3f})"
+        return Paired(diff, 1.0, True)
+    return Paired(diff, float(wilcoxon(xa, xb).pvalue), False)
+
+
+def paired(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+    """:func:`paired_test` as ``+d.d (p = 0.ppp)`` (``p = 1`` when every pair is equal),
+    – where it is ``None``."""
+    test = paired_test(a, b)
+    if test is None:
+        return "–"
+    p = "1" if test.identical else f"{test.p:.3f}"
+    return f"{test.diff:+.1f} (p = {p})"
 
 
 def parse_script_args(ap: Any, out_default: str, table: Any) -> Any:

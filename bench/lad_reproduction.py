@@ -7,6 +7,7 @@ under the honest and the paper protocol, on the same folds and seeds.
         [--out docs/results/lad_reproduction.jsonl]
     python bench/lad_reproduction.py --table    # the markdown of docs/reproduction/lad_gnn.md
     python bench/lad_reproduction.py --inflation  # base network: paper − honest protocol
+    python bench/lad_reproduction.py --multiplicity  # LAD − base tests corrected for their number
 
 Per (dataset, backbone, protocol), 10 seeds, the official defaults (no tuning): ``lad`` =
 ``lad_gnn`` (α = 1, the official code's fusion and batch-wide attention, own head);
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
+from _results import Job, cell, paired, paired_test, parse_script_args, rows_by_key, run_jobs
 
 from benchmark.cli import parse_seeds
 
@@ -89,6 +90,35 @@ def inflation(out: Path) -> str:
     return "\n".join(lines)
 
 
+def multiplicity(out: Path) -> str:
+    """Markdown: the paired LAD − base tests of the cells with 10 folds or seeds, per protocol
+    and together, corrected for their number m: how many have p < 0.05 (and m · 0.05, the
+    count expected by chance alone when no cell differs), the smallest p with its cell, and
+    that p adjusted by Holm (family-wise error) and by Benjamini–Hochberg (false discovery
+    rate; statsmodels' ``multipletests``)."""
+    from statsmodels.stats.multitest import multipletests
+
+    by = rows_by_key(out, _key)
+    tests = {}
+    for (ds, bb, proto, variant), lad in by.items():
+        test = paired_test(lad, by.get((ds, bb, proto, "base"))) if variant == "lad" else None
+        if test is not None and len(lad["seeds"]) == 10:
+            tests[ds, bb, proto] = test.p
+    lines = ["| protocol | cells m | p < 0.05 | expected by chance (m · 0.05) | smallest p | "
+             "Holm-adjusted | Benjamini–Hochberg-adjusted |", "|" + " --- |" * 7]  # fmt: skip
+    for name, protos in [*((p, {p}) for p in PROTOCOLS), ("both", set(PROTOCOLS))]:
+        family = {c: p for c, p in tests.items() if c[2] in protos}
+        if not family:
+            continue
+        cells, ps = list(family), list(family.values())
+        low = min(range(len(ps)), key=ps.__getitem__)
+        holm, bh = (multipletests(ps, method=m)[1][low] for m in ("holm", "fdr_bh"))
+        lines.append(f"| {name} | {len(ps)} | {sum(p < 0.05 for p in ps)} | "
+                     f"{0.05 * len(ps):.1f} | {ps[low]:.3f} ({'/'.join(cells[low])}) | "
+                     f"{holm:.3f} | {bh:.3f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--datasets", default=",".join(DATASETS[:3]))
@@ -98,11 +128,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--inflation", action="store_true",
                     help="print the paper − honest gap of the base network and exit")
+    ap.add_argument("--multiplicity", action="store_true",
+                    help="print the LAD − base tests corrected for their number and exit")
     args = parse_script_args(ap, "docs/results/lad_reproduction.jsonl", table)
     if args is None:
         return
-    if args.inflation:
-        print(inflation(args.out))
+    if args.inflation or args.multiplicity:
+        print(inflation(args.out) if args.inflation else multiplicity(args.out))
         return
     jobs = [Job((ds, bb, proto, variant), ds, "lad_gnn", bb, dict(VARIANTS[variant]),
                 PROTOCOLS[proto], extra={"setting": proto, "variant": variant})

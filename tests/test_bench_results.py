@@ -98,3 +98,24 @@ def test_the_paper_protocol_gap_needs_ten_seeds_under_both_protocols(tmp_path: P
             row("GIN", "honest", [0.70] * 10), row("GIN", "paper", [0.90] * 5)]  # fmt: skip
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert inflation(out).splitlines()[2] == "| MUTAG | +5.0 | – | – | – |"
+
+
+def test_the_lad_tests_are_corrected_for_their_number_and_need_ten_seeds(tmp_path: Path) -> None:
+    from lad_reproduction import multiplicity
+
+    def row(backbone: str, setting: str, variant: str, tests: list[float]) -> dict:
+        return _row(list(range(len(tests))), tests, variant) | {
+            "backbone": backbone, "setting": setting, "dataset": "MUTAG"}  # fmt: skip
+
+    base = [0.70 + 0.01 * i for i in range(10)]
+    rows = [row("GCN", "honest", "base", base),  # LAD above base in all ten: p = 2 / 2**10
+            row("GCN", "honest", "lad", [t + 0.02 + 0.001 * i for i, t in enumerate(base)]),
+            row("GIN", "honest", "base", base), row("GIN", "honest", "lad", base),  # p = 1
+            row("GIN", "paper", "base", base[:5]), row("GIN", "paper", "lad", base[:5])]
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    md = multiplicity(out).splitlines()
+    assert len(md) == 4  # header, rule, honest, both: the 5-seed paper cell is left out
+    # m = 2; Holm and Benjamini–Hochberg both double the smallest p (0.00195 -> 0.0039)
+    assert md[2] == "| honest | 2 | 1 | 0.1 | 0.002 (MUTAG/GCN/honest) | 0.004 | 0.004 |"
+    assert md[3].startswith("| both | 2 | 1 | ")
