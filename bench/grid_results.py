@@ -6,7 +6,8 @@
 
 Reads the sweep's Optuna studies (the journal under ``$KDBENCH_RUNS/<sweep>/`` or
 ``--storage``), never MLflow: per finished cell (every final seed done) the best tuning
-trial's values (chosen on the mean validation score over the tuning seeds), the trials used
+trial's values (each final seed's own study under nested selection; a shared study's on the
+mean validation score over the tuning seeds), the selection and protocol kind, the trials used
 and the final seeds' validation and test scores, the only test figures of a grid. A line has
 the per-seed fields of the reproduction scripts' lines (``seeds``, ``val``, ``test``), so the
 same table cells and paired tests read it; the line of a cell already in ``--out`` is
@@ -29,30 +30,42 @@ from _results import cell, load_rows, paired
 
 
 def cell_row(env: Any, c: Any) -> dict[str, Any] | None:
-    """The results line of cell ``c`` (None until all its final seeds are done)."""
-    import optuna
+    """The results line of cell ``c`` (None until all its final seeds are done). ``params``
+    and ``tuning_value`` are the shared study's best trial; under nested selection
+    ``params_per_seed`` and ``tuning_value_per_seed`` hold each final seed's own study's."""
     from optuna.trial import TrialState
 
-    from benchmark.runner.cellrun import study_names
+    from benchmark.runner.cellrun import cell_params, selection_of
+    from benchmark.runner.studies import load
+    from benchmark.runner.sweep import cell_trials
+    from benchmark.selection import protocol_kind
 
-    tuning, final = (optuna.load_study(study_name=n, storage=env.storage)
-                     for n in study_names(c))  # fmt: skip
-    done = {int(t.user_attrs["seed"]): t for t in final.get_trials(deepcopy=False)
+    studies = load(env, c)
+    done = {int(t.user_attrs["seed"]): t for t in studies.final.get_trials(deepcopy=False)
             if t.state == TrialState.COMPLETE}  # fmt: skip
     seeds = sorted(done)
     if seeds != sorted(env.sweep.budget.final_seeds):
         return None
-    trials = tuning.get_trials(deepcopy=False)
+    trials = [t for st in studies.tuning.values() for t in st.get_trials(deepcopy=False)]
     count = {s.name.lower(): sum(t.state == s for t in trials) for s in
              (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}  # fmt: skip
     test = [float(done[s].value) for s in seeds]
     val = [float(done[s].user_attrs["val"]) for s in seeds]
-    best = tuning.best_trial
+    mode = selection_of(env, c)
+    best = {seed: st.best_trial for seed, st in studies.tuning.items()}
+    shared = best.get(None)
+    defaults = {} if best else cell_params(env, c, {})
     return {"cell": c.key, "sweep": c.sweep, "method": c.method, "dataset": c.dataset,
             "backbone": c.backbone, "teacher": c.teacher, "protocol": c.protocol,
-            "fixed": dict(c.fixed), "params": best.params, "tuning_value": best.value,
-            "trials": count, "budget": env.sweep.budget.trials,
-            "tuning_seeds": env.sweep.budget.tuning_seeds, "seeds": seeds, "val": val,
+            "fixed": dict(c.fixed), "selection": mode,
+            "protocol_kind": protocol_kind(c.resolved_protocol(), mode),
+            "params": shared.params if shared else defaults,
+            "tuning_value": shared.value if shared else None,
+            "params_per_seed": {str(k): b.params for k, b in best.items() if k is not None},
+            "tuning_value_per_seed": {str(k): b.value for k, b in best.items() if k is not None},
+            "trials": count, "budget": cell_trials(env.sweep, c),
+            "tuning_seeds": env.sweep.budget.tuning_seeds if mode == "shared" else None,
+            "seeds": seeds, "val": val,
             "test": test, "val_mean": statistics.fmean(val), "test_mean": statistics.fmean(test),
             "test_std": statistics.stdev(test) if len(test) > 1 else None}  # fmt: skip
 

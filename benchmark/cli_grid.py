@@ -67,14 +67,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with progress:
         cells = run_sweep(args.sweep, args.workers, args.storage, args.device, not args.no_track,
-                          selection_of(args),
-                          on_progress=tick if console.is_terminal else None)  # fmt: skip
+                          selection_of(args), on_progress=tick if console.is_terminal else None,
+                          retry_failed=getattr(args, "retry_failed", False))  # fmt: skip
     rows = status_rows(args.sweep, args.storage)
     keys = {c.key for c in cells}
     done = sum(r["state"] == "done" for r in rows if r["cell"] in keys)
-    failed = [r["cell"] for r in rows if r["cell"] in keys and r["state"] == "failed"]
-    console.print(f"{done}/{len(cells)} cells done" + (f"; failed: {', '.join(failed)}"
-                                                        if failed else ""))  # fmt: skip
+    failed = [r for r in rows if r["cell"] in keys and r["state"] == "failed"]
+    console.print(f"{done}/{len(cells)} cells done" + (
+        f"; failed: {', '.join(r['cell'] for r in failed)}" if failed else ""), soft_wrap=True)
+    for r in failed:
+        for err in r["errors"]:
+            console.print(f"  {r['cell']}: {err}", markup=False, soft_wrap=True)
+    if failed:
+        console.print("once the cause is fixed, run the same command again: trials and seeds "
+                      "that failed for a reason of the environment (data, memory, disk, "
+                      "storage) are retried; `--retry-failed` retries every failed one")
     console.print("see `kdbench status` and `kdbench export`")
     return 0 if not failed else 1
 
@@ -113,28 +120,51 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmark.runner.launch import status_counts, status_rows
+    from benchmark.runner.launch import eta_seconds, status_counts, status_rows
 
     rows = status_rows(args.sweep, args.storage)
+    if args.cells:
+        from fnmatch import fnmatchcase
+
+        globs = args.cells.split(",")
+        rows = [r for r in rows if any(fnmatchcase(r["cell"], g) for g in globs)]
     if args.json:
         print(json.dumps(rows))
         return 0
+    console = Console()
     table = Table(title=f"status of {args.sweep}")
-    for col in ("cell", "state", "trials", "running", "final", "failed", "seconds"):
+    cols = ("cell", "state", "selection", "kind", "trials", "tuned", "running", "final",
+            "failed", "seconds")  # fmt: skip
+    widest = max((len(r["cell"]) for r in rows), default=4)
+    if not console.is_terminal:  # piped: whole lines, nothing folded
+        console = Console(width=max(console.width, widest + 100))
+    # full keys (folded where the terminal is narrow, never cut): `--cells` takes them verbatim
+    table.add_column("cell", overflow="fold", min_width=min(widest, console.width // 2))
+    for col in cols[1:]:
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[c]) for c in ("cell", "state", "trials", "running", "final",
-                                            "failed", "seconds")))  # fmt: skip
-    console = Console()
+        table.add_row(*(str(r[c]) for c in cols))
     console.print(table)
+    if args.seeds:
+        per_seed = Table(title="tuning studies: one per final seed (nested) or one shared")
+        for col in ("cell", "study", "trials", "best val", "parameters"):
+            per_seed.add_column(col, overflow="fold")
+        for r in rows:
+            for st in r["per_seed"]:
+                best = "" if st["best_val"] is None else f"{st['best_val']:.4f}"
+                params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                   for k, v in (st["params"] or {}).items())  # fmt: skip
+                study = "shared" if st["seed"] is None else f"seed {st['seed']}"
+                per_seed.add_row(r["cell"], study, st["trials"], best, params)
+        console.print(per_seed)
     counts = status_counts(rows)
-    done_s = [r["seconds"] for r in rows if r["state"] == "done"]
-    left = counts["pending"] + counts["running"]
-    eta = f"; ETA ≈ {left * sum(done_s) / len(done_s) / 60:.0f} min (1 worker)" if done_s else ""
-    console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + eta)
+    eta = eta_seconds(rows)
+    tail = "" if eta is None else (f"; ETA ≈ {eta[0] / 60:.0f} min on 1 worker (from the mean "
+                                   f"duration of {eta[1]} finished trials and seeds)")  # fmt: skip
+    console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + tail)
     for r in rows:
         for err in r["errors"]:
-            console.print(f"{r['cell']}: {err}", markup=False)
+            console.print(f"{r['cell']}: {err}", markup=False, soft_wrap=True)
     return 0
 
 
@@ -169,6 +199,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
     common(p)
     p.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also retry the trials and seeds that failed by an error of the method "
+                        "(those the environment failed are always retried)")  # fmt: skip
     add_selection(p)
     p.set_defaults(func=cmd_run)
 
@@ -185,7 +218,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--backbone", required=True)
     p.add_argument("--trials", type=int, default=30)
-    p.add_argument("--tuning-seeds", type=int, default=3, help="seeds 0..k-1 for the objective")
+    p.add_argument("--tuning-seeds", type=int, default=3,
+                   help="seeds 0..k-1 for the objective of a shared study (protocols whose "
+                        "seeds share one split); nested studies score their own seed")
     p.add_argument("--final-seeds", type=int, default=10, help="seeds 0..k-1 for the final stage")
     p.set_defaults(func=cmd_tune)
 
@@ -193,6 +228,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep")
     p.add_argument("--storage", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--seeds", action="store_true",
+                   help="also each tuning study (per final seed when nested): trials, best "
+                        "validation score and parameters")  # fmt: skip
+    p.add_argument("--cells", default=None, help="only cells whose key matches these globs")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("export", help="the final table, one row per cell")

@@ -2,7 +2,11 @@
 
 Reads MLflow runs tagged ``stage=final`` (server-side filter) and aggregates per cell:
 mean ± unbiased std of test over the finished seeds, the per-seed values, validation mean,
-#params, inference latency, trials used and budget, and total train seconds.
+#params, inference latency, trials used and budget, and total train seconds; with the cell's
+protocol (the dataset card's default when the runs' ``protocol`` tag is empty), its
+``protocol_kind`` (``honest`` | ``paper`` | ``shared-tuning``) and ``selection`` (``nested`` |
+``shared`` | ``none``), from the runs' tags or derived for legacy runs
+(:func:`leaderboard.kinds.with_kinds`).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protocol", "metric",
-           "seeds", "test_mean", "test_std", "val_mean", "test_per_seed", "num_params",
-           "teacher_params", "inference_ms", "train_seconds", "trials", "budget",
-           "hardware", "git_sha"]  # fmt: skip
+from leaderboard import kinds
+
+COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protocol",
+           "protocol_kind", "selection", "metric", "seeds", "test_mean", "test_std", "val_mean",
+           "test_per_seed", "num_params", "teacher_params", "inference_ms", "train_seconds",
+           "trials", "budget", "hardware", "git_sha"]  # fmt: skip
 
 
 def final_runs(tracking_uri: str, sweep: str | None = None) -> pd.DataFrame:
@@ -56,10 +62,12 @@ def final_runs_client(tracking_uri: str, sweep: str | None = None) -> pd.DataFra
 
 def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per cell from :func:`final_runs` rows (see the module docstring); tags are the
-    cell's lowest seed's (missing ones empty), vectorised over cells (100k runs: under a
-    second)."""
+    cell's lowest seed's (missing ones empty), but ``protocol_kind`` is the most severe of its
+    seeds' (a cell one of whose seeds is marked is marked); vectorised over cells (100k runs:
+    under a second)."""
     if runs.empty:
         return pd.DataFrame(columns=COLUMNS)
+    runs = kinds.with_kinds(runs)
     r = runs.assign(_seed=runs["seed"].astype(int)).sort_values(["cell", "_seed"], kind="stable")
     num = {k: r[f"m.{k}"].astype(float) for k in ("test", "val", "num_params", "inference_ms",
                                                    "train_seconds")}  # fmt: skip
@@ -74,29 +82,41 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
         out["teacher_params"] = r["m.teacher_params"].astype(float).groupby(r["cell"]).median()
     else:
         out["teacher_params"] = None
-    tags = ["sweep", "method", "dataset", "backbone", "teacher", "protocol", "metric",
-            "trials", "budget", "hardware", "git_sha"]  # fmt: skip
+    tags = ["sweep", "method", "dataset", "backbone", "teacher", "protocol", "selection",
+            "metric", "trials", "budget", "hardware", "git_sha"]  # fmt: skip
     first = r.drop_duplicates("cell").set_index("cell").reindex(columns=tags)
-    for col in ("sweep", "teacher", "protocol", "metric"):
+    for col in ("sweep", "teacher", "protocol", "selection", "metric"):
         first[col] = first[col].fillna("")
+    first[kinds.KIND] = kinds.worst(r[kinds.KIND], r["cell"])
     out = out.join(first).rename_axis("cell").reset_index()
     out["seeds"] = out["seeds"].astype(int)
     return out[COLUMNS].reset_index(drop=True)
 
 
 def export(table: pd.DataFrame, fmt: str, path: str) -> None:
-    """Write the table as csv, parquet or latex (mean ± std cells for latex)."""
+    """Write the table as csv, parquet or latex. CSV and parquet carry every column (with
+    ``protocol`` and ``protocol_kind``); LaTeX has mean ± std cells and a protocol column, the
+    method of every marked row carries its mark (``lad_gnn [paper]``) and a footnote line
+    below the table says what each mark used means."""
     if fmt == "csv":
         table.to_csv(path, index=False)
     elif fmt == "parquet":
         table.to_parquet(path, index=False)
     elif fmt == "latex":
-        t = table.copy()
-        scale = t["metric"].isin(["accuracy", "rocauc"]).map({True: 100.0, False: 1.0})
-        t["test"] = [f"{m * s:.2f} $\\pm$ {d * s:.2f}"
-                     for m, d, s in zip(t["test_mean"], t["test_std"], scale)]  # fmt: skip
-        cols = ["method", "backbone", "teacher", "dataset", "test", "seeds"]
         with open(path, "w") as f:
-            f.write(t[cols].to_latex(index=False, escape=False))
+            f.write(latex_table(table))
     else:
         raise ValueError(fmt)
+
+
+def latex_table(table: pd.DataFrame) -> str:
+    """The LaTeX of :func:`export` (accuracy and ROC-AUC ×100), honest rows first."""
+    t = table.assign(_kind=kinds.kinds_of(table))
+    t = t.assign(_block=kinds.block(t["_kind"])).sort_values("_block", kind="stable")
+    scale = t["metric"].isin(["accuracy", "rocauc"]).map({True: 100.0, False: 1.0})
+    t["test"] = [f"{m * s:.2f} ± {d * s:.2f}"
+                 for m, d, s in zip(t["test_mean"], t["test_std"], scale)]  # fmt: skip
+    t["method"] = kinds.marked(t["method"].astype(str), t["_kind"])
+    cols = ["method", "backbone", "teacher", "dataset", "protocol", "test", "seeds"]
+    shown = t[cols].astype(str).map(kinds.tex)
+    return shown.to_latex(index=False, escape=False) + kinds.tex_notes(kinds.notes(t))

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from benchmark.runner.urls import mask  # noqa: E402
-from leaderboard import panels, plots, store, views  # noqa: E402
+from leaderboard import kinds, panels, plots, store, views  # noqa: E402
 from leaderboard.aggregate import aggregate, final_runs  # noqa: E402
 
 FAMILIES = ["node", "graph", "molecular", "other"]
@@ -63,7 +63,7 @@ def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
     st.sidebar.caption("Empty = all.")
     chosen = {}
     for col in views.FILTERS:
-        options = sorted(cells[col].astype(str).unique())
+        options = views.filter_options(cells, col)
         chosen[col] = st.sidebar.multiselect(col, options, key=f"f_{col.replace(' ', '_')}",
                                              format_func=lambda v: v or "(none)")  # fmt: skip
     return chosen
@@ -95,7 +95,8 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
         "difference over shared datasets, + = better; #params and latency = medians. "
         f"{views.REIMPLEMENTED} = re-implemented from a partial description of the method (no "
         f"official code): see its docstring and reproduction doc. {views.EXTERNAL} = learns from "
-        "external data (a pre-training corpus), as OGB's external-data flag."
+        "external data (a pre-training corpus), as OGB's external-data flag. "
+        + kinds.legend() + "".join(f" {n}" for n in b.notes)
     )
     left, right = st.columns(2)  # files built on click only
     left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",
@@ -114,8 +115,15 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
 
 def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     st.header("Cell details")
-    cell = st.selectbox("cell", sorted(cells["cell"]), key="cell")
+    marks = dict(zip(cells["cell"], cells[kinds.KIND].map(kinds.mark)))
+    cell = st.selectbox("cell", sorted(cells["cell"]), key="cell",
+                        format_func=lambda c: f"{c} {marks.get(c, '')}".rstrip())  # fmt: skip
     row = cells[cells["cell"] == cell].iloc[0]
+    warning = views.cell_warning(runs, row)
+    if warning:
+        st.warning(f"{kinds.mark(row[kinds.KIND])} {warning}")
+    st.caption(f"Protocol `{row['protocol']}` · kind {row[kinds.KIND]} · selection "
+               f"{row['selection'] or 'not recorded'}")  # fmt: skip
     s = views.scale(row["metric"])
     a, b, c = st.columns(3)
     a.metric(f"test ({row['metric']})",
@@ -135,18 +143,25 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
         st.caption(f"then open experiment {seeds['experiment'].iloc[0]} and the run ids above.")
     st.plotly_chart(plots.seed_spread(seeds, row["metric"], cell), key="seed_plot")
     st.subheader("Hyper-parameters of the final runs")
-    params = params_of(uri, tuple(seeds["run id"]))
-    st.dataframe(params.drop_duplicates().T, key="params")
+    params = views.seed_params(params_of(uri, tuple(seeds["run id"])), seeds)
+    st.dataframe(params, hide_index=True, key="params")
+    st.caption(kinds.selection_note(row["selection"]))
     st.subheader("Provenance")
     st.dataframe(views.provenance(runs, cell), hide_index=True, key="provenance")
     with st.expander("Optuna optimisation history"):
-        study = store.load_study(uri, row["sweep"], cell)
-        if study is None:
+        studies = store.load_studies(uri, row["sweep"], cell)
+        if studies is None:
             st.info(f"The Optuna journal of sweep {row['sweep']} is not on this machine.")
+        elif not studies:
+            st.info("Untuned: this cell ran its defaults; no tuning study.")
         else:
             from optuna.visualization import plot_optimization_history
 
-            st.plotly_chart(plot_optimization_history(study), key="history")
+            if len(studies) > 1:
+                st.caption(f"{len(studies)} tuning studies, one per final seed (nested "
+                           "selection); each line is one seed's study.")  # fmt: skip
+            st.plotly_chart(plot_optimization_history(studies if len(studies) > 1
+                                                      else studies[0]), key="history")
 
 
 def leaderboard(uri: str) -> None:

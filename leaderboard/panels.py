@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from leaderboard import stats, store
+from leaderboard import kinds, stats, store
 from leaderboard.views import scale
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
@@ -22,13 +22,14 @@ MAX_CD_ROWS = 30  # beyond this the diagram's labels overlap: ask for a filter i
 
 # The cached functions below are keyed by ``key`` alone (Streamlit does not hash arguments
 # whose name starts with "_"): hashing 100k runs on every render cost a few tenths of a second.
-KEY_COLS = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", "metric",
-            "test_mean"]  # fmt: skip
+KEY_COLS = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", kinds.KIND,
+            "metric", "test_mean"]  # fmt: skip
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _friedman(key: Hashable, _cells: pd.DataFrame):
-    matrix, dropped_rows, dropped_datasets = stats.score_matrix(_cells[KEY_COLS])
+    matrix, dropped_rows, dropped_datasets = stats.score_matrix(
+        _cells.reindex(columns=KEY_COLS))
     posthoc = matrix.shape[1] <= MAX_CD_ROWS
     return stats.friedman(matrix, posthoc=posthoc), dropped_rows, dropped_datasets
 
@@ -40,15 +41,18 @@ def _wilcoxon(key: Hashable, _runs: pd.DataFrame, _cells: pd.DataFrame) -> pd.Da
 
 
 def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
-    """Friedman + critical-difference diagram over the shown cells, and the paired Wilcoxon
-    tests of the shown distilled rows against their vanilla teachers. ``key`` must change
-    whenever ``runs`` or ``cells`` do (the app passes the store, its read time and the
-    filters)."""
+    """Friedman + critical-difference diagram over the shown cells' honest rows (or, when all
+    are marked, over those: :func:`stats.friedman_cells`), and the paired Wilcoxon tests of
+    the shown distilled rows against their vanilla teachers of the same protocol and kind.
+    ``key`` must change whenever ``runs`` or ``cells`` do (the app passes the store, its read
+    time and the filters)."""
     st.header("Statistics")
     st.caption(stats.UNIT_SENTENCE)
     st.subheader("Friedman test and critical-difference diagram")
+    ranked, used = stats.friedman_cells(cells)
+    st.caption(used)
     try:
-        res, dropped_rows, dropped_datasets = _friedman(key, cells)
+        res, dropped_rows, dropped_datasets = _friedman(key, ranked)
     except (stats.NotEnoughData, ValueError) as exc:
         st.info(str(exc))
     else:
@@ -76,11 +80,13 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
     w = _wilcoxon(key, runs, cells)
     if w.empty:
         st.info("No distilled row among the shown cells has its vanilla teacher (the `vanilla` "
-                "row of the teacher backbone, same dataset and sweep) in the store.")  # fmt: skip
+                "row of the teacher backbone, same dataset, sweep, protocol and protocol kind) "
+                "in the store.")  # fmt: skip
         return
     s = cells.drop_duplicates("dataset").set_index("dataset")["metric"].map(scale)
     shown = w.assign(**{c: w[c] * w["dataset"].map(s) for c in
-                        ("student", "vanilla teacher", "mean diff")})  # fmt: skip
+                        ("student", "vanilla teacher", "mean diff")},
+                     method=kinds.marked(w["method"], w["protocol kind"]))  # fmt: skip
     st.dataframe(shown, hide_index=True, key="wilcoxon",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
                                 ("student", "vanilla teacher", "mean diff")}
@@ -91,7 +97,11 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
         "the normal approximation when differences are zero or tie; mean diff = "
         "student − teacher in the shown units, + = better. *** p<0.001, ** p<0.01, * p<0.05, "
         "n.s. otherwise; no correction for the number of tests. With n pairs the exact test "
-        f"cannot go below p = 2/2ⁿ (n = {fewest}: {stats.min_attainable_p(fewest):.3g})."
+        f"cannot go below p = 2/2ⁿ (n = {fewest}: {stats.min_attainable_p(fewest):.3g}). "
+        "Each student is paired with the vanilla teacher of its own protocol and protocol kind; "
+        f"a row of a marked kind ({kinds.MARKS[kinds.PAPER]}: a paper protocol, e.g. test chose "
+        f"the epoch; {kinds.MARKS[kinds.SHARED_TUNING]}: hyper-parameters shared by seeds whose "
+        "partitions differ) compares two marked results and is not an honest estimate."
     )
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leaderboard import kinds
 from leaderboard.views import scale
 
 
 def row_label(cells: pd.DataFrame) -> pd.Series:
-    """``method · backbone`` (``← teacher`` when distilled) for legends."""
+    """``method · backbone`` (``← teacher`` when distilled) for legends, with the mark of a
+    marked protocol kind (``[paper]``)."""
     teacher = cells["teacher"].map(lambda t: f" ← {t}" if t else "")
-    return cells["method"] + " · " + cells["backbone"] + teacher
+    return kinds.marked(cells["method"] + " · " + cells["backbone"] + teacher,
+                        kinds.kinds_of(cells))
 
 
 def seed_spread(seeds: pd.DataFrame, metric: str, title: str):
@@ -33,13 +36,15 @@ MAX_TRACES = 60  # colour by row and symbol by dataset only while the legend sta
 def tradeoff(cells: pd.DataFrame, x: str, x_title: str):
     """Test score vs. ``x`` (``inference_ms`` or ``num_params``), one point per cell, log x;
     a grey dotted segment joins a distilled student to its teacher (``vanilla`` of the teacher
-    backbone on the same dataset and sweep). Points are coloured by row and shaped by dataset,
-    or, for large tables (more than ``MAX_TRACES`` combinations), coloured by method family
-    (the row is in the hover): one trace per group, so 10k cells draw in a blink."""
+    backbone on the same dataset, sweep, protocol and protocol kind: never across kinds).
+    Points are coloured by row and shaped by dataset, or, for large tables (more than
+    ``MAX_TRACES`` combinations), coloured by method family (the row is in the hover): one
+    trace per group, so 10k cells draw in a blink."""
     import plotly.express as px
     import plotly.graph_objects as go
 
-    c = cells.assign(score=cells["test_mean"] * cells["metric"].map(scale), row=row_label(cells))
+    c = cells.assign(score=cells["test_mean"] * cells["metric"].map(scale), row=row_label(cells),
+                     **{kinds.KIND: kinds.kinds_of(cells)})
     if c["row"].nunique() * c["dataset"].nunique() <= MAX_TRACES:
         fig = px.scatter(c, x=x, y="score", color="row", symbol="dataset", log_x=True,
                          hover_data=["cell", "seeds"],
@@ -52,10 +57,11 @@ def tradeoff(cells: pd.DataFrame, x: str, x_title: str):
                          for name, g in c.groupby(family)])  # fmt: skip
         fig.update_xaxes(type="log", title=x_title)
         fig.update_yaxes(title="test (shown units)")
+    ctx = ["dataset", "sweep", "protocol", kinds.KIND]
     teachers = c.loc[(c["method"] == "vanilla") & (c["teacher"] == ""),
-                     ["backbone", "dataset", "sweep", x, "score"]]  # fmt: skip
-    pairs = c.loc[c["teacher"] != "", ["teacher", "dataset", "sweep", x, "score"]].merge(
-        teachers.rename(columns={"backbone": "teacher"}), on=["teacher", "dataset", "sweep"],
+                     ["backbone", *ctx, x, "score"]]  # fmt: skip
+    pairs = c.loc[c["teacher"] != "", ["teacher", *ctx, x, "score"]].merge(
+        teachers.rename(columns={"backbone": "teacher"}), on=["teacher", *ctx],
         suffixes=("", "_t"))  # fmt: skip
     if len(pairs):  # (teacher, student, NaN) triples: NaN breaks the line between pairs
         gap = np.full(len(pairs), np.nan)

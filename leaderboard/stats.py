@@ -12,6 +12,10 @@ Units of analysis (Demšar, JMLR 2006):
 - **Wilcoxon**: the *seed*. A student run and its teacher's run with the same seed (the same
   split or fold, e.g. fold *r* of 10-fold CV) form one pair; one two-sided
   :func:`scipy.stats.wilcoxon` per (student row, dataset), not corrected for multiplicity.
+
+Protocol kinds (:mod:`leaderboard.kinds`): the Friedman test ranks honest rows only, unless the
+cells hold only marked rows (``paper``, ``shared-tuning``; then those, among themselves:
+:func:`friedman_cells`); a Wilcoxon pair is a student and a teacher of the same protocol and kind.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from leaderboard import kinds
 from leaderboard.views import higher_is_better
 
 MIN_DATASETS = 3  # Friedman blocks; fewer make the χ² approximation meaningless
@@ -29,7 +34,10 @@ UNIT_SENTENCE = (
     "Unit of analysis: for the Friedman test and the critical-difference diagram, the dataset "
     "(one score per row and dataset: the mean test over the final seeds); for the Wilcoxon "
     "tests, the seed (a student run and its teacher's run with the same seed, i.e. the same "
-    "split or fold, form one pair)."
+    "split or fold, form one pair). Protocol kinds: rows marked "
+    f"{kinds.MARKS[kinds.PAPER]} (a paper protocol) or {kinds.MARKS[kinds.SHARED_TUNING]} "
+    "(hyper-parameters shared by seeds whose partitions differ) are never ranked with honest "
+    "rows; a Wilcoxon pair is a student and a teacher of the same protocol and kind."
 )
 
 
@@ -47,13 +55,35 @@ def stars(p: float) -> str:
 
 def row_labels(cells: pd.DataFrame) -> pd.Series:
     """``method · backbone`` (``← teacher`` when distilled), plus ``[sweep, protocol]`` when
-    the cells span several, so that two different rows never share a label."""
+    the cells span several (a protocol other than the dataset card's own:
+    :func:`leaderboard.kinds.row_protocol`), so that two different rows never share a label,
+    plus the mark of a marked kind (``lad_gnn · GCN [paper]``)."""
+    if "protocol" in cells and "dataset" in cells:
+        cells = cells.assign(protocol=kinds.row_protocol(cells))
     teacher = cells["teacher"].fillna("").map(lambda t: f" ← {t}" if t else "")
     label = cells["method"] + " · " + cells["backbone"] + teacher
     extra = [c for c in ("sweep", "protocol") if c in cells and cells[c].nunique() > 1]
     if extra:
         label = label + " [" + cells[extra].astype(str).agg(", ".join, axis=1) + "]"
-    return label
+    return kinds.marked(label, kinds.kinds_of(cells))
+
+
+def friedman_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The cells the Friedman test ranks and a sentence saying which: the honest rows only
+    (marked rows are never ranked with them), or, when every cell is marked, all of them
+    (ranked among themselves)."""
+    kind = kinds.kinds_of(cells)
+    marked = kinds.is_marked(kind)
+    labels = row_labels(cells)
+    n_marked, n_honest = labels[marked].nunique(), labels[~marked].nunique()
+    if not marked.all():
+        left = (f"; the {n_marked} marked row(s) "
+                f"({', '.join(sorted({kinds.mark(k) for k in kind[marked]}))}) are left out: "
+                "they are never ranked with honest rows") if n_marked else ""  # fmt: skip
+        return cells[~marked], f"Rows used: the {n_honest} honest row(s){left}."
+    shown = ", ".join(sorted({kinds.mark(k) for k in kind}))
+    return cells, (f"Rows used: only marked rows ({shown}) are shown, so the test ranks them "
+                   "among themselves; its ranks are not comparable with honest rows'.")
 
 
 def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -144,18 +174,20 @@ def cd_diagram(result: Friedman, alpha: float = 0.05):
     return fig
 
 
-WILCOXON_COLUMNS = ["method", "backbone", "teacher", "dataset", "sweep", "pairs", "student",
-                    "vanilla teacher", "mean diff", "p", "sig"]  # fmt: skip
+WILCOXON_COLUMNS = ["method", "backbone", "teacher", "dataset", "sweep", "protocol",
+                    "protocol kind", "pairs", "student", "vanilla teacher", "mean diff", "p",
+                    "sig"]  # fmt: skip
 
 
 def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
     """Paired two-sided Wilcoxon signed-rank test of every distilled row (``teacher`` tag set)
     against its teacher: the ``vanilla`` row whose backbone is the student's teacher backbone,
-    on the same dataset, sweep and protocol, paired by seed.
+    on the same dataset, sweep, protocol and protocol kind, paired by seed.
 
     ``runs``: final runs, one per seed (:func:`leaderboard.views.clean_runs` rows: ``method``,
-    ``backbone``, ``teacher``, ``dataset``, ``sweep``, ``protocol``, ``metric``, ``seed``,
-    ``m.test``). One output row per student cell whose teacher cell exists: ``pairs`` = seeds
+    ``backbone``, ``teacher``, ``dataset``, ``sweep``, ``protocol``, ``protocol_kind`` (honest
+    if absent), ``metric``, ``seed``, ``m.test``). One output row per student cell whose teacher
+    cell exists, with its ``protocol kind``: ``pairs`` = seeds
     both finished, ``student`` / ``vanilla teacher`` = their mean test over those seeds,
     ``mean diff`` = student − teacher signed so that + is better, ``p`` and ``sig``
     (:func:`stars`). ``p`` is scipy's exact null distribution when the differences have no zero
@@ -170,7 +202,8 @@ def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
     for col in ("sweep", "protocol"):
         if col not in r:
             r[col] = ""
-    ctx = ["dataset", "sweep", "protocol"]
+    r["protocol kind"] = kinds.kinds_of(r)
+    ctx = ["dataset", "sweep", "protocol", "protocol kind"]
     keys = ["method", "backbone", "teacher", *ctx]
     teachers = r.loc[(r["method"] == "vanilla") & (r["teacher"] == ""),
                      [*ctx, "backbone", "seed", "test"]].drop_duplicates([*ctx, "backbone", "seed"])

@@ -92,8 +92,10 @@ def optuna_journal(tracking_uri: str, sweep: str) -> Path:
     return runs_dir() / sweep / "optuna.journal"
 
 
-def load_study(tracking_uri: str, sweep: str, cell: str):
-    """The Optuna study of ``cell`` (``None`` if its journal is not on this machine)."""
+def load_studies(tracking_uri: str, sweep: str, cell: str) -> list | None:
+    """The tuning studies of ``cell`` that hold trials: one per final seed (``<cell>#seed<r>``,
+    nested selection, in seed order) or the cell's shared study; ``[]`` for an untuned cell,
+    ``None`` if the sweep's journal is not on this machine."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -102,10 +104,12 @@ def load_study(tracking_uri: str, sweep: str, cell: str):
     if not path.exists():
         return None
     storage = JournalStorage(JournalFileBackend(str(path)))
-    try:
-        return optuna.load_study(study_name=cell, storage=storage)
-    except KeyError:
-        return None
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)
+             if s.study_name == cell or s.study_name.startswith(f"{cell}#seed")]  # fmt: skip
+    names.sort(key=lambda n: (n != cell, int(n.rpartition("#seed")[2] or 0) if "#seed" in n
+                              else 0))  # fmt: skip
+    studies = [optuna.load_study(study_name=n, storage=storage) for n in names]
+    return [s for s in studies if s.trials]
 
 
 def runs_root(tracking_uri: str) -> Path:

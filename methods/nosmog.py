@@ -47,9 +47,10 @@ Differences from the official code (github.com/meettyj/NOSMOG), all small and st
 both :math:`H^T` and :math:`H^S` are the hidden layer *after* its ReLU (the official code takes
 both before it); the DeepWalk walker keeps a walk at a node without neighbours instead of
 stopping it; the official CPF runs compute DeepWalk once and reuse it for every seed (ours per
-seed, seeded); full batch by default (as our GLNN, whose official mini-batch schedule scored
-lower on Cora-CPF); GLNN's input dropout, which also drops position features (see
-:mod:`methods.glnn`; ``--set input_dropout=0`` gives the official models'). The inductive
+seed, seeded); full batch by default (GLNN's default, chosen on GLNN's validation accuracy
+on Cora-CPF, see :mod:`methods.glnn`; not compared again with NOSMOG's additions on); GLNN's
+input dropout, which also drops position features (see :mod:`methods.glnn`; ``--set
+input_dropout=0`` gives the official models'). The inductive
 position lookup reads the new node's neighbours, so the student is graph-free at inference
 only for nodes present when the walks were made; the latency the loop reports excludes that
 lookup (positions are precomputed).

@@ -113,6 +113,57 @@ class Page:
             time.sleep(0.2)
         raise TimeoutError(f"{selector!r} did not appear in {timeout:.0f} s")
 
+    def rerun(self, timeout: float = 60) -> None:
+        """Wait until the rerun an interaction started has finished rendering."""
+        time.sleep(0.5)  # the status widget appears a moment after the widget changed
+        self.wait_for('[data-testid="stDataFrame"]', timeout)
+        time.sleep(1.0)  # let the data grids draw
+
+    def click(self, element_js: str) -> None:
+        """A real mouse click (press and release) at the centre of the element that the
+        JavaScript expression ``element_js`` yields, scrolled into view first."""
+        box = self.eval(f"(() => {{ const e = {element_js}; if (!e) return null; "
+                        "e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()")  # fmt: skip
+        if box is None:
+            raise LookupError(f"no element for {element_js}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
+                      clickCount=1)  # fmt: skip
+
+    def choose(self, label: str, option: str, timeout: float = 60) -> None:
+        """Pick ``option`` in the Streamlit multiselect labelled ``label``; wait for the rerun."""
+        box = f"document.querySelector('input[role=combobox][aria-label={json.dumps(label)}]')"
+        item = ("Array.from(document.querySelectorAll('[role=option]'))"
+                f".find(o => o.textContent.trim() === {json.dumps(option)})")
+        self.click(box)
+        end = time.monotonic() + 10
+        while not self.eval(f"!!({item})"):
+            if time.monotonic() > end:
+                raise TimeoutError(f"option {option!r} of {label!r} did not open")
+            time.sleep(0.2)
+        self.click(item)
+        self.call("Input.dispatchKeyEvent", type="keyDown", key="Escape", code="Escape",
+                  windowsVirtualKeyCode=27)  # fmt: skip
+        self.rerun(timeout)
+
+    def download(self, text: str, folder: Path, timeout: float = 30) -> Path:
+        """Click the first download button labelled ``text``; return the file it saved in
+        ``folder`` (Chromium's download behaviour is pointed there first)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        before = set(folder.iterdir())
+        self.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
+        self.click("Array.from(document.querySelectorAll('[data-testid=\"stDownloadButton\"] "
+                   f"button')).find(b => b.textContent.trim() === {json.dumps(text)})")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            new = [p for p in set(folder.iterdir()) - before
+                   if not p.name.endswith(".crdownload") and p.stat().st_size]  # fmt: skip
+            if new:
+                return new[0]
+            time.sleep(0.2)
+        raise TimeoutError(f"the {text!r} download did not arrive in {timeout:.0f} s")
+
     def screenshot(self, out: Path, full_height: bool = False, width: int = 1400,
                    scale: float = 1.0) -> None:  # fmt: skip
         """PNG of the viewport (or of the whole page's height), scaled by ``scale``."""

@@ -79,8 +79,11 @@ def test_a_grid_slice_exports_its_final_seeds_and_tuned_values(smoke_runs, tmp_p
     for r in rows:
         runs = logged[logged["cell"] == r["cell"]].sort_values("seed", key=lambda s: s.astype(int))
         assert r["seeds"] == [0, 1] and r["test"] == pytest.approx(list(runs["m.test"]))
-        assert set(r["params"]) == {"lr", "hidden"} and r["budget"] == 3
-        assert sum(r["trials"].values()) == 3 and r["hardware"]
+        # MUTAG's folds: tuned per fold (nested), 3 trials each
+        assert r["selection"] == "nested" and r["protocol_kind"] == "honest"
+        assert set(r["params_per_seed"]) == {"0", "1"} and r["budget"] == 3
+        assert all(set(p) == {"lr", "hidden"} for p in r["params_per_seed"].values())
+        assert sum(r["trials"].values()) == 6 and r["hardware"]
     md = table(out, [("vanilla", "vanilla")]).splitlines()
     assert len(md) == 4 and md[2].startswith("| MUTAG | GCN | ") and " ± " in md[2]
 

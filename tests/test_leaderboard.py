@@ -78,8 +78,9 @@ def test_board_ranks_deltas_marks_without_streamlit():
     fam = views.with_family(synthetic_cells())
     assert set(fam["method family"]) == {"vanilla", "kd-baseline"}
     assert set(views.filter_cells(fam, {"method family": ["kd-baseline"]})["method"]) == {"kd"}
-    assert set(fam["protocol kind"]) == {"honest"}  # none of these cells uses a paper protocol
-    assert views.protocol_kind("ltd_fixed") == "paper" and views.protocol_kind("ltd") == "honest"
+    assert set(fam["protocol kind"]) == {"honest"}  # no protocol_kind column: honest
+    tagged = synthetic_cells().assign(protocol_kind=["paper"] * 2 + ["honest"] * 4)
+    assert views.with_family(tagged)["protocol kind"].tolist() == tagged["protocol_kind"].tolist()
 
 
 def test_reimplemented_methods_are_marked_in_the_table_only():
@@ -196,8 +197,8 @@ def test_app_statistics_and_progress_on_the_smoke_store(smoke_uri, monkeypatch):
 
 
 def test_app_progress_shows_failures(smoke_uri, tmp_path, monkeypatch):
-    """A grid whose only cell failed (a trial that raised, as the runner records it): the
-    panel counts it failed and shows the error."""
+    """A grid whose only cell failed (a final seed that raised, as the runner records it in
+    the cell's ``#final`` study): the panel counts it failed and shows the error."""
     import optuna
     import yaml
 
@@ -213,11 +214,12 @@ def test_app_progress_shows_failures(smoke_uri, tmp_path, monkeypatch):
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal)))
     tune_name, final_name = study_names(expand(load_sweep(str(path)))[0])
-    study = optuna.create_study(study_name=tune_name, storage=storage)
-    optuna.create_study(study_name=final_name, storage=storage)
-    trial = study.ask()
+    optuna.create_study(study_name=tune_name, storage=storage)
+    final = optuna.create_study(study_name=final_name, storage=storage)
+    trial = final.ask()
+    trial.set_user_attr("seed", 0)
     trial.set_user_attr("error", "RuntimeError: boom")
-    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    final.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     at = app(smoke_uri, monkeypatch)
     at.sidebar.text_input(key="sweep_file").set_value(str(path))
@@ -302,3 +304,18 @@ def test_cli_builds_the_streamlit_command():
     assert cmd[1:4] == ["-m", "streamlit", "run"] and CLI_APP == APP and CLI_APP.exists()
     assert cmd[cmd.index("--server.port") + 1] == "8600"
     assert cmd[-3:] == ["--", "--tracking-uri", "sqlite:///x.db"]
+
+
+def test_cell_details_read_every_tuning_study_of_a_cell(smoke_uri, smoke_runs, monkeypatch):
+    """The Optuna history of the drill-down: MUTAG's folds have one study each (nested), the
+    public Cora split one shared study; a sweep whose journal is elsewhere: none."""
+    from leaderboard import store
+
+    monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
+    mutag = store.load_studies(smoke_uri, "smoke", "smoke/vanilla/MUTAG/GCN")
+    assert [s.study_name for s in mutag] == ["smoke/vanilla/MUTAG/GCN#seed0",
+                                             "smoke/vanilla/MUTAG/GCN#seed1"]  # fmt: skip
+    assert all(len(s.trials) == 3 for s in mutag)
+    cora = store.load_studies(smoke_uri, "smoke", "smoke/vanilla/Cora/GCN")
+    assert [s.study_name for s in cora] == ["smoke/vanilla/Cora/GCN"]
+    assert store.load_studies(smoke_uri, "no-such-sweep", "x") is None

@@ -1,4 +1,5 @@
-"""The runner: sweep validation, a real smoke grid, resume, teacher cache, workers, SIGKILL."""
+"""The runner: sweep validation, a real smoke grid, resume, teacher cache, workers, SIGKILL,
+nested per-seed tuning, and failed trials retried once the environment is fixed."""
 
 import os
 import signal
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from benchmark.errors import KdbenchError
+from benchmark.runner.cellrun import tuning_study_name
 from benchmark.runner.launch import Selection, run_sweep, status_rows
 from benchmark.runner.sweep import expand, load_sweep
 
@@ -202,9 +204,11 @@ def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):
         assert sorted(seeds) == ["0", "1", "2"], (cell.key, seeds)
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(runs / "two" / "optuna.journal")))
-    for cell in cells:
-        study = optuna.load_study(study_name=cell.key, storage=storage)
-        assert 3 <= len(study.trials) <= 4  # the budget holds (one overshoot at most)
+    for cell in cells:  # MUTAG's folds: one study per final seed (nested selection)
+        assert not optuna.load_study(study_name=cell.key, storage=storage).trials
+        for seed in (0, 1, 2):
+            study = optuna.load_study(study_name=tuning_study_name(cell, seed), storage=storage)
+            assert 3 <= len(study.trials) <= 4  # the budget holds (one overshoot at most)
 
 
 def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_path):
@@ -218,7 +222,7 @@ def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_pat
     (runs / "kill").mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(runs / "kill" / "optuna.journal")))
-    key = expand(load_sweep(path))[0].key
+    key = tuning_study_name(expand(load_sweep(path))[0], 0)
     deadline = time.time() + 120
     killed_number = None
     while time.time() < deadline and killed_number is None:
@@ -260,13 +264,22 @@ def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, m
                         "backbones": ["MLP"]}])  # fmt: skip
     run_sweep(str(path), device="cpu", track=False)
     states = {r["cell"].split("/")[1]: r for r in status_rows(str(path), None)}
-    assert states["crash"]["state"] == "failed" and states["crash"]["failed"] == 2
+    # 2 trials in each of the two folds' studies
+    assert states["crash"]["state"] == "failed" and states["crash"]["failed"] == 4
     assert states["crash"]["errors"] == ["RuntimeError: boom"] and not states["vanilla"]["errors"]
     assert states["vanilla"]["state"] == "done"
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal")))
-    study = optuna.load_study(study_name="crash/crash/MUTAG/MLP", storage=storage)
+    study = optuna.load_study(study_name="crash/crash/MUTAG/MLP#seed0", storage=storage)
     assert all(t.user_attrs["error"] == "RuntimeError: boom" for t in study.trials)
+    assert not any(t.user_attrs.get("env_error") for t in study.trials)
+    run_sweep(str(path), device="cpu", track=False)  # a method's failure counts: not retried
+    assert len(optuna.load_study(study_name=study.study_name, storage=storage).trials) == 2
+    run_sweep(str(path), device="cpu", track=False, retry_failed=True)  # unless asked
+    again = optuna.load_study(study_name=study.study_name, storage=storage).trials
+    assert len(again) == 4 and {t.user_attrs.get("retry_of") for t in again[2:]} == {0, 1}
+    assert again[2].params == study.trials[0].params
+    assert status_rows(str(path), None)[0]["failed"] == 4  # the retries failed in turn
 
 
 def test_a_trial_whose_heartbeat_stopped_is_failed_and_retried_once(monkeypatch):
@@ -306,3 +319,134 @@ def test_ltd_paper_sweep_matches_the_paper_grid_but_for_split_and_seeds():
     fixed_cells = {c.key.split("/", 1)[1].replace("protocol=ltd_fixed/", "")
                    for c in expand(fixed)}  # fmt: skip
     assert fixed_cells == ltd_cells and len(fixed_cells) == 40
+
+
+def test_a_tuned_fold_cell_is_tuned_per_fold_with_its_teacher_tuned_per_fold(runs, tmp_path):
+    """kd MLP ← GCN on MUTAG (10-fold CV), 3 trials: one study per fold for the student and
+    one for its teacher; each trial trains and validates on its own fold only; final seed r
+    runs the best trial of study r, with the teacher of study r's best trial; status and the
+    final runs' tags say so."""
+    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.runner.cellrun import cell_params
+
+    path = write(tmp_path, name="nested",
+                 budget={"trials": 3, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
+                 grid=[{"methods": ["kd"], "datasets": ["MUTAG"], "backbones": ["MLP"],
+                        "teachers": ["GCN"]}],
+                 search_spaces={"vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05,
+                                                   "log": True}},
+                                "kd": {"kd_weight": {"type": "float", "low": 0.1,
+                                                     "high": 10.0, "log": True}}})  # fmt: skip
+    teacher, student = cells = run_sweep(str(path), device="cpu")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "nested" / "optuna.journal")))
+    best = {}
+    for cell in cells:
+        for seed in (0, 1):
+            study = optuna.load_study(study_name=tuning_study_name(cell, seed), storage=storage)
+            assert len(study.trials) == 3
+            assert all(t.user_attrs["seeds"] == [seed] for t in study.trials)  # its fold only
+            best[cell.key, seed] = study.best_trial.params
+    rows = {r["cell"]: r for r in status_rows(str(path), None)}
+    for cell in cells:
+        r = rows[cell.key]
+        assert (r["state"], r["selection"], r["kind"], r["trials"], r["tuned"]) == (
+            "done", "nested", "honest", "6/6", "2/2")
+        assert [(s["seed"], s["params"]) for s in r["per_seed"]] == [
+            (0, best[cell.key, 0]), (1, best[cell.key, 1])]
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{runs / 'mlflow.db'}")
+    finals = mlflow.search_runs(experiment_names=["nested"],
+                                filter_string="tags.stage = 'final'")  # fmt: skip
+    for _, run in finals.iterrows():
+        seed = int(run["tags.seed"])
+        cell = next(c for c in cells if c.key == run["tags.cell"])
+        assert run["tags.selection"] == "nested" and run["tags.protocol_kind"] == "honest"
+        assert run["tags.protocol"] == "tu_10fold" and run["tags.tuning_seeds"] == f"[{seed}]"
+        for k, v in best[cell.key, seed].items():
+            assert float(run[f"params.{k}"]) == pytest.approx(v)
+    env = type("E", (), {"sweep": load_sweep(path)})()
+    teachers = {b["key"]["seed"]: b["key"]["params"] for b in
+                ArtifactCache(runs / "artifacts").builds()}  # fmt: skip
+    assert sorted(teachers) == [0, 1]  # one teacher per fold ...
+    for seed in (0, 1):  # ... with the parameters tuned on that fold
+        assert teachers[seed] == cell_params(env, teacher, best[teacher.key, seed])
+    assert student.teacher == "GCN"
+
+
+def test_status_prints_whole_cell_keys_that_cells_takes_verbatim(smoke_runs, monkeypatch, capsys):
+    """However narrow the terminal, `kdbench status` never cuts a key, and a printed key given
+    to `--cells` selects exactly that cell; `--seeds` lists each fold's study."""
+    from pathlib import Path
+
+    from benchmark.cli import main
+
+    monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
+    monkeypatch.setenv("COLUMNS", "60")
+    smoke = str(Path(__file__).parents[1] / "sweeps" / "smoke.yaml")
+    keys = [c.key for c in expand(load_sweep(smoke))]
+    assert main(["status", smoke]) == 0
+    out = capsys.readouterr().out
+    assert all(k in out for k in keys), out
+    assert main(["status", smoke, "--cells", keys[0], "--seeds"]) == 0
+    out = capsys.readouterr().out
+    assert keys[0] in out and not any(k in out for k in keys[1:])
+    assert "seed 0" in out and "seed 1" in out and "nested" in out
+
+
+def test_without_the_mirror_every_cell_fails_and_with_it_the_same_command_finishes(
+        runs, tmp_path, monkeypatch):  # fmt: skip
+    """A newcomer's first session: `kdbench run sweeps/smoke.yaml` before setting
+    KDBENCH_MIRROR (and without internet) fails every cell with a DataError; once it is set,
+    the same command trains the failed trials again and finishes every cell."""
+    from pathlib import Path
+
+    from benchmark.cli import main
+    from benchmark.data import fetch
+
+    def offline(url, folder, dead_hosts):
+        raise fetch._Unreachable(f"could not reach {url} (no network in this test)")
+
+    smoke = str(Path(__file__).parents[1] / "sweeps" / "smoke.yaml")
+    mirror = os.environ["KDBENCH_MIRROR"]
+    monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-data"))
+    monkeypatch.delenv("KDBENCH_MIRROR")
+    monkeypatch.setattr(fetch, "_download", offline)
+    assert main(["run", smoke, "--device", "cpu", "--no-track"]) == 1
+    rows = status_rows(smoke, None)
+    assert [r["state"] for r in rows] == ["failed"] * 4
+    assert all(r["errors"] and r["errors"][0].startswith("DataError") for r in rows)
+
+    monkeypatch.setenv("KDBENCH_MIRROR", mirror)
+    assert main(["run", smoke, "--device", "cpu", "--no-track"]) == 0
+    rows = status_rows(smoke, None)
+    assert [r["state"] for r in rows] == ["done"] * 4 and not any(r["errors"] for r in rows)
+    assert [r["trials"] for r in rows] == ["6/6", "6/6", "3/3", "3/3"]  # the budget is whole
+
+
+def test_an_untuned_entry_runs_its_defaults_without_tuning(runs, tmp_path):
+    """`trials: 1` on an entry: no tuning study runs; every final seed trains the defaults."""
+    path = write(tmp_path, name="untuned", grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
+                                                  "backbones": ["MLP"], "trials": 1}])
+    (cell,) = run_sweep(str(path), device="cpu", track=False)
+    assert cell.key == "untuned/vanilla/MUTAG/MLP/trials=1"
+    (row,) = status_rows(str(path), None)
+    assert (row["state"], row["selection"], row["trials"], row["final"]) == (
+        "done", "none", "0/0", "2/2")
+
+
+@pytest.mark.parametrize(("exc", "environment"), [
+    (KdbenchError("bad value"), False), (RuntimeError("boom"), False),
+    (ValueError("validation score is nan"), False), (MemoryError(), True),
+    (OSError(28, "No space left on device"), True), (ConnectionError("reset"), True),
+])  # fmt: skip
+def test_environment_failures_are_told_apart_from_the_methods(exc, environment):
+    import torch
+
+    from benchmark.errors import DataError
+    from benchmark.runner.cellrun import is_environment_error
+
+    assert is_environment_error(exc) is environment
+    assert is_environment_error(DataError("MUTAG: cannot get ..."))
+    assert is_environment_error(torch.OutOfMemoryError("CUDA out of memory"))

@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from benchmark.errors import KdbenchError
+from benchmark.runner.cellrun import tuning_study_name
 from benchmark.runner.launch import run_sweep
 from benchmark.runner.storage import make_storage
 from benchmark.runner.sweep import expand, load_sweep
@@ -83,7 +84,7 @@ def test_a_worker_killed_mid_trial_on_postgres_is_retried_without_duplicates(pg_
     cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
            "--threads", "1", "--storage", pg_database, "--no-track"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    key = expand(load_sweep(path))[0].key
+    key = tuning_study_name(expand(load_sweep(path))[0], 0)  # MUTAG: per fold
     deadline, killed = time.time() + 120, None
     while time.time() < deadline and killed is None:
         time.sleep(0.5)
@@ -174,7 +175,7 @@ def test_a_database_restart_mid_sweep_is_ridden_out(postgres, pg_database, tmp_p
            "--threads", "1", "--storage", pg_database, "--no-track"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
-    key = expand(load_sweep(path))[0].key
+    key = tuning_study_name(expand(load_sweep(path))[0], 0)  # MUTAG: per fold
     deadline, started = time.time() + 120, False
     while time.time() < deadline and not started:
         time.sleep(0.5)

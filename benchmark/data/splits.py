@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -20,16 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from benchmark.data.protocols import SPLITS, TRAITS, protocol
 from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
-from benchmark.registry import Registry
 
-Protocol = Callable[..., Split]
-
-SPLITS: Registry[Protocol] = Registry(
-    "split protocol",
-    hint="Set `protocol:` in the dataset card (or --protocol) to one of these.",
-)
+#: paper protocols' notes: what each does that the honest rule does not
+_LTD_FIXED = ("one fixed split (the official code's seed-0 draw) for every seed; seeds vary only "
+              "the initialisation")
+_LAD_PAPER = "test chose the epoch (the best test accuracy over epochs, as the official code)"
+_HU_PAPER = "scored at the last epoch, not at the epoch chosen on validation"
 
 
 def make_split(
@@ -130,7 +129,7 @@ def _fracs(frac: Sequence[float], protocol: str) -> tuple[float, float, float]:
 # ---------------------------------------------------------------------------- protocols
 
 
-@SPLITS.register("planetoid_public")
+@protocol("planetoid_public", shared=True)
 def planetoid_public(data: GraphData, seed: int) -> Split:
     """The fixed public Planetoid split (Yang et al. 2016; Kipf & Welling 2017): 20 labels per
     class train, 500 val, 1000 test, from ``data.extra["masks"]`` (bool [N] per train/val/test).
@@ -141,7 +140,7 @@ def planetoid_public(data: GraphData, seed: int) -> Split:
     return _finish("planetoid_public", n, *idx)
 
 
-@SPLITS.register("geom_gcn")
+@protocol("geom_gcn", shared=False)
 def geom_gcn(data: GraphData, seed: int) -> Split:
     """The ten fixed 48/32/20 splits of Geom-GCN (Pei et al. 2020), as PyG ships them:
     ``data.extra["masks"]`` holds bool [N, 10] per part; run ``r`` uses column ``r % 10``
@@ -160,7 +159,7 @@ def geom_gcn(data: GraphData, seed: int) -> Split:
     return _finish(f"geom_gcn/split{col}", n, *idx)
 
 
-@SPLITS.register("tu_10fold")
+@protocol("tu_10fold", shared=False)
 def tu_10fold(
     data: GraphData, seed: int, folds: int = 10, split_seed: int = 0, val_fraction: float = 0.1
 ) -> Split:
@@ -206,7 +205,7 @@ def tu_10fold(
     return _finish(_name("tu_10fold", args, suffix), n, train, val, test)
 
 
-@SPLITS.register("per_class_random")
+@protocol("per_class_random", shared=False)
 def per_class_random(
     data: GraphData,
     seed: int,
@@ -263,7 +262,7 @@ def per_class_random(
                    cat["train"], val, cat["test"], extra_parts)
 
 
-@SPLITS.register("ltd")
+@protocol("ltd", shared=False)
 def ltd(data: GraphData, seed: int, train: int = 20, meta: int = 20, val: int = 10) -> Split:
     """LTD's split (Guo et al., WSDM 2023), drawn afresh per seed as :func:`per_class_random`
     with sizes ``{train, meta, val}`` per class, the rest test. ``Split.train`` is train ∪ meta
@@ -282,7 +281,7 @@ def ltd(data: GraphData, seed: int, train: int = 20, meta: int = 20, val: int = 
                  name=_name("ltd", args, f"/seed{seed}"), parts={"meta": held})  # fmt: skip
 
 
-@SPLITS.register("ltd_fixed")
+@protocol("ltd_fixed", shared=True, paper=_LTD_FIXED)
 def ltd_fixed(data: GraphData, seed: int, train: int = 20, meta: int = 20, val: int = 10) -> Split:
     """LTD's ``paper`` protocol: the official code's single fixed split — the seed-0 draw of
     :func:`ltd` for every run (seeds then vary only the initialisation). Labelled as a paper
@@ -292,7 +291,7 @@ def ltd_fixed(data: GraphData, seed: int, train: int = 20, meta: int = 20, val: 
     return s
 
 
-@SPLITS.register("inductive")
+@protocol("inductive", shared=False)
 def inductive(
     data: GraphData, seed: int, sizes: Mapping[str, int] | None = None, rate: float = 0.2
 ) -> Split:
@@ -315,7 +314,7 @@ def inductive(
                  parts={**base.parts, "hidden": hidden, "test_tran": observed})  # fmt: skip
 
 
-@SPLITS.register("lad_paper")
+@protocol("lad_paper", shared=False, selects_on_test=True, paper=_LAD_PAPER)
 def lad_paper(data: GraphData, seed: int) -> Split:
     """LAD-GNN's ``paper`` protocol (the official ``main.py``): run ``seed`` shuffles every
     graph with the seed and takes 80 % train, 10 % validation, 10 % test (not stratified), and
@@ -333,7 +332,7 @@ def lad_paper(data: GraphData, seed: int) -> Split:
     return Split(train, test, test, name=f"lad_paper/seed{seed}", parts={"val_official": val})
 
 
-@SPLITS.register("hu_paper")
+@protocol("hu_paper", shared=True, paper=_HU_PAPER)
 def hu_paper(data: GraphData, seed: int) -> Split:
     """The reporting rule follow-up papers attribute to Hu et al. 2020: the deterministic
     :func:`scaffold` split, and the score of the **last** epoch (``Split.selection = "last"``)
@@ -345,8 +344,8 @@ def hu_paper(data: GraphData, seed: int) -> Split:
 
 
 #: paper protocols: what an official code did, reported beside (never instead of) the honest
-#: protocol and labelled ``paper`` in the leaderboard.
-PAPER_PROTOCOLS = frozenset({"ltd_fixed", "lad_paper", "hu_paper"})
+#: protocol and labelled ``paper`` in the leaderboard (their traits say what each changes).
+PAPER_PROTOCOLS = frozenset(name for name, t in TRAITS.items() if t.paper)
 
 
 def resolve_protocol(
@@ -393,7 +392,7 @@ def _scaffold_sets(smiles: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(g) for g in ordered)
 
 
-@SPLITS.register("scaffold")
+@protocol("scaffold", shared=True)
 def scaffold(data: GraphData, seed: int, frac: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
     """The deterministic scaffold split of Hu et al. 2020 ("Strategies for pre-training GNNs"),
     used by OGB and MoleculeNet benchmarks: molecules (``data.extra["smiles"]``) are grouped by
@@ -420,7 +419,7 @@ def scaffold(data: GraphData, seed: int, frac: Sequence[float] = (0.8, 0.1, 0.1)
     return _finish(_name("scaffold", {"frac": f}), n, train, val, test)
 
 
-@SPLITS.register("ogb_official")
+@protocol("ogb_official", shared=True)
 def ogb_official(data: GraphData, seed: int) -> Split:
     """OGB's official split (Hu et al. 2020, "Open Graph Benchmark"): ``get_idx_split()``'s
     train/valid/test index tensors, stored as ``data.extra["ogb_split"]``. Seed-independent."""
@@ -430,7 +429,7 @@ def ogb_official(data: GraphData, seed: int) -> Split:
     return _finish("ogb_official", n, *idx)
 
 
-@SPLITS.register("random")
+@protocol("random", shared=False)
 def random_split(
     data: GraphData, seed: int, frac: Sequence[float] = (0.8, 0.1, 0.1), stratify: bool = True
 ) -> Split:
@@ -457,7 +456,7 @@ def random_split(
     return _finish(_name("random", args, f"/seed{seed}"), n, train, val, test)
 
 
-@SPLITS.register("none")
+@protocol("none", shared=True)
 def no_split(data: GraphData, seed: int) -> Split:
     """Unlabeled pre-training corpora (e.g. ZINC-2M of Hu et al. 2020) have no split."""
     raise KdbenchError(

@@ -1,18 +1,27 @@
 r"""Work on one cell: tuning trials (validation only) and final seeds (the only test figures).
 
-Tuning: a trial's objective is :math:`\frac1{|S|}\sum_{s\in S}\mathrm{val}_s` over the sweep's
-tuning seeds :math:`S` (each seed its own split: a fold for TU, a draw for random splits); the
-validation curve of every seed is reported to Optuna's pruner (step = ``k·epochs + epoch`` for
-the k-th seed). Test is never computed. A trial that raises, or whose score is NaN, is a
-FAILED trial carrying the error, and the grid goes on.
+Selection (:mod:`benchmark.selection`): a cell has one tuning study per final seed where its
+protocol's seeds draw their own partitions (``nested``: the study of final seed :math:`r`
+scores a trial by the validation score of seed :math:`r`'s split alone, so seed :math:`r`'s
+hyper-parameters never saw another seed's test items), one study for all seeds where they share
+one partition or the sweep asks for it (``shared``: the objective is
+:math:`\frac1{|S|}\sum_{s\in S}\mathrm{val}_s` over the sweep's tuning seeds :math:`S`), and
+none when its budget is one trial (``none``: the defaults). The validation curve of every
+seed is reported to Optuna's pruner (step = ``k·epochs + epoch`` for the k-th seed). Test is
+never computed. A trial that raises, or whose score is NaN, is a FAILED trial carrying the
+error, and the grid goes on; a failure of the environment (data not available, out of memory,
+a disk or network error) is marked ``env_error`` and retried by the next ``kdbench run``.
 
-Final: the best trial's parameters, trained once per final seed with ``evaluate_test``; each
-seed is a trial of the cell's ``#final`` study (enqueued once), so a seed is claimed by one
-worker only, and a rerun skips finished seeds.
+Final: final seed :math:`r` trains with the parameters of its own study's best trial (nested),
+the shared study's, or the defaults, once, with ``evaluate_test``; each seed is a trial of the
+cell's ``#final`` study (enqueued once), so a seed is claimed by one worker only, and a rerun
+skips finished seeds. A distillation cell's seed :math:`r` uses the teacher selected for seed
+:math:`r` in the same way.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import traceback
@@ -23,15 +32,18 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+from benchmark.data.protocols import traits
 from benchmark.data.splits import make_split, resolve_protocol
 from benchmark.data.types import GraphData
+from benchmark.errors import DataError, KdbenchError
 from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
 from benchmark.runner.artifacts import ArtifactCache, resolve_dependencies
 from benchmark.runner.storage import Heartbeat, is_store_outage
-from benchmark.runner.sweep import Cell, SweepFile
+from benchmark.runner.sweep import Cell, SweepFile, cell_trials
+from benchmark.selection import Selection, protocol_kind, selection_mode
 
 
 @dataclass
@@ -66,7 +78,52 @@ class Env:
 
 
 def study_names(cell: Cell) -> tuple[str, str]:
+    """The cell's own study (its attributes; the tuning study under shared selection) and its
+    ``#final`` study (one trial per final seed)."""
     return cell.key, cell.key + "#final"
+
+
+def tuning_study_name(cell: Cell, seed: int | None) -> str:
+    """The tuning study of final seed ``seed`` (nested) or of every seed (``None``: shared)."""
+    return cell.key if seed is None else f"{cell.key}#seed{seed}"
+
+
+def selection_of(env: Env, cell: Cell) -> Selection:
+    """How ``cell`` selects: ``nested``, ``shared`` or ``none`` (:mod:`benchmark.selection`)."""
+    return selection_mode(cell.resolved_protocol(), cell.selection or "nested",
+                          cell_trials(env.sweep, cell))  # fmt: skip
+
+
+def tuning_seeds_of(env: Env, cell: Cell) -> list[int | None]:
+    """One entry per tuning study: the final seed it serves (nested), ``None`` (the one shared
+    study), or no study at all (untuned)."""
+    mode = selection_of(env, cell)
+    if mode == "nested":
+        return list(env.sweep.budget.final_seeds)
+    return [None] if mode == "shared" else []
+
+
+def trial_seeds(env: Env, cell: Cell, study_seed: int | None) -> list[int]:
+    """The seeds whose splits a trial of the study ``study_seed`` trains and validates on."""
+    return list(env.sweep.budget.tuning_seeds) if study_seed is None else [study_seed]
+
+
+def selection_seeds(env: Env, cell: Cell, final_seed: int) -> list[int]:
+    """The seeds whose training/validation parts chose final seed ``final_seed``'s
+    hyper-parameters (its teachers' are those of :func:`teacher_cells`, selected alike)."""
+    mode = selection_of(env, cell)
+    if mode == "none":
+        return []
+    return trial_seeds(env, cell, final_seed if mode == "nested" else None)
+
+
+def study_for(env: Env, cell: Cell, final_seed: int) -> str | None:
+    """The name of the study whose best trial gives final seed ``final_seed`` its parameters
+    (``None``: untuned, the defaults)."""
+    mode = selection_of(env, cell)
+    if mode == "none":
+        return None
+    return tuning_study_name(cell, final_seed if mode == "nested" else None)
 
 
 def direction(env: Env, cell: Cell) -> str:
@@ -109,21 +166,27 @@ def suggest(env: Env, cell: Cell, trial: optuna.Trial) -> dict[str, Any]:
     return METHODS.get(cell.method)().search_space(trial, get_card(cell.dataset).task)
 
 
-def best_params(env: Env, cell: Cell) -> dict[str, Any]:
-    """The full parameters of the cell's best finished trial."""
-    study = optuna.load_study(study_name=study_names(cell)[0], storage=env.storage)
+def best_params(env: Env, cell: Cell, seed: int) -> dict[str, Any]:
+    """The full parameters final seed ``seed`` of ``cell`` runs with: the best finished trial
+    of its study (:func:`study_for`), or the defaults when the cell is untuned."""
+    name = study_for(env, cell, seed)
+    if name is None:
+        return cell_params(env, cell, {})
+    study = optuna.load_study(study_name=name, storage=env.storage)
     return cell_params(env, cell, study.best_trial.params)
 
 
 def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
             report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
+    """Train ``cell`` with ``params`` on seed ``seed``'s split; its teachers are those selected
+    for the same seed."""
     data = env.data(cell.dataset)
     method = METHODS.get(cell.method)()
     protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol, method.name)
     split = make_split(data, protocol, seed, args)
     artifacts = resolve_dependencies(
         env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
-        lambda dep: best_params(env, cell.dependency(dep.method, dep.backbone)),
+        lambda dep: best_params(env, cell.dependency(dep.method, dep.backbone), seed),
         params,
     )
     ctx = FitContext(data, split, cell.backbone, params, seed, env.device,
@@ -132,26 +195,51 @@ def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_te
     return method.fit(ctx), split.name
 
 
+def is_environment_error(exc: BaseException) -> bool:
+    """A failure of the environment, not of the method: data not available, out of memory,
+    a disk or network error. Such a trial or seed does not use the budget: the next
+    ``kdbench run`` retries it once the cause is fixed."""
+    oom = getattr(torch, "OutOfMemoryError", MemoryError)
+    return isinstance(exc, DataError | MemoryError | oom | OSError | ConnectionError)
+
+
+def _record_failure(trial: optuna.Trial, exc: Exception) -> None:
+    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+    trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
+    if is_environment_error(exc):
+        trial.set_user_attr("env_error", True)
+
+
 def run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-              parent_run: str | None) -> None:  # fmt: skip
-    """One tuning trial, told to the study (COMPLETE, PRUNED or FAIL with its error)."""
+              parent_run: str | None, study_seed: int | None = None) -> None:  # fmt: skip
+    """One tuning trial of the study of ``study_seed`` (:func:`tuning_study_name`), told to
+    the study (COMPLETE, PRUNED or FAIL with its error)."""
     with Heartbeat(study, trial):
-        _run_trial(env, cell, study, trial, parent_run)
+        _run_trial(env, cell, study, trial, parent_run, study_seed)
 
 
 def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-               parent_run: str | None) -> None:  # fmt: skip
+               parent_run: str | None, study_seed: int | None) -> None:  # fmt: skip
     run_id = None
+    seeds = trial_seeds(env, cell, study_seed)
     try:
+        if traits(cell.resolved_protocol()).selects_on_test:  # the sweep check refuses it too
+            raise KdbenchError(f"{cell.key}: protocol {cell.resolved_protocol()} selects on "
+                               "its test part; it is never tuned")  # fmt: skip
         tuned = suggest(env, cell, trial)
         params = cell_params(env, cell, tuned)
+        trial.set_user_attr("seeds", seeds)
         if env.tracker is not None:
+            name = f"trial{trial.number}" if study_seed is None else \
+                f"seed{study_seed}/trial{trial.number}"
             run_id = env.tracker.safely(
-                f"trial {trial.number} of {cell.key}", env.tracker.start, f"trial{trial.number}",
-                {**cell_tags(cell), "stage": "hpo", "trial": trial.number}, parent_run)  # fmt: skip
+                f"trial {trial.number} of {cell.key}", env.tracker.start, name,
+                {**cell_tags(env, cell), "stage": "hpo", "trial": trial.number,
+                 "tuned_for_seed": "all" if study_seed is None else study_seed},
+                parent_run)  # fmt: skip
         epochs = int(params["epochs"])
         vals: list[float] = []
-        for k, seed in enumerate(env.sweep.budget.tuning_seeds):
+        for k, seed in enumerate(seeds):
 
             def report(epoch: int, value: float, k: int = k) -> None:
                 trial.report(value, k * epochs + epoch)
@@ -172,21 +260,20 @@ def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
     except Exception as exc:  # a crashed trial is recorded, the grid goes on
         if is_store_outage(exc):  # not the trial's fault: the worker waits and retries it
             raise
-        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        trial.set_user_attr("error", msg)
-        trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
+        _record_failure(trial, exc)
         study.tell(trial, state=TrialState.FAIL)
         _close(env, run_id, {}, {}, "FAILED")
 
 
 def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-                   params: dict[str, Any], parent_run: str | None,
-                   trials_used: int) -> None:  # fmt: skip
-    """One final seed (claimed as a trial of the ``#final`` study): train, test, log with
-    provenance (config hash, hardware, versions, trials used and budget)."""
+                   parent_run: str | None, trials_used: int) -> None:  # fmt: skip
+    """One final seed (claimed as a trial of the ``#final`` study): train with the parameters
+    selected for it (:func:`best_params`), test, log with provenance (config hash, hardware,
+    versions, selection, trials used and budget)."""
     seed = int(trial.user_attrs["seed"])
     try:
         with Heartbeat(study, trial):
+            params = best_params(env, cell, seed)
             result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
         if _seed_finished(study, seed):  # a retry of a trial that was not dead after all
             trial.set_user_attr("error", "duplicate: seed already finished")
@@ -195,10 +282,11 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
         if env.tracker is not None:
             from benchmark.tracking import config_hash, hardware, versions
 
-            tags = {**cell_tags(cell), "stage": "final", "seed": seed, "split": split_name,
+            tags = {**cell_tags(env, cell), "stage": "final", "seed": seed, "split": split_name,
                     "config_hash": config_hash({"cell": cell.key, "params": params}),
                     "hardware": hardware(env.device), "device": str(env.device),
-                    "trials": trials_used, "budget": env.sweep.budget.trials,
+                    "trials": trials_used, "budget": cell_trials(env.sweep, cell),
+                    "tuning_seeds": json.dumps(selection_seeds(env, cell, seed)),
                     **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
             curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
             env.tracker.record(f"seed{seed}", tags, parent_run, params=params,
@@ -208,7 +296,7 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
     except Exception as exc:
         if is_store_outage(exc):
             raise
-        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+        _record_failure(trial, exc)
         study.tell(trial, state=TrialState.FAIL)
 
 
@@ -224,13 +312,17 @@ def result_metrics(r: FitResult) -> dict[str, float | None]:
             **{f"extra.{k}": v for k, v in r.extra.items()}}  # fmt: skip
 
 
-def cell_tags(cell: Cell) -> dict[str, Any]:
+def cell_tags(env: Env, cell: Cell) -> dict[str, Any]:
+    """The tags of every run of ``cell``: what it is, its concrete protocol, how it selects
+    and the protocol kind that follows (``honest``, ``paper``, ``shared-tuning``)."""
     from benchmark.data.card import get_card
     from benchmark.tracking import git_sha
 
+    protocol, selection = cell.resolved_protocol(), selection_of(env, cell)
     return {"cell": cell.key, "metric": get_card(cell.dataset).metric, "sweep": cell.sweep,
             "method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
-            "teacher": cell.teacher or "", "protocol": cell.protocol or "",
+            "teacher": cell.teacher or "", "protocol": protocol, "selection": selection,
+            "protocol_kind": protocol_kind(protocol, selection),
             "git_sha": git_sha()}  # fmt: skip
 
 

@@ -22,9 +22,10 @@ from benchmark.device import resolve_device
 from benchmark.errors import KdbenchError
 from benchmark.runner.artifacts import ArtifactCache
 from benchmark.runner.cellrun import Env
-from benchmark.runner.grid import cell_state, prepare, work
+from benchmark.runner.grid import prepare, work
+from benchmark.runner.progress import cell_state
 from benchmark.runner.storage import make_storage
-from benchmark.runner.sweep import Cell, SweepFile, expand, load_sweep
+from benchmark.runner.sweep import Cell, SweepFile, cell_trials, expand, load_sweep
 from benchmark.tracking import Tracker, runs_dir
 
 
@@ -92,12 +93,14 @@ def available(cells: list[Cell], data_root: str | None, mirror: str | None) -> l
 def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, device: str = "auto",
               track: bool = True, selection: Selection = Selection(),
               data_root: str | None = None, mirror: str | None = None,
-              on_progress=None) -> list[Cell]:  # fmt: skip
-    """Prepare and work the sweep at ``path`` (the cells ``selection`` keeps); returns them."""
+              on_progress=None, retry_failed: bool = False) -> list[Cell]:  # fmt: skip
+    """Prepare and work the sweep at ``path`` (the cells ``selection`` keeps); returns them.
+    Trials and seeds that failed for a reason of the environment are retried; with
+    ``retry_failed``, every failed one."""
     sweep = load_sweep(path)
     cells = available(selection.apply(expand(sweep)), data_root, mirror)
     env = make_env(sweep, storage_url, device, track, data_root, mirror)
-    prepare(env, cells)
+    prepare(env, cells, retry_failed)
     if workers <= 1:
         work(env, cells, on_progress=on_progress)
         return cells
@@ -148,26 +151,63 @@ def run_worker(path: str, storage_url: str | None, device: str, track: bool = Tr
 
 
 def status_rows(path: str, storage_url: str | None) -> list[dict]:
-    """Per cell: state, trials used / budget, running, final seeds done, failed trials and
-    seeds with their distinct error messages, tuning seconds."""
+    """Per cell: state, selection (nested / shared / none) and protocol kind, trials used /
+    budget over all its tuning studies, studies (final seeds) whose tuning is over, running,
+    final seeds done, failed trials and seeds with their distinct error messages, tuning and
+    final seconds, and ``per_seed``: one entry per tuning study (``seed``: the final seed it
+    serves, ``None`` for a shared study) with its trials and best parameters."""
+    from benchmark.runner.cellrun import selection_of
+    from benchmark.selection import protocol_kind
+
     sweep = load_sweep(path)
     env = make_env(sweep, storage_url, "cpu", track=False)
     rows = []
     for cell in expand(sweep):
+        mode = selection_of(env, cell)
+        base = {"cell": cell.key, "selection": mode,
+                "kind": protocol_kind(cell.resolved_protocol(), mode)}  # fmt: skip
         try:
             s = cell_state(env, cell)
         except KeyError:  # not prepared yet
-            rows.append({"cell": cell.key, "state": "pending",
-                         "trials": f"0/{sweep.budget.trials}",
-                         "running": 0, "final": f"0/{len(sweep.budget.final_seeds)}",
-                         "failed": 0, "errors": [], "seconds": 0.0})  # fmt: skip
+            n = len(sweep.budget.final_seeds) if mode == "nested" else int(mode == "shared")
+            budget = cell_trials(sweep, cell) * n
+            rows.append({**base, "state": "pending", "trials": f"0/{budget}",
+                         "tuned": f"0/{n}", "running": 0,
+                         "final": f"0/{len(sweep.budget.final_seeds)}", "failed": 0,
+                         "errors": [], "seconds": 0.0, "final_seconds": 0.0,
+                         "per_seed": []})  # fmt: skip
             continue
-        rows.append({"cell": cell.key, "state": s.label, "trials": f"{s.used}/{s.budget}",
+        rows.append({**base, "state": s.label, "trials": f"{s.used}/{s.total_budget}",
+                     "tuned": f"{sum(st.over for st in s.studies)}/{len(s.studies)}",
                      "running": s.running + s.final_running,
                      "final": f"{s.final_done}/{s.final_total}",
                      "failed": s.failed + s.final_failed, "errors": s.errors,
-                     "seconds": round(s.seconds, 1)})  # fmt: skip
+                     "seconds": round(s.seconds, 1), "final_seconds": round(s.final_seconds, 1),
+                     "per_seed": [{"seed": st.seed, "trials": f"{st.used}/{st.budget}",
+                                   "best_val": st.best_value, "params": st.best}
+                                  for st in s.studies]})  # fmt: skip
     return rows
+
+
+def eta_seconds(rows: list[dict]) -> tuple[float, int] | None:
+    """Seconds the rest of the grid needs on one worker, and the number of finished pieces
+    the estimate rests on: trials left × the mean duration of the finished tuning trials, plus
+    final seeds left × the mean of the finished final seeds (each mean over the whole grid;
+    ``None`` before anything finished)."""
+
+    def pairs(key: str) -> list[tuple[int, int]]:
+        return [tuple(map(int, r[key].split("/"))) for r in rows]  # type: ignore[misc]
+
+    trials, finals = pairs("trials"), pairs("final")
+    n_trials, n_finals = sum(d for d, _ in trials), sum(d for d, _ in finals)
+    if not n_trials and not n_finals:
+        return None
+    per_trial = sum(r["seconds"] for r in rows) / n_trials if n_trials else 0.0
+    per_final = sum(r["final_seconds"] for r in rows) / n_finals if n_finals else per_trial
+    per_trial = per_trial or per_final
+    left = (sum(t - d for d, t in trials) * per_trial
+            + sum(t - d for d, t in finals) * per_final)  # fmt: skip
+    return left, n_trials + n_finals
 
 
 STATES = ("done", "running", "failed", "pending")

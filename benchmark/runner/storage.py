@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,17 +101,27 @@ def is_killed(t: FrozenTrial) -> bool:
 
 def reap_stale(study: optuna.Study) -> int:
     """Fail the stale RUNNING trials and re-enqueue killed ones; returns how many."""
-    trials = study.get_trials(deepcopy=False)
-    for t in trials:
+    for t in study.get_trials(deepcopy=False):
         if is_stale_running(t):
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    return retry(study, is_killed)
+
+
+#: user attributes of a trial that belong to its attempt, not to what it runs
+_ATTEMPT = ("owner", "beat", "retry_of", "error", "traceback", "env_error")
+
+
+def retry(study: optuna.Study, which: Callable[[FrozenTrial], bool]) -> int:
+    """Re-enqueue, once each, the FAILED trials for which ``which`` holds, with their
+    parameters and user attributes (a final seed keeps its ``seed``); the copy records
+    ``retry_of`` = the failed trial's number, and a trial so retried no longer counts against
+    the budget. Returns how many were enqueued."""
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     n = 0
     for t in trials:
-        if is_killed(t) and t.number not in retried:
-            drop = ("owner", "beat", "retry_of")
-            attrs = {k: v for k, v in t.user_attrs.items() if k not in drop}
+        if t.state == TrialState.FAIL and which(t) and t.number not in retried:
+            attrs = {k: v for k, v in t.user_attrs.items() if k not in _ATTEMPT}
             study.enqueue_trial(t.params, user_attrs={**attrs, "retry_of": t.number},
                                 skip_if_exists=False)  # fmt: skip
             n += 1

@@ -63,9 +63,12 @@ class ParamSpec(_Strict):
 
 
 class Budget(_Strict):
-    """The same for every cell of a sweep (and recorded with each): ``trials`` per cell,
-    ``tuning_seeds`` whose mean validation score is the objective, ``final_seeds`` for the
-    final stage, and an optional ``epochs`` cap."""
+    """The same for every cell of a sweep (and recorded with each): ``trials`` per tuning study
+    (one study per cell and final seed under nested selection, one per cell under shared; a
+    grid entry may set its own ``trials``; 1 = the defaults, untuned), ``final_seeds`` for the
+    final stage, ``tuning_seeds`` whose mean validation score is a *shared* study's objective
+    (unused by nested studies: seed *r*'s study scores seed *r* alone), and an optional
+    ``epochs`` cap."""
 
     trials: int = Field(ge=1)
     tuning_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
@@ -79,7 +82,11 @@ class GridEntry(_Strict):
     LTD's ``ltd`` split on the CPF sets, or ``paper`` (each method's paper protocol).
     ``fixed`` (optional) fixes parameters of every method of the entry and of their teacher
     cells, over the sweep-wide ``fixed`` and under the tuned values — e.g. ``preset: ltd``, a
-    paper's architectures; such cells' keys end in ``/name=value``."""
+    paper's architectures; such cells' keys end in ``/name=value``. ``trials`` (optional)
+    overrides the budget's for the entry's cells and their teachers (``1``: the defaults,
+    untuned; keys end in ``/trials=N``); ``selection`` (optional) overrides the sweep's
+    (``shared`` on a per-seed protocol leaks across seeds and is marked; keys end in
+    ``/selection=shared``)."""
 
     methods: list[str] = Field(min_length=1)
     datasets: list[str] = Field(min_length=1)
@@ -87,6 +94,8 @@ class GridEntry(_Strict):
     teachers: list[str] | None = None
     protocol: str | None = None
     fixed: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    trials: int | None = Field(default=None, ge=1)
+    selection: Literal["nested", "shared"] | None = None
 
 
 class SweepFile(_Strict):
@@ -99,12 +108,18 @@ class SweepFile(_Strict):
     search_spaces: dict[str, dict[str, ParamSpec]] = Field(default_factory=dict)
     fixed: dict[str, dict[str, Any]] = Field(default_factory=dict)
     protocols: dict[str, str] = Field(default_factory=dict)
+    #: how tuned cells select (``benchmark.selection``): ``nested`` (default) tunes final seed
+    #: r on seed r's own split wherever seeds draw their own partitions; ``shared`` tunes one
+    #: study on ``tuning_seeds`` for every seed (marked "shared tuning" on such protocols)
+    selection: Literal["nested", "shared"] = "nested"
 
 
 @dataclass(frozen=True)
 class Cell:
     """One leaderboard cell: a method with a backbone (and teacher backbone) on a dataset;
-    ``fixed``: its grid entry's fixed parameters, sorted ``(name, value)`` pairs."""
+    ``fixed``: its grid entry's fixed parameters, sorted ``(name, value)`` pairs; ``trials``:
+    its entry's trial budget when it differs from the sweep's (``None``: the sweep's);
+    ``selection``: ``"shared"`` when its entry or sweep asks for shared selection."""
 
     sweep: str
     method: str
@@ -113,6 +128,8 @@ class Cell:
     teacher: str | None = None
     protocol: str | None = None
     fixed: tuple[tuple[str, Any], ...] = ()
+    trials: int | None = None
+    selection: str | None = None
 
     def dependency(self, method: str, backbone: str) -> Cell:
         """The cell of a dependency (a teacher): same dataset, protocol and fixed values."""
@@ -127,7 +144,17 @@ class Cell:
         if self.protocol:
             parts.append(f"protocol={self.protocol}")
         parts += [f"{k}={v}" for k, v in self.fixed]
+        if self.trials is not None:
+            parts.append(f"trials={self.trials}")
+        if self.selection == "shared":
+            parts.append("selection=shared")
         return "/".join(parts)
+
+    def resolved_protocol(self) -> str:
+        """The concrete protocol: the cell's, else its dataset card's."""
+        from benchmark.data.card import get_card
+
+        return self.protocol or get_card(self.dataset).protocol
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
@@ -220,6 +247,7 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
             if METHODS.get(name).paper_protocol is None:
                 fail(("grid", i, "methods", j), f"method '{name}' has no `paper` protocol; "
                      "give this entry a protocol by name")  # fmt: skip
+        _check_no_tuning_on_test(sweep, i, entry, fail)
     for ds, protocol in sweep.protocols.items():
         try:
             get_card(ds)
@@ -248,6 +276,27 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                     fail(loc, str(exc))
 
 
+def _check_no_tuning_on_test(sweep: SweepFile, i: int, entry: GridEntry, fail: Any) -> None:
+    """Refuse an entry that would tune on a protocol whose selection part is its test part."""
+    from benchmark.data.card import get_card
+    from benchmark.data.protocols import traits
+    from benchmark.registry import METHODS
+
+    trials = entry.trials if entry.trials is not None else sweep.budget.trials
+    if trials <= 1:
+        return
+    for name in entry.methods:
+        for ds in entry.datasets:
+            protocol = entry.protocol or sweep.protocols.get(ds) or get_card(ds).protocol
+            if protocol == "paper":
+                protocol = METHODS.get(name).paper_protocol
+            if protocol and traits(protocol).selects_on_test:
+                loc = ("grid", i, "protocol") if entry.protocol else ("grid", i, "methods")
+                fail(loc, f"{name} on {ds}: protocol '{protocol}' selects on its test part, so "
+                     f"tuning ({trials} trials) would choose hyper-parameters on test; give "
+                     "this entry `trials: 1` (the method's defaults, untuned)")  # fmt: skip
+
+
 def expand(sweep: SweepFile) -> list[Cell]:
     """The sweep's cells, teacher cells first, without duplicates or unsupported combinations."""
     from benchmark.data.card import get_card
@@ -272,7 +321,8 @@ def expand(sweep: SweepFile) -> list[Cell]:
                         if protocol == "paper":  # concrete, so that teacher cells share it
                             protocol = m.paper_protocol
                         cells.append(Cell(sweep.name, method, ds, bb, t, protocol,
-                                          tuple(sorted(entry.fixed.items()))))
+                                          tuple(sorted(entry.fixed.items())),
+                                          *_budget_fields(sweep, entry)))  # fmt: skip
     ordered: list[Cell] = []
     for cell in cells:
         for dep in teacher_cells(cell):
@@ -281,6 +331,18 @@ def expand(sweep: SweepFile) -> list[Cell]:
         if cell not in ordered:
             ordered.append(cell)
     return ordered
+
+
+def _budget_fields(sweep: SweepFile, entry: GridEntry) -> tuple[int | None, str | None]:
+    """A cell's ``(trials, selection)`` fields: set only where they differ from the default."""
+    trials = entry.trials if entry.trials not in (None, sweep.budget.trials) else None
+    selection = entry.selection or sweep.selection
+    return trials, ("shared" if selection == "shared" else None)
+
+
+def cell_trials(sweep: SweepFile, cell: Cell) -> int:
+    """The trial budget of each of ``cell``'s tuning studies."""
+    return cell.trials if cell.trials is not None else sweep.budget.trials
 
 
 def teacher_cells(cell: Cell) -> list[Cell]:
