@@ -56,8 +56,9 @@ def prepare(env: Env, cells: list[Cell], retry_failed: bool = False) -> None:
             if own.trials and mode != "shared":
                 raise KdbenchError(
                     f"{cell.key} was tuned by an earlier kdbench with one study shared by all "
-                    f"seeds (it leaks test across seeds); move runs/{env.sweep.name} away to "
-                    "tune it with nested selection, or give its entry `selection: shared`")
+                    f"seeds (it leaks test across seeds; its MLflow rows are marked shared "
+                    f"tuning); move runs/{env.sweep.name} away, or rename the sweep, to tune "
+                    "it again with nested selection")
             own.set_user_attr("selection", mode)
             own.set_user_attr("budget", env.sweep.budget.model_dump())
         for seed in tuning_seeds_of(env, cell):
