@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, parse_script_args, percents, rows_by_key, run_jobs
 
-from benchmark.cli import parse_overrides, parse_seeds
+from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
 
 #: dataset → protocol (None: the card's).
 DATASETS: dict[str, str | None] = {
@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--backbones", default=",".join(BACKBONES))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", default="0-9")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_set_option(ap, "overrides of every job")
     args = parse_script_args(ap, "docs/results/freekd_reproduction.jsonl", table)
     if args is None:
         return

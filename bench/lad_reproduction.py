@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, paired_test, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli import parse_seeds
+from benchmark.cli_options import parse_seeds
 
 DATASETS = ["MUTAG", "PTC_MR_GIN", "IMDB-BINARY", "IMDB-BINARY-minmaxdeg", "PROTEINS",
             "IMDB-MULTI", "NCI1", "NCI109"]

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli import parse_overrides, parse_seeds
+from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
 
 DATASETS = ["Cora-CPF", "CiteSeer-CPF"]
 BACKBONES = ["GCN", "GAT", "GraphSAGE", "APPNP", "SGC"]
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--protocols", default=",".join(PROTOCOLS))
     ap.add_argument("--preset", default="ltd")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_set_option(ap, "overrides of every job")
     args = parse_script_args(ap, "docs/results/ltd_reproduction.jsonl", table)
     if args is None:
         return

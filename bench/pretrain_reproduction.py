@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli import parse_overrides, parse_seeds
+from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
 
 DATASETS = ["BBBP", "BACE", "ClinTox", "SIDER", "Tox21", "HIV"]
 METHODS = ["vanilla", "pretrain_attrmask", "pretrain_contextpred"]
@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--epochs", type=int, default=100, help="fine-tuning epochs")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_set_option(ap, "overrides of every job")
     ap.add_argument("--pretrain-only", action="store_true", help="build the encoders and stop")
     args = parse_script_args(ap, "docs/results/pretrain_reproduction.jsonl", table)
     if args is None:

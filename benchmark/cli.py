@@ -8,51 +8,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
 from benchmark.errors import KdbenchError
-
-
-def parse_seeds(spec: str) -> list[int]:
-    """``"0-9"`` → 0..9, ``"0,3,5"`` → [0, 3, 5], ``"4"`` → [4]."""
-    seeds: list[int] = []
-    try:
-        for part in spec.split(","):
-            if "-" in part.strip()[1:]:
-                lo, hi = part.split("-", 1)
-                seeds += list(range(int(lo), int(hi) + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise KdbenchError(f"bad --seeds '{spec}'; use e.g. 0-9 or 0,3,5") from None
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise KdbenchError(f"bad --seeds '{spec}'; give distinct non-negative seeds, e.g. 0-9")
-    return seeds
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["hidden=64", "lr=0.01"]`` → ``{"hidden": 64, "lr": 0.01}`` (values read as YAML)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise KdbenchError(f"bad --set '{item}'; use key=value, e.g. --set hidden=64 lr=0.01")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise KdbenchError(f"bad value in --set '{item}'") from None
-        if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as a string
-            with contextlib.suppress(ValueError):
-                parsed = float(parsed)
-        out[key.strip()] = parsed
-    return out
 
 
 def _console(stderr: bool = False):
@@ -230,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="a dataset card (`kdbench datasets`)")
     p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE, APPNP, SGC or MLP")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyper-parameter overrides")
+    add_set_option(p, "hyper-parameter overrides")
     p.add_argument("--protocol", default=None,
                    help="split protocol (default: the card's; `paper`: the method's paper "
                         "protocol, e.g. ltd_fixed for ltd)")  # fmt: skip

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from benchmark.cli_options import add_set_option
 from benchmark.errors import KdbenchError
 
 if TYPE_CHECKING:
@@ -99,17 +100,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def tune_sweep(args: argparse.Namespace) -> dict:
+    """The sweep ``kdbench tune`` generates for one cell: ``--trials`` per study, tuning and
+    final seeds ``0..k-1``, ``--set`` values fixed for the cell and its teachers."""
+    from benchmark.cli_options import parse_overrides
+
+    name = f"tune-{args.method}-{args.dataset}-{args.backbone}".replace("/", "_")
+    entry = {"methods": [args.method], "datasets": [args.dataset], "backbones": [args.backbone]}
+    fixed = parse_overrides(args.set)
+    if fixed:  # keys of the cell end in /name=value
+        entry["fixed"] = fixed
+    return {"name": name, "budget": {"trials": args.trials,
+                                     "tuning_seeds": list(range(args.tuning_seeds)),
+                                     "final_seeds": list(range(args.final_seeds))},
+            "grid": [entry]}  # fmt: skip
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """One cell as a generated sweep under runs/tune/ (kept: it documents the run)."""
     from benchmark.tracking import runs_dir
 
-    name = f"tune-{args.method}-{args.dataset}-{args.backbone}".replace("/", "_")
-    sweep = {"name": name, "budget": {"trials": args.trials,
-                                      "tuning_seeds": list(range(args.tuning_seeds)),
-                                      "final_seeds": list(range(args.final_seeds))},
-             "grid": [{"methods": [args.method], "datasets": [args.dataset],
-                       "backbones": [args.backbone]}]}  # fmt: skip
-    path = runs_dir() / "tune" / f"{name}.yaml"
+    sweep = tune_sweep(args)
+    path = runs_dir() / "tune" / f"{sweep['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     args.sweep, args.workers, args.only, args.cells = str(path), 1, None, None
@@ -222,6 +234,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="seeds 0..k-1 for the objective of a shared study (protocols whose "
                         "seeds share one split); nested studies score their own seed")
     p.add_argument("--final-seeds", type=int, default=10, help="seeds 0..k-1 for the final stage")
+    add_set_option(p, "fixed values of the cell (not tuned), e.g. preset=ltd")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("status", help="cells done / running / failed / pending, with an ETA")

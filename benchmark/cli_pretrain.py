@@ -8,6 +8,7 @@ import argparse
 import json
 from typing import Any
 
+from benchmark.cli_options import add_set_option
 from benchmark.errors import KdbenchError
 
 
@@ -28,7 +29,7 @@ def corpus_card(name: str) -> str:
 def pretrain_config(args: argparse.Namespace) -> Any:
     """The :class:`~benchmark.pretrain.encoder.PretrainConfig` of the command line: the
     ``hu2020`` GIN, the preset's molecules and epochs, then explicit flags and ``--set``."""
-    from benchmark.cli import parse_overrides
+    from benchmark.cli_options import parse_overrides
     from benchmark.models.presets import preset_params
     from benchmark.pretrain.encoder import ENCODER_KEYS, PRESETS, PretrainConfig
     from benchmark.pretrain.strategies import STRATEGIES
@@ -98,8 +99,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, help="seeds the sample, init and batches")
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
-                   help="strategy or architecture settings, e.g. mask_rate=0.15 hidden=300")
+    add_set_option(p, "strategy or architecture settings, e.g. mask_rate=0.15 hidden=300")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--data-root", default=None, help="where datasets are stored")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main, parse_overrides, parse_seeds
+from benchmark.cli import main
+from benchmark.cli_options import parse_overrides, parse_seeds
 from benchmark.errors import KdbenchError
 
 
@@ -45,6 +46,51 @@ def test_seed_and_override_parsing():
             parse_seeds(bad)
     with pytest.raises(KdbenchError, match="key=value"):
         parse_overrides(["hidden"])
+
+
+@pytest.mark.parametrize("command", ["fit", "tune", "pretrain"])
+def test_both_set_spellings_give_the_same_overrides(command):
+    """``--set a=1 b=2`` and ``--set a=1 --set b=2`` (and a mix) are one list of overrides, as
+    each command reads them; a key given twice with two values is an error."""
+    from benchmark.cli import build_parser
+    from benchmark.cli_grid import tune_sweep
+    from benchmark.cli_pretrain import pretrain_config
+
+    head = {"fit": ["fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
+            "tune": ["tune", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
+            "pretrain": ["pretrain", "--strategy", "attrmask"]}[command]  # fmt: skip
+    pairs = {"fit": ["epochs=30", "lr=0.02", "hidden=16"],
+             "tune": ["epochs=30", "patience=5", "hidden=16"],
+             "pretrain": ["mask_rate=0.2", "hidden=64", "layers=3"]}[command]  # fmt: skip
+
+    def read(*tail: str):
+        args = build_parser().parse_args([*head, *tail])
+        if command == "tune":
+            return tune_sweep(args)["grid"][0]["fixed"]
+        if command == "pretrain":
+            cfg = pretrain_config(args)
+            return cfg.arch, cfg.strategy_params
+        return parse_overrides(args.set)
+
+    one = read("--set", *pairs)
+    assert one == read(*(x for p in pairs for x in ("--set", p)))
+    assert one == read("--set", pairs[0], "--set", *pairs[1:])
+    assert one == read("--set", *pairs, "--set", pairs[0])  # the same value twice: fine
+    flat = {k: v for d in (one if command == "pretrain" else (one,)) for k, v in d.items()}
+    for p in pairs:  # every override reached the command
+        key = p.split("=")[0]
+        assert flat[key] == parse_overrides([p])[key]
+    key = pairs[0].split("=")[0]
+    with pytest.raises(KdbenchError, match=f"--set {key} is given twice") as exc:
+        read("--set", *pairs, "--set", f"{key}=7")
+    assert "\n" not in str(exc.value)
+
+
+def test_a_conflicting_set_is_one_error_line(capsys):
+    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone",
+                       "MLP", "--set", "epochs=3", "--set", "epochs=5", "--no-track")  # fmt: skip
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "--set epochs is given twice" in lines[0], err
 
 
 def test_methods_and_datasets_listings(capsys, env):
