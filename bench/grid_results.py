@@ -106,7 +106,7 @@ def export(sweep_path: str, only: str | None, cells: str | None, storage: str | 
 def _logged_hardware(uri: str, sweep: str) -> dict[str, str]:
     """Cell key → the hardware tag of its final runs in the MLflow store (empty if none)."""
     try:
-        from leaderboard.aggregate import final_runs
+        from benchmark.results.aggregate import final_runs
 
         runs = final_runs(uri, sweep)
     except Exception:  # no store here: the line says so with hardware null

@@ -11,8 +11,8 @@
    created by ``MlflowClient``), which takes seconds where logging 100k runs one by one through
    the client takes hours.
 2. Times, with the processes given by ``--pause`` stopped (SIGSTOP, always resumed): reading the
-   final runs (:func:`leaderboard.aggregate.final_runs`), the aggregation alone
-   (:func:`leaderboard.aggregate.aggregate`), the app's first (cold) render under
+   final runs (:func:`benchmark.results.aggregate.final_runs`), the aggregation alone
+   (:func:`benchmark.results.aggregate.aggregate`), the app's first (cold) render under
    ``streamlit.testing.v1.AppTest`` and ``--warm`` warm renders (a new AppTest session each, as
    a new browser tab: Streamlit's caches are warm, the script runs in full).
 """
@@ -179,7 +179,7 @@ def main() -> None:
     uri = f"sqlite:///{args.store}"
     os.environ["KDBENCH_RUNS"] = str(args.store.parent)
 
-    from leaderboard.aggregate import aggregate, final_runs
+    from benchmark.results.aggregate import aggregate, final_runs
 
     # imports (torch, streamlit, plotly, scipy) out of the timings: one render of an empty store
     render(f"sqlite:///{args.store.parent / 'empty.db'}", check=False)

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _results import paused, provenance, write_report
 
 from benchmark.runner.storage import make_storage
-from benchmark.runner.urls import mask
+from benchmark.urls import mask
 
 
 def _worker(url: str, folder: str, study: str, seconds: float, start: Any, ready: Any,

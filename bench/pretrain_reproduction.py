@@ -78,11 +78,11 @@ def encoders_table(path: Path) -> str:
 
 def pretrain_encoders(extra: dict, out: Path) -> None:
     """Build (or read from the cache) both encoders; record their losses and speed."""
+    from benchmark.artifacts import ArtifactCache
     from benchmark.method import resolve_params
     from benchmark.models import BACKBONES
     from benchmark.pretrain.encoder import config_from_params, ensure_encoder
     from benchmark.registry import METHODS as REG
-    from benchmark.runner.artifacts import ArtifactCache
     from benchmark.tracking import git_sha, hardware, runs_dir
 
     cache = ArtifactCache(runs_dir() / "artifacts")

@@ -156,7 +156,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.print(f"test = {_fmt(tm, scale)} ± {_fmt(ts, scale)}   (val = {_fmt(vm, scale)} ± "
               f"{_fmt(vs, scale)}; mean ± unbiased std over {len(seeds)} seed(s))")  # fmt: skip
     if tracker is not None:
-        from benchmark.runner.urls import mask
+        from benchmark.urls import mask
 
         out.print(f"logged to MLflow {mask(tracker.uri)} (experiment '{args.experiment}')")
     if args.json:

@@ -25,7 +25,7 @@ def streamlit_command(tracking_uri: str, host: str, port: int) -> list[str]:
 def server_env(tracking_uri: str) -> dict[str, str]:
     """The server's environment: with an embedded SQLite store and no ``$KDBENCH_RUNS``, the
     runs folder is the store's folder (where the runner keeps the sweeps' Optuna journals)."""
-    from leaderboard.store import runs_root
+    from benchmark.tracking import runs_root
 
     env = dict(os.environ)
     if tracking_uri.startswith("sqlite:///") and "KDBENCH_RUNS" not in env:
@@ -42,7 +42,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise KdbenchError(
             "the leaderboard needs Streamlit and Plotly: pip install 'kdbench[app]'"
         ) from None
-    from benchmark.runner.urls import mask
+    from benchmark.urls import mask
 
     uri = args.tracking_uri or tracking_uri()
     cmd = streamlit_command(uri, args.host, args.port)

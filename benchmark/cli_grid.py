@@ -181,8 +181,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from benchmark.results.aggregate import aggregate, export, final_runs
     from benchmark.tracking import tracking_uri
-    from leaderboard.aggregate import aggregate, export, final_runs
 
     fmt = args.format or Path(args.out).suffix.lstrip(".")
     if fmt not in ("csv", "parquet", "latex", "tex"):

@@ -57,9 +57,9 @@ def pretrain_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    from benchmark.artifacts import ArtifactCache
     from benchmark.device import resolve_device
     from benchmark.pretrain.encoder import ensure_encoder
-    from benchmark.runner.artifacts import ArtifactCache
     from benchmark.tracking import runs_dir
 
     config = pretrain_config(args)

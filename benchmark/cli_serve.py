@@ -49,7 +49,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> No
 def start_server(backend: str, artifacts: str, host: str = "127.0.0.1", port: int = 5000,
                  allowed_hosts: str | None = None) -> subprocess.Popen:  # fmt: skip
     """Start the server in its own process group; returns once it is healthy."""
-    from benchmark.runner.urls import mask, parse_db_url
+    from benchmark.urls import mask, parse_db_url
 
     if not backend.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
         raise KdbenchError(f"--backend {mask(backend)}: expected a database URL "
@@ -84,8 +84,8 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from benchmark.runner.urls import mask
     from benchmark.tracking import runs_dir
+    from benchmark.urls import mask
 
     backend = args.backend or f"sqlite:///{runs_dir() / 'mlflow.db'}"
     artifacts = args.artifacts or str(runs_dir() / "mlartifacts")

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from benchmark.artifacts import resolve_dependencies
 from benchmark.data.splits import make_split, resolve_protocol
 from benchmark.data.types import GraphData
 from benchmark.errors import KdbenchError
@@ -21,7 +22,6 @@ from benchmark.method import FitContext, FitResult, Method, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.runner.artifacts import resolve_dependencies
 
 
 @dataclass
@@ -138,7 +138,7 @@ def fit_seeds(
         args = dict(protocol_args)
     cache = None
     if method.dependencies(data.task, backbone, teacher, params):
-        from benchmark.runner.artifacts import ArtifactCache
+        from benchmark.artifacts import ArtifactCache
         from benchmark.tracking import runs_dir
 
         cache = ArtifactCache(runs_dir() / "artifacts")

@@ -11,87 +11,22 @@ or a step hook to the one shared training loop (:mod:`benchmark.train.loop`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
-from benchmark.metrics import Evaluator
+from benchmark.fit_context import Dependency, FitContext, FitResult
+
+__all__ = ["Dependency", "FitContext", "FitResult", "LoopMethod", "Method", "adam",
+           "resolve_params"]
 
 if TYPE_CHECKING:
     import optuna
 
     from benchmark.train.feeders import Batch
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """An artefact a method needs, resolved by the runner and passed as
-    ``ctx.artifacts[name]``: a run of ``method`` with ``backbone`` on the same dataset, split
-    and seed, with ``params`` (``None`` = that cell's tuned configuration, with ``overrides``
-    applied on top: e.g. a deeper or wider teacher than the tuned one) — or, with ``build``,
-    whatever ``build(cache, device)`` returns from the runner's artefact cache, for artefacts
-    that are not a run on the cell's data (a pre-trained encoder: ``params`` then holds its
-    configuration for display, ``method`` names the pre-training)."""
-
-    name: str
-    method: str
-    backbone: str
-    params: dict[str, Any] | None = None
-    overrides: dict[str, Any] | None = None
-    split: str | None = None  # None = the student's own split
-    build: Callable[[Any, torch.device], Any] | None = field(default=None, compare=False)
-
-
-@dataclass
-class FitContext:
-    """Everything ``Method.fit`` may use; nothing else is global.
-
-    ``params`` is the full hyper-parameter dict (training defaults ∪ backbone defaults ∪
-    method defaults ∪ overrides). ``report(epoch, value)`` receives the validation curve (the
-    runner prunes through it; it may raise ``optuna.TrialPruned``).
-    """
-
-    data: GraphData
-    split: Split
-    backbone: str
-    params: dict[str, Any]
-    seed: int
-    device: torch.device
-    evaluator: Evaluator
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    evaluate_test: bool = True
-    export_outputs: bool = False  # fill FitResult.outputs (a teacher for other cells)
-    report: Callable[[int, float], None] | None = None
-    on_epoch: Callable[[int, int], None] | None = None  # progress: (epoch, max_epochs)
-
-
-@dataclass
-class FitResult:
-    """What one ``fit`` returns. Scores are the card's metric at the epoch chosen on
-    validation (``test`` is ``None`` when the test part was not evaluated)."""
-
-    val: float
-    test: float | None
-    best_epoch: int
-    epochs_run: int
-    train_seconds: float
-    num_params: int
-    inference_ms: float | None = None
-    teacher_params: int | None = None
-    val_curve: list[float] = field(default_factory=list)
-    loss_curve: list[float] = field(default_factory=list)
-    val_pred: Tensor | None = None
-    test_pred: Tensor | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-    #: with ``ctx.export_outputs``: the selected model's outputs for *every* node or graph,
-    #: in dataset order (``logits`` [n, C]; ``h`` [N, d] node embeddings for node tasks;
-    #: ``g`` [G, d] graph embeddings for graph tasks) and its ``state_dict``, on the CPU.
-    outputs: dict[str, Any] | None = None
 
 
 class Method:

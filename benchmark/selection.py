@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from benchmark.data.protocols import traits
+from benchmark.data.splits import traits
 
 Selection = Literal["nested", "shared", "none"]
 HONEST, PAPER, SHARED_TUNING = "honest", "paper", "shared-tuning"

@@ -37,6 +37,14 @@ def runs_dir() -> Path:
     return Path(os.environ.get("KDBENCH_RUNS", "runs")).resolve()
 
 
+def runs_root(tracking_uri: str) -> Path:
+    """The runs folder of a store: the folder of an embedded SQLite store (where the runner
+    keeps ``<sweep>/optuna.journal`` beside ``mlflow.db``), else :func:`runs_dir`."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri[len("sqlite:///"):]).parent
+    return runs_dir()
+
+
 def tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under :func:`runs_dir`."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
@@ -49,7 +57,7 @@ def tracking_uri() -> str:
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, in one line, if an HTTP tracking server does not answer ``/health``."""
-    from benchmark.runner.urls import mask
+    from benchmark.urls import mask
     if not uri.startswith(("http://", "https://")):
         return
     try:
@@ -126,7 +134,7 @@ class Tracker:
                 exp.experiment_id if exp else self.client.create_experiment(experiment)
             )
         except Exception as exc:  # mlflow raises many types; say which store failed
-            from benchmark.runner.urls import mask, scrub
+            from benchmark.urls import mask, scrub
 
             raise KdbenchError(
                 f"cannot open MLflow store {mask(self.uri)}: "
@@ -177,7 +185,7 @@ class Tracker:
             self.log(run, params=params, metrics=metrics, curves=curves)
             self.finish(run, status)
         except Exception as exc:  # the store is down or refuses: keep the result locally
-            from benchmark.runner.urls import mask, scrub
+            from benchmark.urls import mask, scrub
 
             path = spool_dir() / f"{uuid.uuid4().hex}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +213,7 @@ class Tracker:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            from benchmark.runner.urls import mask, scrub
+            from benchmark.urls import mask, scrub
 
             first = (scrub(str(exc), self.uri).strip().splitlines() or [""])[0][:200]
             print(f"warning: MLflow store {mask(self.uri)} unreachable ({first}); {what} not "

@@ -3,7 +3,7 @@
 ``streamlit run leaderboard/app.py -- --tracking-uri URI`` (or ``kdbench leaderboard``). The
 store is ``--tracking-uri``, else ``$KDBENCH_TRACKING_URI``, else the runner's default
 (``$MLFLOW_TRACKING_URI`` or ``runs/mlflow.db``). Tables come from the same aggregation as
-``kdbench export`` (:mod:`leaderboard.aggregate`); their layout from :mod:`leaderboard.views`.
+``kdbench export`` (:mod:`benchmark.results.aggregate`); their layout from :mod:`leaderboard.views`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ if str(REPO) not in sys.path:  # `streamlit run` puts only this folder on the pa
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from benchmark.runner.urls import mask  # noqa: E402
-from leaderboard import kinds, panels, plots, store, views  # noqa: E402
-from leaderboard.aggregate import aggregate, final_runs  # noqa: E402
+from benchmark.results import kinds  # noqa: E402
+from benchmark.results.aggregate import aggregate, final_runs  # noqa: E402
+from benchmark.urls import mask  # noqa: E402
+from leaderboard import panels, plots, store, views  # noqa: E402
 
 FAMILIES = ["node", "graph", "molecular", "other"]
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from leaderboard import kinds, stats, store
+from benchmark.results import kinds
+from benchmark.tracking import runs_root
+from leaderboard import stats, store
 from leaderboard.views import scale
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
@@ -120,7 +122,7 @@ def progress(uri: str) -> None:
     from benchmark.runner.sweep import load_sweep
 
     st.header("Grid progress")
-    root = store.runs_root(uri)
+    root = runs_root(uri)
     found = store.sweep_files(root, SWEEPS)
     st.sidebar.header("Grid progress")
     path = st.sidebar.text_input("sweep file", value=str(found[0]) if found else "",
@@ -150,7 +152,7 @@ def progress(uri: str) -> None:
         st.error(str(exc))
         return
     counts = status_counts(rows)
-    from benchmark.runner.urls import mask
+    from benchmark.urls import mask
 
     st.caption(f"Sweep `{sweep.name}` ({path.strip()}), storage `{mask(storage.strip())}`; as "
                f"`kdbench status {path.strip()}` reports it.")  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leaderboard import kinds
+from benchmark.results import kinds
 from leaderboard.views import scale
 
 

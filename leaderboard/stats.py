@@ -13,8 +13,8 @@ Units of analysis (Demšar, JMLR 2006):
   split or fold, e.g. fold *r* of 10-fold CV) form one pair; one two-sided
   :func:`scipy.stats.wilcoxon` per (student row, dataset), not corrected for multiplicity.
 
-Protocol kinds (:mod:`leaderboard.kinds`): the Friedman test ranks honest rows only, unless the
-cells hold only marked rows (``paper``, ``shared-tuning``; then those, among themselves:
+Protocol kinds (:mod:`benchmark.results.kinds`): the Friedman test ranks honest rows only, unless
+the cells hold only marked rows (``paper``, ``shared-tuning``; then those, among themselves:
 :func:`friedman_cells`); a Wilcoxon pair is a student and a teacher of the same protocol and kind.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from leaderboard import kinds
+from benchmark.results import kinds
 from leaderboard.views import higher_is_better
 
 MIN_DATASETS = 3  # Friedman blocks; fewer make the χ² approximation meaningless
@@ -56,7 +56,7 @@ def stars(p: float) -> str:
 def row_labels(cells: pd.DataFrame) -> pd.Series:
     """``method · backbone`` (``← teacher`` when distilled), plus ``[sweep, protocol]`` when
     the cells span several (a protocol other than the dataset card's own:
-    :func:`leaderboard.kinds.row_protocol`), so that two different rows never share a label,
+    :func:`benchmark.results.kinds.row_protocol`), so that two different rows never share a label,
     plus the mark of a marked kind (``lad_gnn · GCN [paper]``)."""
     if "protocol" in cells and "dataset" in cells:
         cells = cells.assign(protocol=kinds.row_protocol(cells))
@@ -90,7 +90,7 @@ def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str
     """Datasets × rows of mean test scores, signed so that higher is better, restricted to a
     complete block (Friedman needs every row on every dataset).
 
-    Cells come from :func:`leaderboard.aggregate.aggregate`. Incomplete rows and datasets are
+    Cells come from :func:`benchmark.results.aggregate.aggregate`. Incomplete rows and datasets are
     removed greedily, each time the one with the most missing entries (rows first on ties),
     until none is missing. Returns ``(matrix, dropped_rows, dropped_datasets)``.
     """

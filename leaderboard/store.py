@@ -1,4 +1,4 @@
-"""What the app reads from MLflow and Optuna beyond :mod:`leaderboard.aggregate`.
+"""What the app reads from MLflow and Optuna beyond :mod:`benchmark.results.aggregate`.
 
 The final seeds each cell should have (its parent run's ``budget.final_seeds`` param), the
 hyper-parameters of a cell's final runs, a reachability check for HTTP tracking servers and
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.runner.urls import mask
+from benchmark.urls import mask
 
 
 class StoreError(Exception):
@@ -40,7 +40,7 @@ def expected_seeds(tracking_uri: str) -> dict[str, int]:
     """Cell key → number of final seeds its sweep asks for (from the ``stage=cell`` runs)."""
     from mlflow.tracking import MlflowClient
 
-    from leaderboard import mlflow_sql
+    from benchmark.results import mlflow_sql
 
     if mlflow_sql.is_sql(tracking_uri):
         cells = mlflow_sql.runs_with_stage(tracking_uri, "cell", params=("budget.final_seeds",),
@@ -110,16 +110,6 @@ def load_studies(tracking_uri: str, sweep: str, cell: str) -> list | None:
                               else 0))  # fmt: skip
     studies = [optuna.load_study(study_name=n, storage=storage) for n in names]
     return [s for s in studies if s.trials]
-
-
-def runs_root(tracking_uri: str) -> Path:
-    """The runs folder of a store: the folder of an embedded SQLite store (where the runner
-    keeps ``<sweep>/optuna.journal`` beside ``mlflow.db``), else :func:`runs_dir`."""
-    from benchmark.tracking import runs_dir
-
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///"):]).parent
-    return runs_dir()
 
 
 def sweep_files(root: Path, sweeps: Path) -> list[Path]:

@@ -1,15 +1,17 @@
 """The leaderboard's tables as plain functions of the per-cell aggregate (no Streamlit).
 
-:func:`board` turns the rows of :func:`leaderboard.aggregate.aggregate` (one per cell) into one
-table per task family: rows = method (+ backbone, teacher), columns = datasets, each cell the
-mean ± unbiased std of test over the final seeds (accuracy / ROC-AUC ×100), plus the average
-rank, the deltas vs. the ``vanilla`` row of the same backbone and vs. the ``vanilla`` MLP, and
-the median #params and inference latency over the row's datasets. Numbers and shown text are kept
-side by side so the app sorts on the number and shows the text.
+:func:`board` turns the rows of :func:`benchmark.results.aggregate.aggregate` (one per
+cell) into one table per task family: rows = method (+ backbone, teacher), columns =
+datasets, each cell the mean ± unbiased std of test over the final seeds (accuracy / ROC-AUC
+×100), plus the average rank, the deltas vs. the ``vanilla`` row of the same backbone and vs.
+the ``vanilla`` MLP, and the median #params and inference latency over the row's datasets.
+Numbers and shown text are kept side by side so the app sorts on the number and shows the
+text.
 
-Rows of a marked protocol kind (``paper``, ``shared-tuning``; :mod:`leaderboard.kinds`) are never
-ranked with honest rows: best/second marks and average ranks are computed among honest rows only,
-marked rows sit in their own block under them with the mark in their label (``lad_gnn [paper]``).
+Rows of a marked protocol kind (``paper``, ``shared-tuning``; :mod:`benchmark.results.kinds`)
+are never ranked with honest rows: best/second marks and average ranks are computed among
+honest rows only, marked rows sit in their own block under them with the mark in their label
+(``lad_gnn [paper]``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from functools import cache
 
 import pandas as pd
 
-from leaderboard import kinds
+from benchmark.results import kinds
 
 ROW_KEYS = ["method", "backbone", "teacher"]
 FILTERS = ["dataset", "backbone", "method family", "method", "teacher", "protocol kind",
@@ -63,7 +65,8 @@ def family_of(dataset: str) -> str:
 
 def clean_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     """Keep the final runs that carry every tag and metric the table needs, with ``protocol``,
-    ``protocol_kind`` and ``selection`` set on every run (:func:`leaderboard.kinds.with_kinds`).
+    ``protocol_kind`` and ``selection`` set on every run
+    (:func:`benchmark.results.kinds.with_kinds`).
 
     Returns ``(kept, missing_columns, dropped_rows)``: ``missing_columns`` are required columns
     absent from the whole store (then nothing is kept), ``dropped_rows`` the runs with an empty one.
@@ -182,7 +185,7 @@ def row_keys(cells: pd.DataFrame) -> list[str]:
     """``ROW_KEYS`` plus ``sweep`` / ``protocol`` / ``protocol_kind`` when the cells span
     several, so that no two cells are silently merged and a reference row (the ``vanilla`` of
     a Δ) always has the row's own sweep, protocol and kind. ``protocol`` here is
-    :func:`leaderboard.kinds.row_protocol` (empty for each dataset card's own)."""
+    :func:`benchmark.results.kinds.row_protocol` (empty for each dataset card's own)."""
     return ROW_KEYS + [c for c in ("sweep", "protocol", kinds.KIND) if cells[c].nunique() > 1]
 
 

@@ -65,7 +65,7 @@ def test_a_grid_slice_exports_its_final_seeds_and_tuned_values(smoke_runs, tmp_p
     from _results import load_rows
     from grid_results import export, table
 
-    from leaderboard.aggregate import final_runs
+    from benchmark.results.aggregate import final_runs
 
     monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

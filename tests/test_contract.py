@@ -27,10 +27,10 @@ def test_method_fits_a_toy_graph(name, task, tmp_path, monkeypatch):
     artifacts = {}
     for dep in deps:
         if dep.build is not None:  # e.g. a pre-trained encoder, on a tiny corpus here
-            from benchmark.runner.artifacts import ArtifactCache
+            from benchmark.artifacts import ArtifactCache
 
             corpus = make_molecule_data(target="none")
-            monkeypatch.setattr("benchmark.data.loaders.load_dataset",
+            monkeypatch.setattr("benchmark.pretrain.corpus.load_corpus",
                                 lambda *a, corpus=corpus, **k: corpus)  # fmt: skip
             artifacts[dep.name] = dep.build(ArtifactCache(tmp_path), torch.device("cpu"))
             continue

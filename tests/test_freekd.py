@@ -167,8 +167,8 @@ def test_bad_choices_name_the_fix():
 def test_kd_baseline_can_take_a_wider_teacher_than_its_tuned_cell(tmp_path, monkeypatch):
     """FreeKD's ``kd`` row distils a wider teacher: ``teacher_hidden`` overrides the width of
     the teacher's configuration (and keys its cache entry), the rest stays as tuned."""
+    from benchmark.artifacts import ArtifactCache
     from benchmark.fitting import fit_seeds
-    from benchmark.runner.artifacts import ArtifactCache
 
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
     kd = METHODS.get("kd")()

@@ -89,7 +89,7 @@ def test_a_teacher_trained_on_the_observed_graph_never_sees_hidden_nodes():
 
 def test_glnn_end_to_end_reuses_its_cached_teacher_across_seeds_and_reruns(tmp_path, monkeypatch):
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
-    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.artifacts import ArtifactCache
 
     data = make_node_data(n=90, classes=3)
     for _ in range(2):

@@ -173,7 +173,7 @@ def test_paper_protocol_is_an_80_10_10_shuffle_selected_on_test():
 
 def test_lad_gnn_end_to_end_trains_one_teacher_per_seed_and_reuses_it(tmp_path, monkeypatch):
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
-    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.artifacts import ArtifactCache
 
     data = make_graph_data(n=40, classes=C)
     for lr in (1e-3, 3e-3):  # two student settings share the teacher

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.results.aggregate import aggregate, export, final_runs
 from leaderboard import views
-from leaderboard.aggregate import aggregate, export, final_runs
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "leaderboard" / "app.py"
@@ -134,8 +134,8 @@ def test_table_numbers_equal_export(smoke_uri, tmp_path):
 
 def test_sql_reader_equals_the_mlflow_client(smoke_uri):
     """The direct SQL read of a SQLite store gives exactly what MLflow's search_runs gives."""
+    from benchmark.results.aggregate import final_runs_client
     from leaderboard import store
-    from leaderboard.aggregate import final_runs_client
 
     fast, slow = final_runs(smoke_uri), final_runs_client(smoke_uri)
     assert len(fast) == 8 and set(fast.columns) == set(slow.columns)

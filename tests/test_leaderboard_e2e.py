@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.results.aggregate import aggregate, final_runs
 from benchmark.selection import MARKS, kind_warning
-from leaderboard.aggregate import aggregate, final_runs
 from tests import browser
 from tests.test_leaderboard_kinds import write_store
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.results import kinds
+from benchmark.results.aggregate import COLUMNS, aggregate, export, final_runs
 from benchmark.selection import MARKS, kind_warning
-from leaderboard import kinds, plots, stats, views
-from leaderboard.aggregate import COLUMNS, aggregate, export, final_runs
+from leaderboard import plots, stats, views
 
 SWEEP = "kinds"
 SEEDS = [0, 1, 2, 3, 4]

@@ -7,12 +7,14 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from benchmark.artifacts import ArtifactCache
 from benchmark.errors import KdbenchError
 from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import Evaluator
 from benchmark.models import BACKBONES
 from benchmark.models.backbones import build_backbone
 from benchmark.pretrain.context import UNREACHED, hop_distances, ring_masks, sample_centres
+from benchmark.pretrain.corpus import corpus_sample, load_corpus
 from benchmark.pretrain.encoder import (
     PretrainConfig,
     config_from_params,
@@ -22,9 +24,8 @@ from benchmark.pretrain.encoder import (
 )
 from benchmark.pretrain.strategies import STRATEGIES, mask_counts, sample_masked_atoms
 from benchmark.registry import METHODS
-from benchmark.runner.artifacts import ArtifactCache
 from benchmark.train.feeders import GraphFeeder
-from tests.conftest import make_molecule_data, simple_split
+from tests.conftest import MOLECULES, make_molecule_data, simple_split
 
 SMALL = {"hidden": 16, "layers": 3, "gin_mlp": "wide", "edge_features": True, "norm": "batch",
          "act_last": False, "jk": "last"}  # fmt: skip
@@ -171,7 +172,7 @@ def _config(strategy: str, **kw) -> PretrainConfig:
 
 def test_encoder_round_trips_through_the_cache(tmp_path, monkeypatch):
     corpus = make_molecule_data(target="none")
-    monkeypatch.setattr("benchmark.data.loaders.load_dataset", lambda *a, **k: corpus)
+    monkeypatch.setattr("benchmark.pretrain.corpus.load_corpus", lambda *a, **k: corpus)
     cache = ArtifactCache(tmp_path)
     config = _config("attrmask")
     first = ensure_encoder(config, cache, torch.device("cpu"))
@@ -216,13 +217,95 @@ def test_encoder_of_another_featurisation_or_architecture_is_refused():
         load_encoder(wider, art, data)
 
 
+# ------------------------------------------------------------------ the corpus sample
+
+#: 30 distinct molecules: a tiny stand-in for a SMILES corpus file.
+CORPUS = [*MOLECULES, *("C" * i + "O" for i in range(1, 15))]
+
+
+def _write_corpus(card_dir, card_fields, root, smiles, graphs) -> None:
+    """A ``smiles_csv`` card ``Corpus`` (hu featurisation) counting ``graphs`` molecules."""
+    (root / "Corpus" / "raw").mkdir(parents=True)
+    (root / "Corpus" / "raw" / "c.csv").write_text("SMILES\n" + "\n".join(smiles) + "\n")
+    card_dir(**card_fields(name="Corpus", family="molecular", loader="smiles_csv", path="Corpus",
+                           loader_args={"file": "c.csv", "column": "SMILES", "featurizer": "hu"},
+                           files=[{"path": "raw/c.csv"}], target="none", metric="none",
+                           protocol="none", stats={"num_graphs": graphs}))  # fmt: skip
+
+
+def _count_featurised(monkeypatch) -> list[str]:
+    """Every SMILES featurised from now on, in order."""
+    from benchmark.data.molecules import Featurization
+
+    seen: list[str] = []
+    featurize = Featurization.featurize
+
+    def counting(self, smiles):
+        seen.append(smiles)
+        return featurize(self, smiles)
+
+    monkeypatch.setattr(Featurization, "featurize", counting)
+    return seen
+
+
+def _same_graphs(a, b) -> bool:
+    return len(a) == len(b) and all(
+        g.smiles == h.smiles and all(torch.equal(g[k], h[k]) for k in ("x", "edge_index",
+                                                                      "edge_attr"))
+        for g, h in zip(a, b))  # fmt: skip
+
+
+def test_a_sample_featurises_only_its_molecules_and_is_the_sample_drawn_before(
+    card_dir, card_fields, tmp_path, monkeypatch
+):
+    from benchmark.data.loaders import load_dataset
+
+    root = tmp_path / "root"
+    _write_corpus(card_dir, card_fields, root, CORPUS, len(CORPUS))
+    seen = _count_featurised(monkeypatch)
+    sample = load_corpus("Corpus", 7, 3, root, "")
+    # the previous rule: the first 7 of a permutation seeded by 3 of the featurised corpus
+    old = torch.randperm(len(CORPUS), generator=torch.Generator().manual_seed(3))[:7].sort().values
+    assert len(seen) == 7 and sample.num_items == 7 and sample.y.shape == (7, 0)
+    assert seen == sample.extra["smiles"] == [CORPUS[i] for i in old.tolist()]
+    assert torch.equal(sample.extra["corpus_rows"], old)
+    full = load_dataset("Corpus", root, "")  # everything featurised, then drawn from
+    assert len(seen) == 7 + len(CORPUS)
+    drawn = corpus_sample(full, 7, 3)
+    assert _same_graphs(sample.graphs, drawn.graphs) and drawn.extra["smiles"] == seen[:7]
+    # so the encoder (and its cache key: corpus, molecules, seed) is the one built before
+    config = _config("attrmask", pretrain_corpus="Corpus", pretrain_epochs=1,
+                     pretrain_molecules=7, pretrain_seed=3)  # fmt: skip
+    a, b = (train_encoder(config, d, torch.device("cpu")) for d in (sample, full))
+    assert a["losses"] == b["losses"] and a["molecules"] == b["molecules"] == 7
+    assert all(torch.equal(a["encoder"][k], b["encoder"][k]) for k in a["encoder"])
+
+
+def test_the_whole_corpus_is_featurised_once_announced_when_rows_are_not_all_molecules(
+    card_dir, card_fields, tmp_path, monkeypatch, capsys
+):
+    root = tmp_path / "root"
+    smiles = [*CORPUS[:10], "not_a_smiles", *CORPUS[10:]]  # row 10 is no molecule
+    _write_corpus(card_dir, card_fields, root, smiles, len(CORPUS))
+    seen = _count_featurised(monkeypatch)
+    with pytest.warns(UserWarning, match="1 SMILES could not be parsed"):
+        sample = load_corpus("Corpus", 7, 3, root, "")
+    assert seen == smiles and "featurising all 31 molecules (hu) once" in capsys.readouterr().err
+    # drawn from the 30 graphs (not the 31 rows), as before
+    old = torch.randperm(len(CORPUS), generator=torch.Generator().manual_seed(3))[:7].sort().values
+    assert sample.extra["smiles"] == [CORPUS[i] for i in old.tolist()]
+    with pytest.warns(UserWarning, match="1 SMILES could not be parsed"):
+        whole = load_corpus("Corpus", 0, 3, root, "")
+    assert whole.num_items == len(CORPUS) and len(seen) == len(smiles)  # cached, not redone
+
+
 # ------------------------------------------------------------------ pre-train → fine-tune
 
 
 @pytest.mark.parametrize("name", ["pretrain_attrmask", "pretrain_contextpred"])
 def test_tiny_pretrain_then_finetune(name, tmp_path, monkeypatch):
     corpus = make_molecule_data(target="none")
-    monkeypatch.setattr("benchmark.data.loaders.load_dataset", lambda *a, **k: corpus)
+    monkeypatch.setattr("benchmark.pretrain.corpus.load_corpus", lambda *a, **k: corpus)
     method = METHODS.get(name)()
     data = make_molecule_data()
     over = {**SMALL, "epochs": 3, "pretrain_epochs": 1, "pretrain_batch_size": 8}

@@ -112,7 +112,7 @@ def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
                  search_spaces={})  # fmt: skip
     cells = run_sweep(str(path), device="cpu", track=False)
     assert [c.method for c in cells] == ["vanilla", "kd", "kd"]  # teacher cell first
-    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.artifacts import ArtifactCache
 
     builds = ArtifactCache(runs / "artifacts").builds()
     keys = [(b["key"]["split"], b["key"]["seed"]) for b in builds]
@@ -177,7 +177,7 @@ def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path
     cells = run_sweep(str(path), device="cpu", track=False)
     assert [(c.method, c.protocol) for c in cells] == [("vanilla", "ltd"), ("kd", "ltd"),
                                                         ("ltd", "ltd")]  # fmt: skip
-    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.artifacts import ArtifactCache
 
     builds = ArtifactCache(runs / "artifacts").builds()
     assert {b["key"]["split"] for b in builds} == {"ltd(train=20,meta=20,val=10)/seed0"}
@@ -326,7 +326,7 @@ def test_a_tuned_fold_cell_is_tuned_per_fold_with_its_teacher_tuned_per_fold(run
     one for its teacher; each trial trains and validates on its own fold only; final seed r
     runs the best trial of study r, with the teacher of study r's best trial; status and the
     final runs' tags say so."""
-    from benchmark.runner.artifacts import ArtifactCache
+    from benchmark.artifacts import ArtifactCache
     from benchmark.runner.cellrun import cell_params
 
     path = write(tmp_path, name="nested",

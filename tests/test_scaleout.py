@@ -18,7 +18,7 @@ from benchmark.runner.cellrun import tuning_study_name
 from benchmark.runner.launch import run_sweep
 from benchmark.runner.storage import make_storage
 from benchmark.runner.sweep import expand, load_sweep
-from benchmark.runner.urls import mask
+from benchmark.urls import mask
 from tests.test_runner import write
 
 

@@ -17,8 +17,8 @@ import torch
 import yaml
 
 from benchmark.data.loaders import load_dataset
-from benchmark.data.protocols import TRAITS, traits
-from benchmark.data.splits import SPLITS, make_split, resolve_protocol
+from benchmark.data.protocols import TRAITS
+from benchmark.data.splits import SPLITS, make_split, resolve_protocol, traits
 from benchmark.errors import KdbenchError
 from benchmark.registry import METHODS
 from benchmark.runner.cellrun import selection_of, selection_seeds

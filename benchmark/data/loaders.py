@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from torch_geometric.utils import degree
 
 from benchmark.data.card import DatasetCard, get_card
 from benchmark.data.fetch import default_data_root, ensure_files
+from benchmark.data.loader_registry import LOADERS, Loaded, loader_arg
 from benchmark.data.types import GraphData
 from benchmark.errors import DataError, KdbenchError
 from benchmark.registry import Registry
@@ -37,34 +37,11 @@ from benchmark.registry import Registry
 torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
-@dataclass
-class Loaded:
-    """What a loader returns: one graph (node task) or a list (graph task), plus extras;
-    ``categorical``, ``edge_categorical`` and ``featurization`` as in :class:`GraphData`."""
-
-    data: Data | None = None
-    graphs: list[Data] | None = None
-    categorical: list[int] | None = None
-    edge_categorical: list[int] | None = None
-    featurization: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Loader = Callable[[DatasetCard, Path], Loaded]
 TransformFactory = Callable[[list[Data], dict[str, Any]], Callable[[Data], Data]]
 
-LOADERS: Registry[Loader] = Registry(
-    "dataset loader", hint="Set a card's `loader:` to one of these, or register a new one."
-)
 TRANSFORMS: Registry[TransformFactory] = Registry(
     "transform", hint="Use one of these in a card's `transforms:`."
 )
-
-
-def _arg(card: DatasetCard, key: str, default: Any = None) -> Any:
-    if key not in card.loader_args and default is None:
-        raise KdbenchError(f"dataset card '{card.name}': loader_args needs '{key}'")
-    return card.loader_args.get(key, default)
 
 
 def _split_off_masks(data: Data) -> dict[str, Tensor]:
@@ -92,7 +69,7 @@ def load_planetoid(card: DatasetCard, folder: Path) -> Loaded:
     """Planetoid citation graphs with the public split (masks [N])."""
     from torch_geometric.datasets import Planetoid
 
-    data = Planetoid(str(folder.parent), name=_arg(card, "name"))[0]
+    data = Planetoid(str(folder.parent), name=loader_arg(card, "name"))[0]
     return Loaded(data=data)
 
 
@@ -101,7 +78,7 @@ def load_webkb(card: DatasetCard, folder: Path) -> Loaded:
     """WebKB (Cornell/Texas/Wisconsin) with Geom-GCN's 10 splits (masks [N, 10])."""
     from torch_geometric.datasets import WebKB
 
-    return Loaded(data=WebKB(str(folder.parent), name=_arg(card, "name"))[0])
+    return Loaded(data=WebKB(str(folder.parent), name=loader_arg(card, "name"))[0])
 
 
 @LOADERS.register("actor")
@@ -117,7 +94,7 @@ def load_amazon(card: DatasetCard, folder: Path) -> Loaded:
     """Amazon Computers/Photo co-purchase graphs (no fixed split)."""
     from torch_geometric.datasets import Amazon
 
-    return Loaded(data=Amazon(str(folder.parent), name=_arg(card, "name"))[0])
+    return Loaded(data=Amazon(str(folder.parent), name=loader_arg(card, "name"))[0])
 
 
 @LOADERS.register("coauthor")
@@ -125,7 +102,7 @@ def load_coauthor(card: DatasetCard, folder: Path) -> Loaded:
     """Coauthor CS/Physics graphs (no fixed split)."""
     from torch_geometric.datasets import Coauthor
 
-    return Loaded(data=Coauthor(str(folder.parent), name=_arg(card, "name"))[0])
+    return Loaded(data=Coauthor(str(folder.parent), name=loader_arg(card, "name"))[0])
 
 
 @LOADERS.register("cpf_npz")
@@ -133,7 +110,7 @@ def load_cpf_npz(card: DatasetCard, folder: Path) -> Loaded:
     """The ``.npz`` graphs CPF/GLNN use (``raw/<name>.npz``, made undirected, binary x)."""
     from torch_geometric.io import read_npz
 
-    return Loaded(data=read_npz(str(folder / "raw" / f"{_arg(card, 'name')}.npz")))
+    return Loaded(data=read_npz(str(folder / "raw" / f"{loader_arg(card, 'name')}.npz")))
 
 
 def _ogb_root(card: DatasetCard, folder: Path) -> tuple[str, str]:

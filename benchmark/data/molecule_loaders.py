@@ -2,11 +2,17 @@
 featurisation (:data:`benchmark.data.molecules.FEATURIZATIONS`: ``pyg``, ``hu``, ``ogb``; a
 card's ``loader_args.featurizer``). SMILES RDKit cannot parse are skipped and counted
 (``extra["skipped_smiles"]``), with one warning per load.
+
+A ``smiles_csv`` corpus is featurised whole once (announced, with a progress bar) into
+``processed/<featurizer>.pt``; :func:`featurize_rows` featurises only some of its rows (a
+pre-training sample, :mod:`benchmark.pretrain.corpus`) and stores nothing.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +20,15 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import MoleculeNet
 
 from benchmark.data.card import DatasetCard
-from benchmark.data.loaders import LOADERS, Loaded, _arg
+from benchmark.data.loader_registry import LOADERS, Loaded, loader_arg
 from benchmark.errors import DataError
 
 if TYPE_CHECKING:
     from benchmark.data.molecules import Featurization
+
+#: Hu et al.'s featurisation on one core, molecules per second (docs/results/perf_pretrain.json:
+#: ~3,300 on this project's 2-core CPU); only used to announce the one-time cost of a corpus.
+FEATURIZE_RATE = 3_000
 
 
 def _featurization(card: DatasetCard) -> Featurization:
@@ -84,7 +94,7 @@ def load_moleculenet(card: DatasetCard, folder: Path) -> Loaded:
     feat = _featurization(card)
     with warnings.catch_warnings(), rdkit_quiet():
         warnings.filterwarnings("ignore", message="Skipping molecule")  # PyG: one per bad SMILES
-        ds = FeaturizedMoleculeNet(str(folder.parent), _arg(card, "name"), feat)
+        ds = FeaturizedMoleculeNet(str(folder.parent), loader_arg(card, "name"), feat)
     graphs = [g for g in (ds[i] for i in range(len(ds))) if g.num_nodes]
     skipped = ds.num_rows() - len(graphs)
     _warn_skipped(card, skipped)
@@ -114,16 +124,47 @@ class SmilesCsv(InMemoryDataset):
 
     def smiles(self) -> list[str]:
         """The column's SMILES, one per row of the file."""
-        import pandas as pd
-
-        column = pd.read_csv(self.raw_paths[0], usecols=[self.column])[self.column]
-        return column.astype(str).tolist()
+        return read_smiles(Path(self.raw_paths[0]), self.column)
 
     def process(self) -> None:
+        """Featurise every row once (the cost announced first, a progress bar meanwhile)."""
         from benchmark.data.molecules import featurize_all
 
-        graphs, _ = featurize_all(self.smiles(), self.featurizer, progress=True)
+        smiles = self.smiles()
+        seconds = len(smiles) / FEATURIZE_RATE
+        took = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+        print(f"{Path(self.root).name}: featurising all {len(smiles):,} molecules "
+              f"({self.featurizer}) once, ~{took} on one core; cached in "
+              f"{self.processed_paths[0]}", file=sys.stderr, flush=True)  # fmt: skip
+        graphs, _ = featurize_all(smiles, self.featurizer, progress=True)
         self.save(graphs, self.processed_paths[0])
+
+
+def read_smiles(path: Path, column: str) -> list[str]:
+    """The SMILES of ``column`` in the CSV ``path`` (gzip by suffix), one per data row."""
+    import pandas as pd
+
+    return pd.read_csv(path, usecols=[column])[column].astype(str).tolist()
+
+
+def corpus_smiles(card: DatasetCard, folder: Path) -> list[str]:
+    """Every row's SMILES of a ``smiles_csv`` card's file (``folder/raw/<file>``, ``column``),
+    without featurising any."""
+    column = card.loader_args.get("column", "smiles")
+    return read_smiles(folder / "raw" / loader_arg(card, "file"), column)
+
+
+def featurize_rows(
+    card: DatasetCard, smiles: Sequence[str], rows: Sequence[int], progress: bool = False
+) -> Loaded:
+    """The graphs of ``smiles[i]`` for ``i`` in ``rows`` (in that order), featurised by the
+    card's ``loader_args.featurizer``: only those rows, nothing cached. Rows RDKit cannot
+    parse are left out and counted in ``extra["skipped_smiles"]``; ``progress``: a tqdm bar."""
+    from benchmark.data.molecules import featurize_all
+
+    feat = _featurization(card)
+    graphs, skipped = featurize_all([smiles[i] for i in rows], feat.name, progress)
+    return _molecules(graphs, feat, len(skipped))
 
 
 @LOADERS.register("smiles_csv")
@@ -133,7 +174,7 @@ def load_smiles_csv(card: DatasetCard, folder: Path) -> Loaded:
     ``extra["skipped_smiles"]`` counts the rows RDKit could not parse (one warning)."""
     feat = _featurization(card)
     ds = SmilesCsv(
-        str(folder), _arg(card, "file"), card.loader_args.get("column", "smiles"), feat.name
+        str(folder), loader_arg(card, "file"), card.loader_args.get("column", "smiles"), feat.name
     )
     graphs = [ds[i] for i in range(len(ds))]
     skipped = len(ds.smiles()) - len(graphs)

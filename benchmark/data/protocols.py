@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmark.data.types import Split
-from benchmark.errors import KdbenchError
 from benchmark.registry import Registry
 
 Protocol = Callable[..., Split]
@@ -57,14 +56,3 @@ def protocol(name: str, *, shared: bool, selects_on_test: bool = False,
         return register(fn)
 
     return deco
-
-
-def traits(name: str) -> ProtocolTraits:
-    """The traits of protocol ``name`` (unknown names raise the registry's did-you-mean)."""
-    import benchmark.data.splits  # noqa: F401  (registers the built-in protocols)
-
-    SPLITS.get(name)
-    if name not in TRAITS:
-        raise KdbenchError(f"split protocol '{name}' was registered without its traits; "
-                           "register it with benchmark.data.protocols.protocol(...)")  # fmt: skip
-    return TRAITS[name]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.data.protocols import SPLITS, TRAITS, protocol
+from benchmark.data.protocols import SPLITS, TRAITS, ProtocolTraits, protocol
 from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
 
@@ -341,6 +341,15 @@ def hu_paper(data: GraphData, seed: int) -> Split:
     base = scaffold(data, seed)
     return Split(base.train, base.val, base.test, name="hu_paper", parts=base.parts,
                  selection="last")  # fmt: skip
+
+
+def traits(name: str) -> ProtocolTraits:
+    """The traits of protocol ``name`` (unknown names raise the registry's did-you-mean)."""
+    SPLITS.get(name)
+    if name not in TRAITS:
+        raise KdbenchError(f"split protocol '{name}' was registered without its traits; "
+                           "register it with benchmark.data.protocols.protocol(...)")  # fmt: skip
+    return TRAITS[name]
 
 
 #: paper protocols: what an official code did, reported beside (never instead of) the honest

@@ -2,8 +2,9 @@
 2020), stored as artefacts that fine-tuning methods depend on.
 
 :mod:`.strategies` holds the registry and attribute masking, :mod:`.context` context
-prediction, :mod:`.encoder` the configuration, the training loop with epoch checkpoints and
-the artefact cache entry.
+prediction, :mod:`.corpus` the seeded sample of the corpus (featurising only it),
+:mod:`.encoder` the configuration, the training loop with epoch checkpoints and the artefact
+cache entry.
 """
 
 from benchmark.pretrain import context, strategies  # noqa: F401  (registers the strategies)

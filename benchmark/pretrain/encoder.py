@@ -3,7 +3,7 @@ cache entry and loading into a fine-tuning model.
 
 An encoder is determined by :class:`PretrainConfig` (strategy and its parameters, corpus and
 its featurisation, sample size and seed, epochs, batch size, learning rate, architecture) and
-:data:`CODE_VERSION`; its artefact lives in the runner's :class:`~benchmark.runner.artifacts.
+:data:`CODE_VERSION`; its artefact lives in the runner's :class:`~benchmark.artifacts.
 ArtifactCache` under the hash of that key, built once and reused by every fine-tuning cell and
 seed (and by ``kdbench pretrain``, which builds the same entry). While it trains, a checkpoint
 ``<hash>.ckpt`` is written after every epoch; a killed pre-training started again (by either
@@ -33,6 +33,7 @@ from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
 from benchmark.method import adam
 from benchmark.models.backbones import Backbone, build_backbone
+from benchmark.pretrain.corpus import corpus_sample
 from benchmark.pretrain.strategies import STRATEGIES
 
 #: bump when the pre-training math changes, so that older encoders are not reused.
@@ -122,23 +123,15 @@ def build_encoder(data: GraphData, arch: dict[str, Any]) -> Backbone:
     )  # fmt: skip
 
 
-def corpus_sample(data: GraphData, molecules: int, seed: int) -> GraphData:
-    """``molecules`` graphs of the corpus drawn without replacement with ``seed`` (in corpus
-    order; all of them for 0 or more than the corpus holds)."""
-    n = data.num_items
-    if molecules <= 0 or molecules >= n:
-        return data
-    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:molecules].sort()
-    keep = idx.values.tolist()
-    return dataclasses.replace(data, graphs=[data.graphs[i] for i in keep], y=data.y[idx.values])
-
-
 def train_encoder(
     config: PretrainConfig, data: GraphData, device: torch.device,
     checkpoint: Path | None = None, progress: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Pre-train an encoder on ``data`` (the corpus) with ``config``; resumes from
-    ``checkpoint`` if it exists and rewrites it after every epoch. Returns the artefact:
+    """Pre-train an encoder with ``config`` on its sample of ``data`` (the corpus; see
+    :func:`~benchmark.pretrain.corpus.corpus_sample`), or on ``data`` whole when it holds at
+    most ``config.molecules`` graphs (e.g. the sample :func:`~benchmark.pretrain.corpus.
+    load_corpus` drew). Resumes from ``checkpoint`` if it exists and rewrites it after every
+    epoch. Returns the artefact:
     ``encoder`` (state dict on the CPU, without the unused head), ``vocab``, ``losses`` (mean
     loss per epoch), ``seconds``, ``molecules`` and the ``config`` key."""
     from benchmark.train.feeders import GraphFeeder
@@ -220,10 +213,11 @@ def ensure_encoder(
                            "pretrain_missing=train)")  # fmt: skip
 
     def build() -> dict[str, Any]:
-        from benchmark.data.loaders import load_dataset
+        from benchmark.pretrain.corpus import load_corpus
 
-        corpus = load_dataset(config.corpus, data_root, mirror)
-        return train_encoder(config, corpus, device, path.with_suffix(".ckpt"), progress)
+        sample = load_corpus(config.corpus, config.molecules, config.seed, data_root, mirror,
+                             progress)  # fmt: skip
+        return train_encoder(config, sample, device, path.with_suffix(".ckpt"), progress)
 
     artefact = cache.get_or_create(key, build)
     path.with_suffix(".ckpt").unlink(missing_ok=True)

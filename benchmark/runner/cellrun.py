@@ -32,15 +32,14 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from benchmark.data.protocols import traits
-from benchmark.data.splits import make_split, resolve_protocol
+from benchmark.artifacts import ArtifactCache, resolve_dependencies
+from benchmark.data.splits import make_split, resolve_protocol, traits
 from benchmark.data.types import GraphData
 from benchmark.errors import DataError, KdbenchError
 from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.runner.artifacts import ArtifactCache, resolve_dependencies
 from benchmark.runner.storage import Heartbeat, is_store_outage
 from benchmark.runner.sweep import Cell, SweepFile, cell_trials
 from benchmark.selection import Selection, protocol_kind, selection_mode

@@ -180,7 +180,7 @@ def _finish_parent(env: Env, cell: Cell, studies: Studies) -> None:
 
 def retrying(env: Env, fn, *args):
     """``fn(*args)``, retried with back-off while the storage is unreachable."""
-    from benchmark.runner.urls import mask
+    from benchmark.urls import mask
 
     patience = float(os.environ.get("KDBENCH_STORE_PATIENCE", "3600"))
     deadline, delay, outage = time.monotonic() + patience, 1.0, False

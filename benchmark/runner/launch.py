@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from benchmark.artifacts import ArtifactCache
 from benchmark.device import resolve_device
 from benchmark.errors import KdbenchError
-from benchmark.runner.artifacts import ArtifactCache
 from benchmark.runner.cellrun import Env
 from benchmark.runner.grid import prepare, work
 from benchmark.runner.progress import cell_state

@@ -3,7 +3,7 @@
 Default: ``JournalStorage(JournalFileBackend(<runs>/<sweep>/optuna.journal))`` — safe for
 several processes on one machine, no schema to race on. ``--storage URL``: an RDB URL
 (PostgreSQL for many machines), or ``journal:<path>``. A bad URL, an unreachable server or a
-wrong password is one line with the password masked (:mod:`benchmark.runner.urls`).
+wrong password is one line with the password masked (:mod:`benchmark.urls`).
 
 Every trial records its ``owner`` (``host:pid``) and, while it runs, a ``beat`` time written
 every ``KDBENCH_HEARTBEAT_SECONDS`` (default 30) by a :class:`Heartbeat` thread (Optuna's own
@@ -28,7 +28,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.runner.artifacts import _alive
+from benchmark.artifacts import _alive
 
 
 def make_storage(url: str | None, sweep_dir: Path) -> Any:
@@ -40,7 +40,7 @@ def make_storage(url: str | None, sweep_dir: Path) -> Any:
         path = Path(url[len("journal:") :]) if url else sweep_dir / "optuna.journal"
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    from benchmark.runner.urls import parse_db_url, store_error
+    from benchmark.urls import parse_db_url, store_error
 
     parse_db_url(url)
     try:  # no Optuna heartbeat: it only beats inside Study.optimize; ours does (Heartbeat)

@@ -279,7 +279,7 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
 def _check_no_tuning_on_test(sweep: SweepFile, i: int, entry: GridEntry, fail: Any) -> None:
     """Refuse an entry that would tune on a protocol whose selection part is its test part."""
     from benchmark.data.card import get_card
-    from benchmark.data.protocols import traits
+    from benchmark.data.splits import traits
     from benchmark.registry import METHODS
 
     trials = entry.trials if entry.trials is not None else sweep.budget.trials

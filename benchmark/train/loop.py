@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 from torch_geometric import seed_everything
 
 from benchmark.errors import KdbenchError
-from benchmark.method import FitContext, FitResult, LoopMethod
+from benchmark.fit_context import FitContext, FitResult
 from benchmark.train.feeders import make_feeder
+
+if TYPE_CHECKING:  # the method API sits above the loop: LoopMethod.fit calls train()
+    from benchmark.method import LoopMethod
 
 #: training hyper-parameters every method has, per task (backbones and methods override).
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ mean ± unbiased std of test over the finished seeds, the per-seed values, valid
 protocol (the dataset card's default when the runs' ``protocol`` tag is empty), its
 ``protocol_kind`` (``honest`` | ``paper`` | ``shared-tuning``) and ``selection`` (``nested`` |
 ``shared`` | ``none``), from the runs' tags or derived for legacy runs
-(:func:`leaderboard.kinds.with_kinds`).
+(:func:`benchmark.results.kinds.with_kinds`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from leaderboard import kinds
+from benchmark.results import kinds
 
 COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protocol",
            "protocol_kind", "selection", "metric", "seeds", "test_mean", "test_std", "val_mean",
@@ -26,9 +26,9 @@ COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protoco
 def final_runs(tracking_uri: str, sweep: str | None = None) -> pd.DataFrame:
     """Every finished final-seed run (one row per seed) in the store: its tags, its metrics as
     ``m.<key>``, ``run_id`` and ``experiment_id``. SQL-backed stores are read straight from
-    their tables (:mod:`leaderboard.mlflow_sql`, seconds for 100k runs), others (an MLflow
+    their tables (:mod:`benchmark.results.mlflow_sql`, seconds for 100k runs), others (an MLflow
     server) through ``MlflowClient.search_runs`` with the same filter."""
-    from leaderboard import mlflow_sql
+    from benchmark.results import mlflow_sql
 
     if mlflow_sql.is_sql(tracking_uri):
         return mlflow_sql.runs_with_stage(tracking_uri, "final", sweep)
