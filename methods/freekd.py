@@ -69,9 +69,9 @@ from torch_geometric.utils import coalesce, remove_self_loops, scatter
 from benchmark.errors import KdbenchError
 from benchmark.method import FitContext, FitResult, LoopMethod, adam
 from benchmark.models import BackboneOutput
-from benchmark.registry import register_method
+from benchmark.registry import METHODS, register_method
+from benchmark.train.distill import observed_rows
 from benchmark.train.feeders import Batch
-from methods.kd import observed_rows
 
 #: per-node signals in the agent's state before the optional embeddings.
 NUM_SIGNALS = 8
@@ -269,10 +269,8 @@ class FreeKD(LoopMethod):
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         """The peers' (as ``vanilla``'s) and the transfer weights; the agent's at defaults."""
-        from methods.vanilla import Vanilla
-
         return {
-            **Vanilla().search_space(trial, task),
+            **METHODS.get("vanilla")().search_space(trial, task),
             "kd_weight": trial.suggest_float("kd_weight", 0.1, 10.0, log=True),
             "structure_weight": trial.suggest_float("structure_weight", 0.1, 10.0, log=True),
         }

@@ -44,99 +44,20 @@ drop the *input* features (``input_dropout`` defaults to ``dropout`` for node ta
 Welling's convention) where the official models drop hidden layers only — ``--set
 input_dropout=0`` gives theirs. Every GLNN and NOSMOG row in ``docs/`` so far ran with input
 dropout; its effect is not measured yet.
-NOSMOG's additions (position features, representation similarity, adversarial augmentation)
-are :mod:`methods.nosmog`, a subclass of this method.
+The loss, the schedule, the teacher and these defaults are
+:class:`benchmark.train.distill.MLPStudent`, which NOSMOG's student (:mod:`methods.nosmog`:
+position features, representation similarity, adversarial augmentation) extends too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import torch
-from torch import Tensor, nn
-
-from benchmark.method import Dependency, FitContext
+from benchmark.method import LoopMethod
 from benchmark.registry import register_method
-from benchmark.train.feeders import Batch
-from benchmark.train.losses import supervised_loss
-from methods.kd import KD, kd_loss
-
-
-@dataclass
-class TermBatch(Batch):
-    """A node mini-batch of the official schedule: ``x`` [b, F] are the batch's own features
-    (the student needs no graph), ``ids`` [b] their node ids, ``term`` which loss it feeds
-    (``"label"``: λ·CE on ``y``; ``"distil"``: (1−λ)·T²·KL to the teacher)."""
-
-    term: str = "distil"
-
-
-def node_batches(ids: Tensor, batch_size: int) -> list[Tensor]:
-    """The official code's mini-batches of ``ids`` [n]: a shuffle cut into
-    ``max(1, n // batch_size)`` batches of ``min(n, batch_size)`` ids, the remainder dropped."""
-    n = ids.numel()
-    count, size = max(1, n // batch_size), min(n, batch_size)
-    order = ids[torch.randperm(n, device=ids.device)[: count * size]]
-    return list(order.view(count, size))
+from benchmark.train.distill import MLPStudent
 
 
 @register_method("glnn")
-class GLNN(KD):
+class GLNN(MLPStudent, LoopMethod):
     """MLP student trained on a mix of labels and a GNN teacher's soft labels."""
 
-    tasks = ("node",)
-    backbones = ("MLP",)
-    family = "mlp-student"
     description = "GLNN (ICLR 2022): MLP student on features, λ·CE + (1−λ)·KL to a GNN teacher"
-    defaults: ClassVar[dict[str, Any]] = {
-        "label_weight": 0.0, "temperature": 1.0, "hidden": 128, "layers": 2, "dropout": 0.6,
-        "lr": 0.01, "weight_decay": 5e-3, "epochs": 500, "patience": 50, "batch_size": 0,
-    }  # fmt: skip
-
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
-        """The GNN teacher; GraphSAGE (the paper's) unless another one is named (a sweep
-        entry without ``teachers`` passes the student's own backbone, the MLP)."""
-        return [Dependency("teacher", "vanilla", teacher if teacher not in (None, backbone)
-                           else "GraphSAGE")]  # fmt: skip
-
-    def search_space(self, trial: Any, task: str) -> dict[str, Any]:
-        return {
-            "lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.8),
-            "label_weight": trial.suggest_float("label_weight", 0.0, 1.0),
-        }
-
-    def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:
-        """Full batch (``batch_size=0``): the feeder's training part. Otherwise the official
-        schedule: label mini-batches of the training nodes, then distillation mini-batches
-        of every observed node (see the module docstring)."""
-        size = int(ctx.params["batch_size"])
-        if size <= 0:
-            yield from feeder.train_batches()
-            return
-        x, y, split = feeder.graph.x, feeder.y, feeder.split
-        rows = self._distil_rows
-        observed = rows if rows is not None else torch.arange(x.size(0), device=x.device)
-        for term, ids in (("label", split.train), ("distil", observed)):
-            for chunk in node_batches(ids, size):
-                yield TermBatch(x[chunk], feeder.graph.edge_index[:, :0], y[chunk], chunk,
-                                term=term)  # fmt: skip
-
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
-        logits = self.forward(model, batch).logits
-        p = ctx.params
-        lam = float(p["label_weight"])
-        if isinstance(batch, TermBatch):
-            if batch.term == "label":
-                return lam * supervised_loss("multiclass", logits, batch.y)
-            teacher = self._teacher_logits[batch.ids]
-            return (1 - lam) * kd_loss(logits, teacher, float(p["temperature"]))
-        student, teacher = self.pair(logits, batch)
-        soft = kd_loss(student, teacher, float(p["temperature"]))
-        if lam == 0.0:
-            return soft
-        return lam * supervised_loss("multiclass", batch.pick(logits), batch.y) + (1 - lam) * soft

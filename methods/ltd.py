@@ -60,8 +60,8 @@ from torch_geometric.utils import coalesce, remove_self_loops, scatter
 from benchmark.errors import KdbenchError
 from benchmark.method import Dependency, FitContext, FitResult, LoopMethod
 from benchmark.registry import register_method
+from benchmark.train.distill import teacher_logits
 from benchmark.train.feeders import Batch
-from methods.kd import teacher_logits
 
 #: smallest temperature magnitude, and the entropy given to nodes without neighbours.
 EPS = 1e-4

@@ -2,8 +2,9 @@ r"""``nosmog``: GLNN plus NOSMOG's three additions (Tian, Zhang, Guo, Zhang and 
 *Learning MLPs on Graphs: A Unified View of Effectiveness, Robustness, and Efficiency*, ICLR
 2023), each a switch.
 
-The student is :mod:`methods.glnn`'s MLP on node features, distilled from the same cached GNN
-teacher (logits :math:`z^T`, last hidden layer :math:`H^T`), with
+The student is GLNN's MLP on node features (:class:`benchmark.train.distill.MLPStudent`, which
+:mod:`methods.glnn` registers as it is), distilled from the same cached GNN teacher (logits
+:math:`z^T`, last hidden layer :math:`H^T`), with
 
 1. **Position features** (``position_dim`` > 0; 0 switches them off): DeepWalk embeddings of
    the graph the teacher observed, concatenated to the features,
@@ -29,12 +30,14 @@ The objective (full batch, ``batch_size=0``, the default):
       + (1-\lambda)\,[\mathrm{KL}_{V_D}(x) + a\,\mathrm{KL}_{V_D}(x+\delta)]
       + \mu\,L_{RSD}(B)
 
-(KL at temperature :math:`T` with the :math:`T^2` factor, as :func:`methods.kd.kd_loss`),
+(KL at temperature :math:`T` with the :math:`T^2` factor, as
+:func:`benchmark.train.distill.kd_loss`),
 :math:`B` = ``rsd_nodes`` distillation nodes drawn afresh each step (512, the official batch
 size; 0 = all of them; the :math:`|B|^2` similarity matrix must fit in memory), δ maximising
-the bracketed terms. With ``batch_size=512`` the official two-pass schedule of
-:mod:`methods.glnn` runs instead: each label batch minimises λ·[CE + a·CE_adv + μ·RSD], each
-distillation batch (1−λ)·[KL + a·KL_adv + μ·RSD], over the batch's own nodes.
+the bracketed terms. With ``batch_size=512`` GLNN's official two-pass schedule
+(:class:`~benchmark.train.distill.MLPStudent`) runs instead: each label batch minimises
+λ·[CE + a·CE_adv + μ·RSD], each distillation batch (1−λ)·[KL + a·KL_adv + μ·RSD], over the
+batch's own nodes.
 
 Defaults: the official ``tran.conf.yaml`` for Cora (DeepWalk 64-d, walks 5 × 50, window 5, one
 epoch; ε = 0.04; μ = 0.1) with GLNN's λ = 0 and T = 1 (NOSMOG's ``lamb=1`` weights the soft
@@ -67,12 +70,10 @@ from torch import Tensor, nn
 
 from benchmark.data.positions import position_features
 from benchmark.errors import KdbenchError
-from benchmark.method import FitContext, FitResult
+from benchmark.method import FitContext, FitResult, LoopMethod
 from benchmark.registry import register_method
+from benchmark.train.distill import MLPStudent, TermBatch
 from benchmark.train.feeders import Batch
-from benchmark.train.losses import supervised_loss
-from methods.glnn import GLNN, TermBatch
-from methods.kd import kd_loss
 
 
 def rsd_loss(student: Tensor, teacher: Tensor) -> Tensor:
@@ -111,14 +112,14 @@ class StudentWithProjector(nn.Module):
 
 
 @register_method("nosmog")
-class NOSMOG(GLNN):
+class NOSMOG(MLPStudent, LoopMethod):
     """GLNN + DeepWalk position features, representation similarity distillation and
     adversarial feature augmentation (each a switch)."""
 
     description = ("NOSMOG (ICLR 2023): GLNN + DeepWalk positions, similarity distillation, "
                    "adversarial feature augmentation")  # fmt: skip
     defaults: ClassVar[dict[str, Any]] = {
-        **GLNN.defaults,
+        **MLPStudent.defaults,
         "position_dim": 64, "walk_length": 50, "num_walks": 5, "walk_window": 5,
         "walk_epochs": 1, "rsd_weight": 0.1, "rsd_nodes": 512, "adv_eps": 0.04,
         "adv_weight": 0.1, "adv_steps": 5,
@@ -133,7 +134,7 @@ class NOSMOG(GLNN):
 
     def fit(self, ctx: FitContext) -> FitResult:
         """Add the position features to the data, keep the teacher's hidden layer on the
-        device, then GLNN's fit."""
+        device, then GLNN's fit (:class:`~benchmark.train.distill.MLPStudent`)."""
         p = ctx.params
         dim = int(p["position_dim"])
         if dim > 0:
@@ -162,28 +163,15 @@ class NOSMOG(GLNN):
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
         p = ctx.params
-        lam, temp = float(p["label_weight"]), float(p["temperature"])
+        lam = float(p["label_weight"])
         term = batch.term if isinstance(batch, TermBatch) else None
-
-        def task_loss(out: Any) -> Tensor:
-            logits = out.logits
-            if term == "label":
-                return lam * supervised_loss("multiclass", logits, batch.y)
-            if term == "distil":
-                return (1 - lam) * kd_loss(logits, self._teacher_logits[batch.ids], temp)
-            student, teacher = self.pair(logits, batch)
-            soft = kd_loss(student, teacher, temp)
-            if lam == 0.0:
-                return soft
-            return lam * supervised_loss("multiclass", batch.pick(logits), batch.y) + (
-                (1 - lam) * soft)  # fmt: skip
-
         out = self.forward(model, batch)
-        loss = task_loss(out)
+        loss = self.student_loss(out.logits, batch, p)
         eps = float(p["adv_eps"])
         if eps > 0:
             def at(x: Tensor) -> Tensor:
-                return task_loss(self.forward(model, dataclasses.replace(batch, x=x)))
+                logits = self.forward(model, dataclasses.replace(batch, x=x)).logits
+                return self.student_loss(logits, batch, p)
 
             delta = pgd_delta(at, batch.x, eps, int(p["adv_steps"]))
             loss = loss + float(p["adv_weight"]) * at(batch.x + delta)

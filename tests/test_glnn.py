@@ -14,8 +14,8 @@ from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import Evaluator
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.train.distill import observed_rows
 from benchmark.train.feeders import NodeFeeder
-from methods.kd import observed_rows
 from tests.conftest import make_node_data
 
 IND_ARGS = {"sizes": {"train": 5, "val": 5}, "rate": 0.25}
@@ -123,7 +123,7 @@ def test_a_dataset_preset_overrides_glnns_own_defaults():
 def test_official_schedule_feeds_label_then_distillation_minibatches_of_observed_nodes():
     """``batch_size`` > 0: one label pass over the training nodes, then ⌊n/b⌋ distillation
     batches of b distinct observed nodes (the hidden test nodes never among them)."""
-    from methods.glnn import TermBatch, node_batches
+    from benchmark.train.distill import TermBatch, node_batches
 
     data = make_node_data(n=90, classes=3)
     split = make_split(data, "inductive", 0, IND_ARGS)

@@ -41,6 +41,7 @@ def test_the_tree_keeps_every_contract():
     ("benchmark/tracking.py", "import leaderboard.views", "never import the leaderboard"),
     ("methods/vanilla.py", "from benchmark.runner import cellrun", "methods import only"),
     ("benchmark/data/types.py", "from benchmark.data import loaders", "no import cycle"),
+    ("methods/kd.py", "from methods import vanilla", "methods never import each other"),
 ])  # fmt: skip
 def test_a_deliberate_upward_import_breaks_a_contract(tmp_path, module, line, contract):
     root = copy_tree(tmp_path)

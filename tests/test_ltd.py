@@ -13,8 +13,8 @@ from benchmark.method import FitContext, FitResult, resolve_params
 from benchmark.metrics import Evaluator
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.train.distill import kd_loss
 from benchmark.train.feeders import Batch
-from methods.kd import kd_loss
 from methods.ltd import EPS, TemperatureNet, distill_loss, neighbourhood_entropy
 from tests.conftest import make_graph_data, make_node_data, simple_split
 
