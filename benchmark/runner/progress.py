@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.runner.cellrun import Env, selection_of
+from benchmark.runner.cellrun import Env
 from benchmark.runner.storage import is_killed
 from benchmark.runner.studies import load
 from benchmark.runner.sweep import Cell, cell_trials
@@ -50,7 +50,6 @@ class CellState:
     untuned) and its final seeds."""
 
     budget: int
-    selection: str = "shared"
     studies: list[StudyState] = field(default_factory=list)
     final_done: int = 0
     final_total: int = 0
@@ -142,7 +141,7 @@ def _better(study: optuna.Study, a: float, b: float) -> bool:
 
 def cell_state(env: Env, cell: Cell) -> CellState:
     studies = load(env, cell)
-    s = CellState(budget=cell_trials(env.sweep, cell), selection=selection_of(env, cell))
+    s = CellState(budget=cell_trials(env.sweep, cell))
     s.studies = [study_state(study, seed, s.budget, s.errors)
                  for seed, study in studies.tuning.items()]  # fmt: skip
     trials = studies.final.get_trials(deepcopy=False)

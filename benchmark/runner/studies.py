@@ -40,7 +40,9 @@ class Studies:
     final: optuna.Study
 
     def all(self) -> list[optuna.Study]:
-        return [self.cell, *self.tuning.values(), self.final]
+        """Each study once (a shared tuning study is the cell's own)."""
+        studies = [self.cell, *self.tuning.values(), self.final]
+        return list({id(s): s for s in studies}.values())
 
 
 def load(env: Env, cell: Cell) -> Studies:
