@@ -99,11 +99,11 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
         "external data (a pre-training corpus), as OGB's external-data flag. "
         + kinds.legend() + "".join(f" {n}" for n in b.notes)
     )
-    left, right = st.columns(2)  # files built on click only
+    left, right = st.columns(2)  # files built on click only; a download does not rerun
     left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",
-                         "text/csv", key=f"csv_{family}")  # fmt: skip
+                         "text/csv", key=f"csv_{family}", on_click="ignore")  # fmt: skip
     right.download_button("LaTeX", lambda: views.latex(b), f"kdbench-{family}.tex",
-                          "text/x-tex", key=f"tex_{family}")  # fmt: skip
+                          "text/x-tex", key=f"tex_{family}", on_click="ignore")  # fmt: skip
     plotted = cells
     if len(cells) > MAX_PLOT_CELLS:
         ds = st.selectbox("trade-off plots: dataset", b.datasets, key=f"plot_ds_{family}")
