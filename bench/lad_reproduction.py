@@ -30,13 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, paired_test, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli_options import parse_seeds
+from benchmark.cli.options import parse_seeds
 
 DATASETS = ["MUTAG", "PTC_MR_GIN", "IMDB-BINARY", "IMDB-BINARY-minmaxdeg", "PROTEINS",
             "IMDB-MULTI", "NCI1", "NCI109"]
 BACKBONES = ["GCN", "GIN", "GraphSAGE", "GAT"]
 PROTOCOLS = {"honest": None, "paper": "lad_paper"}
-VARIANTS = {"lad": {}, "base": {"alpha": 0.0}, "graph": {"attention_scope": "graph"},
+VARIANTS = {"lad": {}, "base": {"distill_weight": 0.0}, "graph": {"attention_scope": "graph"},
             "fusion_paper": {"fusion": "paper"}, "head_shared": {"head": "shared_frozen"}}
 #: table columns of the optional variants, shown when some row has them
 EXTRA_COLUMNS = {"fusion_paper": "LAD, paper's fusion", "head_shared": "LAD, shared frozen head"}

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
+from benchmark.cli.options import add_set_option, parse_overrides, parse_seeds
 
 DATASETS = ["Cora-CPF", "CiteSeer-CPF"]
 BACKBONES = ["GCN", "GAT", "GraphSAGE", "APPNP", "SGC"]

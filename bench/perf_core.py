@@ -165,9 +165,9 @@ def main() -> None:
     # the two pieces the loop swaps for faster ones, in isolation (milliseconds per call)
     from torch_geometric.data import Batch as PygBatch
 
-    from benchmark.method import adam
     from benchmark.models import build_backbone
     from benchmark.train.feeders import GraphStore
+    from benchmark.train.optim import adam
 
     store = GraphStore(mutag.graphs, device)
     ids = torch.randperm(len(mutag.graphs), generator=torch.Generator().manual_seed(0))[:32]

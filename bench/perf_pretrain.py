@@ -28,7 +28,7 @@ from benchmark.data.fetch import ensure_files
 from benchmark.data.loaders import load_dataset
 from benchmark.data.molecules import featurize_all
 from benchmark.data.types import GraphData, Split
-from benchmark.method import FitContext, adam, resolve_params
+from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.models.presets import preset_params
@@ -36,6 +36,7 @@ from benchmark.pretrain.encoder import ENCODER_KEYS, build_encoder, vocab_of
 from benchmark.pretrain.strategies import STRATEGIES
 from benchmark.registry import METHODS
 from benchmark.train.feeders import GraphFeeder
+from benchmark.train.optim import adam
 
 
 def featurisation(n: int) -> dict[str, float]:

@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import Job, cell, paired, parse_script_args, rows_by_key, run_jobs
 
-from benchmark.cli_options import add_set_option, parse_overrides, parse_seeds
+from benchmark.cli.options import add_set_option, parse_overrides, parse_seeds
 
 DATASETS = ["BBBP", "BACE", "ClinTox", "SIDER", "Tox21", "HIV"]
 METHODS = ["vanilla", "pretrain_attrmask", "pretrain_contextpred"]

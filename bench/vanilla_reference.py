@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import append_row, load_rows, parse_script_args
 
-from benchmark.cli_options import parse_seeds
+from benchmark.cli.options import parse_seeds
 from benchmark.data.loaders import load_dataset
 from benchmark.fitting import fit_seeds
 

@@ -1,6 +1,7 @@
-"""What a fit receives and returns: :class:`FitContext`, :class:`FitResult`, and the
-:class:`Dependency` a method declares (resolved before ``fit``). The data contract below both the
-method API (:mod:`benchmark.method`, which re-exports these) and the shared loop
+"""What a fit receives and returns: :class:`FitContext`, :class:`FitResult`, the
+:class:`Dependency` a method declares (resolved before ``fit``) and the training keys every
+``ctx.params`` holds (:data:`TRAIN_DEFAULTS`). The data contract below both the method API
+(:mod:`benchmark.method`, which re-exports these) and the shared loop
 (:mod:`benchmark.train.loop`)."""
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ from torch import Tensor
 
 from benchmark.data.types import GraphData, Split
 from benchmark.metrics import Evaluator
+
+#: training hyper-parameters every method has, per task (backbones and methods override).
+TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
+             "batch_size": 0, "ties": "first"},
+    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 30,
+              "batch_size": 32, "ties": "first"},
+}  # fmt: skip
+#: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,
+#: repetitions of the timed test inference.
+LOOP_DEFAULTS: dict[str, int] = {"eval_every": 1, "sync_every": 10, "latency_repeats": 5}
+for _task in TRAIN_DEFAULTS.values():
+    _task.update(LOOP_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -39,9 +53,10 @@ class Dependency:
 class FitContext:
     """Everything ``Method.fit`` may use; nothing else is global.
 
-    ``params`` is the full hyper-parameter dict (training defaults ∪ backbone defaults ∪
-    method defaults ∪ overrides). ``report(epoch, value)`` receives the validation curve (the
-    runner prunes through it; it may raise ``optuna.TrialPruned``).
+    ``params`` is the full hyper-parameter dict (training defaults ∪ backbone defaults ∪ the
+    method's changes to them ∪ its own defaults ∪ preset ∪ overrides: see
+    :func:`benchmark.method.resolve_params`). ``report(epoch, value)`` receives the validation
+    curve (the runner prunes through it; it may raise ``optuna.TrialPruned``).
     """
 
     data: GraphData

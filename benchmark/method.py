@@ -1,32 +1,39 @@
 """The method contract: what a registered method declares, receives and returns.
 
 A method is a class registered with ``@register_method(name)`` in a file of ``methods/``. It
-declares the tasks it supports, its hyper-parameter defaults and search space, and the
-artefacts it depends on (teachers, pre-trained encoders), which the runner resolves *before*
-``fit`` and passes in ``ctx.artifacts``. ``fit`` trains on ``ctx.split.train``, selects on
-``ctx.split.val`` only, and touches ``ctx.split.test`` only when ``ctx.evaluate_test`` is set
-(final seeds, never tuning trials). Most methods subclass :class:`LoopMethod` and supply a loss
-or a step hook to the one shared training loop (:mod:`benchmark.train.loop`).
+declares the tasks it supports, its own hyper-parameters (:attr:`Method.defaults`), the
+backbone and training defaults it changes (:attr:`Method.overrides`), its search space, and
+the artefacts it depends on (teachers, pre-trained encoders), which the runner resolves
+*before* ``fit`` and passes in ``ctx.artifacts``. ``fit`` trains on ``ctx.split.train``,
+selects on ``ctx.split.val`` only, and touches ``ctx.split.test`` only when
+``ctx.evaluate_test`` is set (final seeds, never tuning trials).
+
+Most methods subclass :class:`benchmark.train.loop_method.LoopMethod` and supply hooks to the
+one shared training loop (:mod:`benchmark.train.loop`): ``setup(ctx) -> state`` once per fit,
+then ``build``, ``configure_optimizer``, ``training_step`` / ``loss``, ``predict`` …, each
+receiving that per-fit state, so that a method object holds no state of its own between or
+during fits.
+
+**One parameter namespace per owner.** ``ctx.params`` is flat: the loop's keys
+(:data:`~benchmark.fit_context.TRAIN_DEFAULTS`), the backbone's (its ``defaults`` and
+:data:`~benchmark.models.backbones.ARCH_KEYS`) and the method's own. A method's own key may not
+shadow a loop or backbone key (LAD-GNN's loss weight once was ``alpha``, APPNP's teleport
+probability): :func:`check_namespaces` refuses it at registration. A method that *changes* a
+loop or backbone default (GLNN's wider MLP student, LAD-GNN's 300 epochs) says so in
+``overrides``, whose keys must be loop or backbone keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-from torch import Tensor, nn
-
 from benchmark.errors import KdbenchError
-from benchmark.fit_context import Dependency, FitContext, FitResult
+from benchmark.fit_context import TRAIN_DEFAULTS, Dependency, FitContext, FitResult
 
-__all__ = ["Dependency", "FitContext", "FitResult", "LoopMethod", "Method", "adam",
-           "resolve_params"]
+__all__ = ["Dependency", "FitContext", "FitResult", "Method", "check_namespaces", "resolve_params"]
 
 if TYPE_CHECKING:
     import optuna
-
-    from benchmark.train.feeders import Batch
 
 
 class Method:
@@ -38,8 +45,12 @@ class Method:
     #: the leaderboard's method-family filter: vanilla, kd-baseline, distillation, mlp-student,
     #: pretraining (or other).
     family: ClassVar[str] = "other"
-    #: hyper-parameters the method adds to the training and backbone ones, with defaults.
+    #: the method's own hyper-parameters, with defaults; no key may be a loop or backbone key
+    #: (registration fails, see :func:`check_namespaces`).
     defaults: ClassVar[dict[str, Any]] = {}
+    #: the loop and backbone defaults this method changes (GLNN: its MLP student's width,
+    #: learning rate, epochs …); every key must be a loop or backbone key.
+    overrides: ClassVar[dict[str, Any]] = {}
     #: the backbones the method can use (``None``: every one; GLNN's student: only the MLP).
     backbones: ClassVar[tuple[str, ...] | None] = None
     #: the dataset families (a card's ``family``) the method applies to (``None``: every one;
@@ -63,10 +74,19 @@ class Method:
     #: the cache key, which keeps the keys of every unchanged method as they were).
     revision: ClassVar[int] = 0
 
+    @classmethod
+    def check_registration(cls) -> None:
+        """Called by :func:`benchmark.registry.register_method`: the parameter namespaces
+        (:func:`check_namespaces`)."""
+        check_namespaces(cls)
+
     def dependencies(
-        self, task: str, backbone: str, teacher: str | None,
+        self,
+        task: str,
+        backbone: str,
+        teacher: str | None,
         params: dict[str, Any] | None = None,
-    ) -> list[Dependency]:  # fmt: skip
+    ) -> list[Dependency]:
         """Artefacts to resolve before ``fit`` for a cell with this ``backbone`` and
         ``teacher`` backbone (``None`` unless the method distils); none by default.
         ``params`` are the cell's resolved hyper-parameters when known (``None`` while a sweep
@@ -86,96 +106,49 @@ class Method:
         raise NotImplementedError
 
 
-class LoopMethod(Method):
-    """A method trained by the shared loop; override hooks, not the loop.
+def shared_keys() -> dict[str, str]:
+    """Every loop and backbone hyper-parameter, mapped to its owner (``"the training loop"``,
+    ``"backbone APPNP"``, …): the keys a method may change (``overrides``) but not own."""
+    from benchmark.models.backbones import ARCH_KEYS
 
-    Hooks, in the order the loop calls them: :meth:`build` (the model whose state is
-    checkpointed and evaluated), :meth:`configure_optimizer`, then per mini-batch
-    :meth:`training_step` (default: zero-grad, :meth:`loss`, backward, step), and
-    :meth:`predict` for validation/test rows.
-    """
-
-    def fit(self, ctx: FitContext) -> FitResult:
-        from benchmark.train.loop import train
-
-        return train(self, ctx)
-
-    def build(self, ctx: FitContext) -> nn.Module:
-        from benchmark.models import build_backbone
-
-        d = ctx.data
-        # a transductive node task has one graph: layers may cache its normalisation
-        static = d.task == "node" and "hidden" not in ctx.split.parts
-        return build_backbone(
-            ctx.backbone, d.num_features, d.num_outputs, d.task, ctx.params,
-            categorical=d.categorical, static_graph=static,
-            edge_categorical=d.edge_categorical if ctx.params.get("edge_features") else None,
-        )  # fmt: skip
-
-    def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:
-        """The mini-batches of one training epoch (default: the feeder's)."""
-        return feeder.train_batches()
-
-    def eval_batch_size(self, ctx: FitContext) -> int:
-        """Graphs per validation/test batch of a graph task (default 1024: the outputs of
-        a model whose graphs do not interact do not depend on it)."""
-        return 1024
-
-    def export_batches(self, feeder: Any, ctx: FitContext) -> Iterable[Batch]:
-        """The batches whose outputs a dependency exports (default: every node or graph, in
-        order); items left out are exported as NaN rows."""
-        return feeder.all_batches()
-
-    def inference_model(self, model: nn.Module, ctx: FitContext) -> nn.Module:
-        """The module that answers once training ends, after the best state is restored: it is
-        scored on validation and test, timed and counted (default: ``model`` itself; FreeKD:
-        the peer chosen on validation)."""
-        return model
-
-    def configure_optimizer(self, model: nn.Module, ctx: FitContext) -> torch.optim.Optimizer:
-        """Adam with the ``lr`` and ``weight_decay`` of ``ctx.params`` (fused kernel)."""
-        return adam(model.parameters(), ctx.params["lr"], ctx.params["weight_decay"])
-
-    def forward(self, model: nn.Module, batch: Batch) -> Any:
-        if batch.edge_attr is None:  # models without edge features need not accept them
-            return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
-        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs,
-                     edge_attr=batch.edge_attr)
-
-    def predict(self, model: nn.Module, batch: Batch) -> Tensor:
-        """Scores of the batch's rows: [rows, C] (or [rows, T])."""
-        return batch.pick(self.forward(model, batch).logits)
-
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
-        from benchmark.train.losses import supervised_loss
-
-        return supervised_loss(ctx.data.card.target, self.predict(model, batch), batch.y)
-
-    def training_step(
-        self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, ctx: FitContext
-    ) -> Tensor:
-        """One update; returns the detached loss (a device tensor: no host sync)."""
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(model, batch, ctx)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
+    owners: dict[str, str] = {"preset": "the preset mechanism"}
+    for name, cls in _backbone_items():
+        for task_defaults in cls.defaults.values():
+            owners.update({k: f"backbone {name}" for k in task_defaults if k not in owners})
+    owners.update({k: "the backbones" for k in ARCH_KEYS if k not in owners})
+    for task_defaults in TRAIN_DEFAULTS.values():
+        owners.update({k: "the training loop" for k in task_defaults})
+    return owners
 
 
-def adam(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Adam with the fused kernel (one kernel per step on CPU and CUDA: ~7× faster than the
-    per-tensor loop on CPU for GNN-sized models), falling back where it is unsupported."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+def check_namespaces(cls: type[Method]) -> None:
+    """Refuse a method whose own keys (``defaults``) shadow a loop or backbone key, or whose
+    ``overrides`` name a key that is neither: one :class:`KdbenchError` naming the key, its
+    owner and the fix."""
+    owners = shared_keys()
+    name = cls.name or cls.__name__
+    for key in cls.defaults:
+        if key in owners:
+            raise KdbenchError(
+                f"method '{name}': its own hyper-parameter '{key}' is also a key of "
+                f"{owners[key]}, so setting one would silently set the other; rename it "
+                f"(e.g. '{name}_{key}'), or, if the method means to change {owners[key]}'s "
+                f"default, move it from `defaults` to `overrides`"
+            )
+    for key in cls.overrides:
+        if key not in owners:
+            raise KdbenchError(
+                f"method '{name}': `overrides` changes the defaults of the loop and the "
+                f"backbones, and '{key}' is neither's; move it to `defaults` (the method's own "
+                "hyper-parameters)"
+            )
 
 
 def resolve_params(
     method: Method, backbone_cls: type, task: str, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Training defaults ∪ backbone defaults ∪ method defaults ∪ preset ∪ ``overrides``.
+    """Training defaults ∪ backbone defaults ∪ the method's ``overrides`` (its changes to
+    those) ∪ the method's own ``defaults`` ∪ preset ∪ ``overrides`` (the caller's).
 
     ``overrides["preset"]`` names a preset of :mod:`benchmark.models.presets` (a paper's
     settings for this backbone). An override naming no known hyper-parameter raises, listing
@@ -183,14 +156,18 @@ def resolve_params(
     """
     from benchmark.models.backbones import ARCH_KEYS
     from benchmark.models.presets import preset_params
-    from benchmark.train.loop import TRAIN_DEFAULTS
 
     overrides = dict(overrides or {})
     preset = overrides.get("preset")
     backbone_name = next((k for k, v in _backbone_items() if v is backbone_cls), None)
     chosen = preset_params(str(preset), backbone_name or backbone_cls.__name__) if preset else {}
-    params = {**TRAIN_DEFAULTS[task], **backbone_cls.defaults.get(task, {}),
-              **method.defaults, **chosen}  # fmt: skip
+    params = {
+        **TRAIN_DEFAULTS[task],
+        **backbone_cls.defaults.get(task, {}),
+        **method.overrides,
+        **method.defaults,
+        **chosen,
+    }
     known = set(params) | set(ARCH_KEYS) | {"preset"}
     unknown = sorted(set(overrides) - known)
     if unknown:

@@ -86,10 +86,15 @@ METHODS: Registry[type] = _MethodRegistry(
 
 
 def register_method(name: str) -> Callable[[type], type]:
-    """Class decorator registering a :class:`benchmark.method.Method` subclass as ``name``."""
+    """Class decorator registering a :class:`benchmark.method.Method` subclass as ``name``,
+    after the class's own checks (``check_registration``: a method's hyper-parameters may not
+    shadow the loop's or a backbone's); a failed check raises ``KdbenchError``."""
 
     def deco(cls: type) -> type:
         cls.name = name
+        check = getattr(cls, "check_registration", None)
+        if check is not None:
+            check()
         return METHODS.register(name)(cls)
 
     return deco

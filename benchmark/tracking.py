@@ -112,6 +112,25 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}  # fmt: skip
 
 
+def provenance_tags(
+    method: str, dataset: str, backbone: str, teacher: str | None, protocol: str, metric: str,
+    *, config: dict[str, Any] | None = None, device: Any = None,
+) -> dict[str, Any]:
+    """The provenance tags of a run — what it is (method, dataset, backbone, teacher backbone
+    or ``""``, concrete protocol, metric), the code (git SHA, package versions) and, when
+    given, the hash of its ``config`` and the ``device`` with its hardware. ``kdbench fit`` and
+    the runner both tag with this; the runner adds its cell's own tags on top."""
+    tags: dict[str, Any] = {"method": method, "dataset": dataset, "backbone": backbone,
+                            "teacher": teacher or "", "protocol": protocol, "metric": metric,
+                            "git_sha": git_sha(),
+                            **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
+    if config is not None:
+        tags["config_hash"] = config_hash(config)
+    if device is not None:
+        tags.update(hardware=hardware(device), device=str(device))
+    return tags
+
+
 class Tracker:
     """Writes runs to one MLflow experiment; see the module docstring."""
 

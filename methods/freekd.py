@@ -67,11 +67,13 @@ from torch import Tensor, nn
 from torch_geometric.utils import coalesce, remove_self_loops, scatter
 
 from benchmark.errors import KdbenchError
-from benchmark.method import FitContext, FitResult, LoopMethod, adam
+from benchmark.method import FitContext, FitResult
 from benchmark.models import BackboneOutput
 from benchmark.registry import METHODS, register_method
 from benchmark.train.distill import observed_rows
 from benchmark.train.feeders import Batch
+from benchmark.train.loop_method import LoopMethod
+from benchmark.train.optim import adam
 
 #: per-node signals in the agent's state before the optional embeddings.
 NUM_SIGNALS = 8
@@ -249,6 +251,29 @@ def labelled_ce(logits: Tensor, y: Tensor, labelled: Tensor) -> Tensor:
     return F.cross_entropy(logits, y, reduction="none") * labelled.to(logits.dtype)
 
 
+@dataclass
+class FreeKDState:
+    """One fit's state, on the device: ``labelled`` [N] bool (the training nodes),
+    ``y_train`` [N] (their labels, 0 elsewhere), ``distil`` [N] 0/1 (the distillation rows),
+    ``val`` (validation nodes, their labels); the agent's optimiser (``None`` without an
+    agent); the step's graph without self-loops (``edges``), both peers' outputs at the end of
+    the last step (``now``) and the graph they were computed on (``now_graph``); the
+    diagnostics' running sums (``diag`` [3]) over ``steps``; and ``answer``, the peer that
+    answers once training ends."""
+
+    labelled: Tensor
+    y_train: Tensor
+    distil: Tensor
+    val: tuple[Tensor, Tensor]
+    diag: Tensor
+    agent_opt: torch.optim.Optimizer | None = None
+    edges: Tensor | None = None
+    now: tuple[BackboneOutput, BackboneOutput] | None = None
+    now_graph: Tensor | None = None
+    steps: int = 0
+    answer: int = 0
+
+
 @register_method("freekd")
 class FreeKD(LoopMethod):
     """Two peers teach each other, the direction chosen per node by a REINFORCE agent
@@ -275,7 +300,8 @@ class FreeKD(LoopMethod):
             "structure_weight": trial.suggest_float("structure_weight", 0.1, 10.0, log=True),
         }
 
-    def fit(self, ctx: FitContext) -> FitResult:
+    def setup(self, ctx: FitContext) -> FreeKDState:
+        """Checks the choices and the targets; the node masks and labels on the device."""
         p = ctx.params
         for key, allowed in CHOICES.items():
             if p[key] not in allowed:
@@ -289,40 +315,42 @@ class FreeKD(LoopMethod):
         dev = ctx.device
         n = ctx.data.num_items
         train = ctx.split.train.to(dev)
-        self._labelled = torch.zeros(n, dtype=torch.bool, device=dev)
-        self._labelled[train] = True
+        labelled = torch.zeros(n, dtype=torch.bool, device=dev)
+        labelled[train] = True
         y = ctx.data.y.to(dev)
-        self._y_train = torch.where(self._labelled, y, torch.zeros_like(y))  # no other label
+        y_train = torch.where(labelled, y, torch.zeros_like(y))  # no other label
         rows = observed_rows(ctx)
-        self._distil = torch.ones(n, device=dev) if rows is None else (
-            torch.zeros(n, device=dev).index_fill_(0, rows, 1.0))  # fmt: skip
-        self._val = (ctx.split.val.to(dev), y[ctx.split.val.to(dev)])
-        self._edges: Tensor | None = None
-        self._now: tuple[BackboneOutput, BackboneOutput] | None = None
-        self._now_graph: Tensor | None = None
-        self._diag = torch.zeros(3, device=dev)
-        self._steps = 0
-        result = super().fit(ctx)
-        result.extra["answering_peer"] = float(self._answer)
+        if rows is None:
+            distil = torch.ones(n, device=dev)
+        else:
+            distil = torch.zeros(n, device=dev).index_fill_(0, rows, 1.0)
+        val = (ctx.split.val.to(dev), y[ctx.split.val.to(dev)])
+        return FreeKDState(labelled, y_train, distil, val, torch.zeros(3, device=dev))
+
+    def finish(self, result: FitResult, ctx: FitContext, state: FreeKDState) -> FitResult:
+        """The answering peer and the diagnostics' means over the steps in ``extra``."""
+        result.extra["answering_peer"] = float(state.answer)
         keys = ("teacher_better_rate", "psi_teaches_rate", "structure_rate")
-        result.extra.update(zip(keys, (self._diag / max(self._steps, 1)).tolist()))
+        result.extra.update(zip(keys, (state.diag / max(state.steps, 1)).tolist()))
         return result
 
-    def build(self, ctx: FitContext) -> nn.Module:
+    def build(self, ctx: FitContext, state: FreeKDState) -> nn.Module:
         p = ctx.params
-        phi, psi = super().build(ctx), super().build(ctx)  # two draws: different inits
+        phi, psi = super().build(ctx, state), super().build(ctx, state)  # two draws: two inits
         agent = None
         if p["agent"] == "rl":
             dim = NUM_SIGNALS + (2 * phi.embedding_dim if p["state_embeddings"] else 0)
             agent = Agent(dim, int(p["agent_hidden"]), bool(p["structure"]))
         return Peers(phi, psi, agent)
 
-    def configure_optimizer(self, model: nn.Module, ctx: FitContext) -> torch.optim.Optimizer:
+    def configure_optimizer(
+        self, model: nn.Module, ctx: FitContext, state: FreeKDState
+    ) -> torch.optim.Optimizer:
         """Adam on both peers (the cell's ``lr``, ``weight_decay``); the agent's own Adam at
-        ``agent_lr`` is kept on ``self``."""
+        ``agent_lr`` is kept in ``state``."""
         p = ctx.params
         if model.agent is not None:
-            self.agent_opt = adam(model.agent.parameters(), float(p["agent_lr"]))
+            state.agent_opt = adam(model.agent.parameters(), float(p["agent_lr"]))
         return adam(model.peers.parameters(), p["lr"], p["weight_decay"])
 
     @torch.no_grad()
@@ -334,47 +362,53 @@ class FreeKD(LoopMethod):
         return outs  # type: ignore[return-value]
 
     def training_step(
-        self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, ctx: FitContext
+        self,
+        model: nn.Module,
+        batch: Batch,
+        optimizer: torch.optim.Optimizer,
+        ctx: FitContext,
+        state: FreeKDState,
     ) -> Tensor:
-        """Actions from the state, a step of both peers, the reward from their re-evaluation,
-        a REINFORCE step of the agent, and the answering peer (see the module docstring)."""
+        """Actions from the agent's state, a step of both peers, the reward from their
+        re-evaluation, a REINFORCE step of the agent, and the answering peer (see the module
+        docstring)."""
         p = ctx.params
         n = batch.x.shape[0]
-        if self._edges is None or self._now is None:
+        if state.edges is None or state.now is None:
             ei, _ = remove_self_loops(batch.edge_index)
-            self._edges = coalesce(ei, num_nodes=n)
-            self._now = self._evaluate(model, batch)
-        edges, (b0, b1) = self._edges, self._now
+            state.edges = coalesce(ei, num_nodes=n)
+            state.now = self._evaluate(model, batch)
+        edges, (b0, b1) = state.edges, state.now
         structure = bool(p["structure"]) and float(p["structure_weight"]) > 0
         if model.agent is not None:
-            state = agent_state(b0, b1, self._y_train, self._labelled,
-                                bool(p["state_embeddings"]))  # fmt: skip
-            acts = model.agent.act(state, edges)
+            embeddings = bool(p["state_embeddings"])
+            signals = agent_state(b0, b1, state.y_train, state.labelled, embeddings)
+            acts = model.agent.act(signals, edges)
         else:
             acts = random_actions(n, structure, batch.x.device)
 
-        self._diagnose(b0, b1, acts)
+        self._diagnose(b0, b1, acts, state)
 
         optimizer.zero_grad(set_to_none=True)
         o0, o1 = (self.forward(peer, batch) for peer in model.peers)
-        loss = (F.cross_entropy(batch.pick(o0.logits), batch.y)
-                + F.cross_entropy(batch.pick(o1.logits), batch.y)
-                + self.transfer(o0, o1, acts, edges, p))  # fmt: skip
+        ce = F.cross_entropy(batch.pick(o0.logits), batch.y)
+        ce = ce + F.cross_entropy(batch.pick(o1.logits), batch.y)
+        loss = ce + self.transfer(o0, o1, acts, edges, p, state.distil)
         loss.backward()
         optimizer.step()
 
-        a0, a1 = self._now = self._evaluate(model, batch)
-        self._now_graph = batch.edge_index
+        a0, a1 = state.now = self._evaluate(model, batch)
+        state.now_graph = batch.edge_index
         if model.agent is not None:
-            reward, valid = self.reward(b0, b1, a0, a1, acts, edges, p["reward"])
-            valid &= self._distil > 0
-            agent_loss = (reinforce_loss(acts.log_prob, reward, valid, p["baseline"])
-                          - float(p["agent_entropy"]) * acts.entropy.mean())  # fmt: skip
-            self.agent_opt.zero_grad(set_to_none=True)
+            reward, valid = self.reward(b0, b1, a0, a1, acts, edges, p["reward"], state)
+            valid &= state.distil > 0
+            agent_loss = reinforce_loss(acts.log_prob, reward, valid, p["baseline"])
+            agent_loss = agent_loss - float(p["agent_entropy"]) * acts.entropy.mean()
+            state.agent_opt.zero_grad(set_to_none=True)
             agent_loss.backward()
-            self.agent_opt.step()
+            state.agent_opt.step()
         if p["report"] == "val":
-            val, y_val = self._val
+            val, y_val = state.val
             sign = 1.0 if ctx.evaluator.higher_is_better else -1.0
             s0 = ctx.evaluator.score(y_val, a0.logits[val]) * sign
             s1 = ctx.evaluator.score(y_val, a1.logits[val]) * sign
@@ -383,21 +417,32 @@ class FreeKD(LoopMethod):
             model.active.fill_(1 if p["report"] == "psi" else 0)
         return loss.detach()
 
+    @staticmethod
     @torch.no_grad()
-    def _diagnose(self, b0: BackboneOutput, b1: BackboneOutput, acts: Actions) -> None:
+    def _diagnose(
+        b0: BackboneOutput, b1: BackboneOutput, acts: Actions, state: FreeKDState
+    ) -> None:
         """Accumulate, on the device, the epoch's share of training nodes (where the peers'
         losses differ) whose chosen teacher had the lower loss (0.5 for random directions),
         and the shares of nodes where Ψ teaches and where structure is transferred."""
-        ce0, ce1 = (labelled_ce(o.logits, self._y_train, self._labelled) for o in (b0, b1))
+        ce0, ce1 = (labelled_ce(o.logits, state.y_train, state.labelled) for o in (b0, b1))
         better = torch.where(acts.node == 0, ce0 < ce1, ce1 < ce0).float()
-        differ = (self._labelled & (ce0 != ce1)).float()
-        self._diag += torch.stack([(better * differ).sum() / differ.sum().clamp(min=1.0),
-                                   acts.node.float().mean(), acts.structure.float().mean()])
-        self._steps += 1
+        differ = (state.labelled & (ce0 != ce1)).float()
+        shares = [acts.node.float().mean(), acts.structure.float().mean()]
+        state.diag += torch.stack([(better * differ).sum() / differ.sum().clamp(min=1.0), *shares])
+        state.steps += 1
 
-    def transfer(self, o0: BackboneOutput, o1: BackboneOutput, acts: Actions, edges: Tensor,
-                 p: dict[str, Any]) -> Tensor:  # fmt: skip
-        r"""Both peers' distillation terms, each only at the nodes where it is the student:
+    @staticmethod
+    def transfer(
+        o0: BackboneOutput,
+        o1: BackboneOutput,
+        acts: Actions,
+        edges: Tensor,
+        p: dict[str, Any],
+        distil: Tensor,
+    ) -> Tensor:
+        r"""Both peers' distillation terms, each only at the nodes where it is the student
+        and ``distil`` [N] (0/1) is set:
         :math:`\frac{1}{|V_D|}\sum_i r^k_i(\mu\,\mathrm{KL}_{node} + \rho\,b_i\,
         \mathrm{KL}_{struct})` summed over k (scalar)."""
         n = o0.logits.shape[0]
@@ -410,15 +455,23 @@ class FreeKD(LoopMethod):
                 sk = structure_kd(student.h, teacher.h, edges, n, p["kernel"],
                                   float(p["kernel_width"]))  # fmt: skip
                 term = term + float(p["structure_weight"]) * acts.structure.to(sk.dtype) * sk
-            per_peer.append((term * mask * self._distil).sum())
-        return (per_peer[0] + per_peer[1]) / self._distil.sum()
+            per_peer.append((term * mask * distil).sum())
+        return (per_peer[0] + per_peer[1]) / distil.sum()
 
-    def reward(self, b0: BackboneOutput, b1: BackboneOutput, a0: BackboneOutput,
-               a1: BackboneOutput, acts: Actions, edges: Tensor,
-               kind: str) -> tuple[Tensor, Tensor]:  # fmt: skip
+    @staticmethod
+    def reward(
+        b0: BackboneOutput,
+        b1: BackboneOutput,
+        a0: BackboneOutput,
+        a1: BackboneOutput,
+        acts: Actions,
+        edges: Tensor,
+        kind: str,
+        state: FreeKDState,
+    ) -> tuple[Tensor, Tensor]:
         """(reward [N], valid [N]) from the peers' outputs before (``b*``) and after (``a*``)
         the step (see the module docstring, step 4)."""
-        y, lab = self._y_train, self._labelled
+        y, lab = state.y_train, state.labelled
         n = y.shape[0]
         before = [labelled_ce(o.logits, y, lab) for o in (b0, b1)]
         if kind == "improvement":
@@ -429,21 +482,21 @@ class FreeKD(LoopMethod):
         phi_better, valid = neighbourhood_mean(before[1] - before[0], lab.float(), edges, n)
         return torch.where(acts.node == 0, phi_better, -phi_better), valid
 
-    def predict(self, model: nn.Module, batch: Batch) -> Tensor:
+    def predict(self, model: nn.Module, batch: Batch, state: FreeKDState) -> Tensor:
         """While training, the active peer's rows of the outputs both peers were re-evaluated
         with at the end of the step (same parameters, eval mode, same graph) instead of a
         second forward of both; otherwise (the answering peer) the usual forward."""
-        now = self._now
-        if (isinstance(model, Peers) and not model.training and now is not None
-                and batch.edge_index is self._now_graph):  # fmt: skip
+        now = state.now
+        fresh = now is not None and batch.edge_index is state.now_graph
+        if isinstance(model, Peers) and not model.training and fresh:
             return batch.pick(torch.where(model.active.bool(), now[1].logits, now[0].logits))
-        return super().predict(model, batch)
+        return super().predict(model, batch, state)
 
-    def inference_model(self, model: nn.Module, ctx: FitContext) -> nn.Module:
+    def inference_model(self, model: nn.Module, ctx: FitContext, state: FreeKDState) -> nn.Module:
         """The peer chosen on validation at the selected epoch (or the fixed ``report`` peer)."""
-        self._now = None  # the restored state is not the one last evaluated
-        self._answer = int(model.active)
-        return model.peers[self._answer]
+        state.now = None  # the restored state is not the one last evaluated
+        state.answer = int(model.active)
+        return model.peers[state.answer]
 
 
 @register_method("freekd_random")

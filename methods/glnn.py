@@ -51,13 +51,12 @@ position features, representation similarity, adversarial augmentation) extends 
 
 from __future__ import annotations
 
-from benchmark.method import LoopMethod
 from benchmark.registry import register_method
 from benchmark.train.distill import MLPStudent
 
 
 @register_method("glnn")
-class GLNN(MLPStudent, LoopMethod):
+class GLNN(MLPStudent):
     """MLP student trained on a mix of labels and a GNN teacher's soft labels."""
 
     description = "GLNN (ICLR 2022): MLP student on features, λ·CE + (1−λ)·KL to a GNN teacher"

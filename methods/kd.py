@@ -23,21 +23,24 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark.method import LoopMethod
 from benchmark.registry import register_method
 from benchmark.train.distill import KDStudent
 
 
 @register_method("kd")
-class KD(KDStudent, LoopMethod):
+class KD(KDStudent):
     """Student = backbone trained on labels + a tempered KL to a frozen vanilla teacher
     (teacher, loss and distillation rows: :class:`benchmark.train.distill.KDStudent`)."""
 
     tasks = ("node", "graph")
     family = "kd-baseline"
     description = "standard KD (Hinton 2015): CE + λ·T²·KL to a frozen vanilla teacher, one T"
-    defaults: ClassVar[dict[str, Any]] = {"temperature": 2.0, "kd_weight": 1.0,
-                                          "teacher_layers": 0, "teacher_hidden": 0}  # fmt: skip
+    defaults: ClassVar[dict[str, Any]] = {
+        "temperature": 2.0,
+        "kd_weight": 1.0,
+        "teacher_layers": 0,
+        "teacher_hidden": 0,
+    }
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         return {

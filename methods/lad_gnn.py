@@ -32,16 +32,18 @@ of its last hidden layer, prediction from a head, and
 .. math::
     L = \mathrm{CE}(\mathrm{head}(g_S), y_G) + \alpha\,\frac{1}{Bd}\lVert g_S - g_T\rVert_F^2
 
-over the training mini-batch (α = ``alpha`` = 1). ``head="own"`` (the official code): a fresh
-head; ``head="shared_frozen"`` (the paper's text): the teacher's trained head, frozen. Only the
-student is evaluated; its epoch is chosen on validation accuracy (``honest`` protocol: the
-card's stratified 10-fold CV) — or, under the ``paper`` protocol ``lad_paper``, on the test
-part, which reproduces the official code's max-over-epochs test accuracy (labelled ``paper``).
+over the training mini-batch (the paper's α is ``distill_weight``, default 1; ``alpha`` is
+APPNP's teleport probability, which this method leaves as it is). ``head="own"`` (the
+official code): a fresh head; ``head="shared_frozen"`` (the paper's text): the teacher's
+trained head, frozen. Only the student is evaluated; its epoch is chosen on validation
+accuracy (``honest`` protocol: the card's stratified 10-fold CV) — or, under the ``paper``
+protocol ``lad_paper``, on the test part, which reproduces the official code's
+max-over-epochs test accuracy (labelled ``paper``).
 
 Defaults are the official code's: hidden 64, 2 layers, batch norm, dropout 0.5, batch 32,
-300 epochs, weight decay 5e-5, early-stopping patience 50, τ = 0.1, α = 1, student lr 0.001,
-teacher lr 0.01 (``teacher_lr``), head dropout 0. The teacher shares the student's
-architecture and training settings (it is derived from the student's parameters).
+300 epochs, weight decay 5e-5, early-stopping patience 50, τ = 0.1, α = ``distill_weight`` = 1,
+student lr 0.001, teacher lr 0.01 (``teacher_lr``), head dropout 0. The teacher shares the
+student's architecture and training settings (it is derived from the student's parameters).
 
 Differences from the official code, kept on purpose: runs are independent (the official
 student's model and optimiser carry over from one run to the next), the teacher trains on the
@@ -68,11 +70,12 @@ from torch_geometric.nn import global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
 from benchmark.errors import KdbenchError
-from benchmark.method import Dependency, FitContext, FitResult, LoopMethod
+from benchmark.method import Dependency, FitContext, FitResult
 from benchmark.metrics import Evaluator
 from benchmark.models.backbones import Backbone, BackboneOutput
 from benchmark.registry import register_method
 from benchmark.train.feeders import Batch
+from benchmark.train.loop_method import LoopMethod
 from benchmark.train.losses import supervised_loss
 
 FUSIONS = ("code", "paper")
@@ -179,11 +182,22 @@ class FrozenHead(nn.Module):
 
 class _LADBase(LoopMethod):
     tasks = ("graph",)
+    overrides: ClassVar[dict[str, Any]] = {
+        "hidden": 64,
+        "layers": 2,
+        "norm": "batch",
+        "dropout": 0.5,
+        "batch_size": 32,
+        "epochs": 300,
+        "weight_decay": 5e-5,
+        "patience": 50,
+    }
     defaults: ClassVar[dict[str, Any]] = {
-        "hidden": 64, "layers": 2, "norm": "batch", "dropout": 0.5, "batch_size": 32,
-        "epochs": 300, "weight_decay": 5e-5, "patience": 50, "tau": 0.1, "fusion": "code",
-        "attention_scope": "batch", "head_dropout": 0.0,
-    }  # fmt: skip
+        "tau": 0.1,
+        "fusion": "code",
+        "attention_scope": "batch",
+        "head_dropout": 0.0,
+    }
 
     def _check_target(self, ctx: FitContext) -> None:
         if ctx.data.card.target != "multiclass":
@@ -192,7 +206,7 @@ class _LADBase(LoopMethod):
 
     def _net(self, ctx: FitContext, attention: bool) -> LADNet:
         p, d = ctx.params, ctx.data
-        backbone = super().build(ctx)
+        backbone = super().build(ctx, None)
         att = LabelAttention(d.num_outputs, backbone.embedding_dim, float(p["dropout"]),
                              float(p["tau"]), str(p["fusion"]), str(p["attention_scope"]),
                              ) if attention else None  # fmt: skip
@@ -207,16 +221,16 @@ class LADTeacher(_LADBase):
     description = "LAD-GNN's label-attentive teacher (sees labels; lad_gnn's dependency only)"
     dependency_only = True
     revision = 1  # 1: validation batches of batch_size graphs (see eval_batch_size)
-    defaults: ClassVar[dict[str, Any]] = {**_LADBase.defaults, "lr": 0.01}
+    overrides: ClassVar[dict[str, Any]] = {**_LADBase.overrides, "lr": 0.01}
 
-    def build(self, ctx: FitContext) -> nn.Module:
+    def build(self, ctx: FitContext, state: None) -> nn.Module:
         return self._net(ctx, attention=True)
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
         return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, y=batch.y,
                      edge_attr=batch.edge_attr)
 
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: None) -> Tensor:
         return supervised_loss("multiclass", self.forward(model, batch).logits, batch.y)
 
     def eval_batch_size(self, ctx: FitContext) -> int:
@@ -226,7 +240,7 @@ class LADTeacher(_LADBase):
         (a 1024-graph batch would also cost a (1024·n̄)² attention matrix)."""
         return int(ctx.params["batch_size"])
 
-    def export_batches(self, feeder: Any, ctx: FitContext) -> list[Batch]:
+    def export_batches(self, feeder: Any, ctx: FitContext, state: None) -> list[Batch]:
         """Mini-batches of ``batch_size`` *training* graphs only: with the batch-wide attention
         of the official code a graph's ideal embedding depends on the other graphs of its
         batch and their labels, so a batch holding validation or test graphs would leak their
@@ -234,9 +248,9 @@ class LADTeacher(_LADBase):
         size = int(ctx.params["batch_size"])
         return [feeder.batch_of(ids) for ids in torch.split(ctx.split.train, size)]
 
-    def fit(self, ctx: FitContext) -> FitResult:
-        """Selects on validation loss (under ``lad_paper``: the official validation tenth),
-        and exports ``g`` for the training graphs only (see :meth:`export_batches`)."""
+    def prepare(self, ctx: FitContext) -> FitContext:
+        """Refuses a fit scored on test; selects on validation loss (under ``lad_paper``: on
+        the official validation tenth)."""
         self._check_target(ctx)
         if ctx.evaluate_test:
             raise KdbenchError(
@@ -246,9 +260,13 @@ class LADTeacher(_LADBase):
         split = ctx.split
         if "val_official" in split.parts:
             split = dataclasses.replace(split, val=split.parts["val_official"])
-        result = super().fit(dataclasses.replace(ctx, split=split, evaluator=Evaluator("nll")))
+        return dataclasses.replace(ctx, split=split, evaluator=Evaluator("nll"))
+
+    def finish(self, result: FitResult, ctx: FitContext, state: None) -> FitResult:
+        """Exports ``g`` (of the training graphs only, :meth:`export_batches`), not the
+        logits: predictions made with the labels."""
         if result.outputs is not None:
-            result.outputs.pop("logits", None)  # predictions made with the labels
+            result.outputs.pop("logits", None)
         return result
 
 
@@ -259,9 +277,13 @@ class LADGNN(_LADBase):
     family = "distillation"
     description = "LAD-GNN (AAAI 2024): CE + α·MSE to a label-attentive teacher's graph embedding"
     paper_protocol = "lad_paper"
+    overrides: ClassVar[dict[str, Any]] = {**_LADBase.overrides, "lr": 0.001}
     defaults: ClassVar[dict[str, Any]] = {
-        **_LADBase.defaults, "lr": 0.001, "teacher_lr": 0.01, "alpha": 1.0, "head": "own",
-    }  # fmt: skip
+        **_LADBase.defaults,
+        "teacher_lr": 0.01,
+        "distill_weight": 1.0,
+        "head": "own",
+    }
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
                      params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
@@ -282,16 +304,16 @@ class LADGNN(_LADBase):
         return [Dependency("teacher", "lad_teacher", backbone, params=teacher_params)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
-        """The paper's sensitivity ranges (λ = α over 1e-3…1e3, τ over 0.1…1) and the
-        student's lr around its default; τ is shared with the teacher, so each τ trains
-        (and caches) its own teacher."""
+        """The paper's sensitivity ranges (its λ = α = ``distill_weight`` over 1e-3…1e3, τ over
+        0.1…1) and the student's lr around its default; τ is shared with the teacher, so each τ
+        trains (and caches) its own teacher."""
         return {
             "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True),
+            "distill_weight": trial.suggest_float("distill_weight", 1e-3, 1e3, log=True),
             "tau": trial.suggest_float("tau", 0.1, 1.0),
         }
 
-    def build(self, ctx: FitContext) -> nn.Module:
+    def build(self, ctx: FitContext, state: Tensor) -> nn.Module:
         net = self._net(ctx, attention=False)
         if _choice("head", str(ctx.params["head"]), HEADS) == "shared_frozen":
             state = ctx.artifacts["teacher"].outputs["state_dict"]
@@ -300,7 +322,9 @@ class LADGNN(_LADBase):
             net.head = FrozenHead(net.head)
         return net
 
-    def fit(self, ctx: FitContext) -> FitResult:
+    def setup(self, ctx: FitContext) -> Tensor:
+        """The state: the teacher's pooled embeddings :math:`g_T` [G, d] on the device (NaN
+        rows but the training graphs'), checked against the student's width."""
         self._check_target(ctx)
         teacher = ctx.artifacts.get("teacher")
         if teacher is None or teacher.outputs is None or teacher.outputs.get("g") is None:
@@ -312,10 +336,10 @@ class LADGNN(_LADBase):
                 f"lad_gnn's student (hidden {ctx.params['hidden']}) and teacher (width "
                 f"{g.shape[1]}) differ; set the same `hidden` for both"
             )
-        self._g_teacher = g.to(ctx.device)
-        return super().fit(ctx)
+        return g.to(ctx.device)
 
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: Tensor) -> Tensor:
         out = self.forward(model, batch)
         ce = supervised_loss("multiclass", out.logits, batch.y)
-        return ce + float(ctx.params["alpha"]) * F.mse_loss(out.g, self._g_teacher[batch.ids])
+        weight = float(ctx.params["distill_weight"])
+        return ce + weight * F.mse_loss(out.g, state[batch.ids])

@@ -49,6 +49,7 @@ the ``paper`` protocol (``ltd_fixed``) the split is the official single fixed dr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -58,10 +59,11 @@ from torch.func import functional_call
 from torch_geometric.utils import coalesce, remove_self_loops, scatter
 
 from benchmark.errors import KdbenchError
-from benchmark.method import Dependency, FitContext, FitResult, LoopMethod
+from benchmark.method import Dependency, FitContext
 from benchmark.registry import register_method
 from benchmark.train.distill import teacher_logits
 from benchmark.train.feeders import Batch
+from benchmark.train.loop_method import LoopMethod
 
 #: smallest temperature magnitude, and the entropy given to nodes without neighbours.
 EPS = 1e-4
@@ -116,6 +118,26 @@ def distill_loss(
     return soft + ce_weight * hard
 
 
+@dataclass
+class LTDState:
+    r"""One fit's state: the teacher's logits ``teacher`` [N, C], the neighbourhood entropies
+    ``entropy`` [N], the labels ``y`` [N], the ``meta`` nodes and the ``ce_rows`` (train \
+    meta) on the device; the ``epoch`` count; and the temperature network :math:`g_\phi` with
+    its optimiser (built by :meth:`LTD.configure_optimizer`, after the student, whose
+    initialisation draws first). The network is not part of the student's checkpoint: the
+    selected epoch restores the student only, and the temperatures are not used after
+    training."""
+
+    teacher: Tensor
+    entropy: Tensor
+    y: Tensor
+    meta: Tensor
+    ce_rows: Tensor
+    epoch: int = 0
+    temp_net: TemperatureNet | None = None
+    temp_opt: torch.optim.Optimizer | None = None
+
+
 @register_method("ltd")
 class LTD(LoopMethod):
     """Per-node distillation temperatures learned through an unrolled student step (second
@@ -126,11 +148,16 @@ class LTD(LoopMethod):
     description = "LTD (WSDM 2023): node-wise temperatures learned by a bilevel meta step"
     paper_protocol = "ltd_fixed"
     second_order: ClassVar[bool] = True
+    overrides: ClassVar[dict[str, Any]] = {"epochs": 600, "patience": 50}
     defaults: ClassVar[dict[str, Any]] = {
-        "student_step": 3e-4, "temp_step": 1e-4, "temp_scale": 2.0, "ce_weight": 1.0,
-        "meta_start": 21, "temp_hidden": 64, "temp_dropout": 0.4, "epochs": 600,
-        "patience": 50,
-    }  # fmt: skip
+        "student_step": 3e-4,
+        "temp_step": 1e-4,
+        "temp_scale": 2.0,
+        "ce_weight": 1.0,
+        "meta_start": 21,
+        "temp_hidden": 64,
+        "temp_dropout": 0.4,
+    }
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
                      params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
@@ -146,7 +173,9 @@ class LTD(LoopMethod):
             "ce_weight": trial.suggest_categorical("ce_weight", [0.1, 1.0, 50.0, 100.0, 200.0]),
         }
 
-    def fit(self, ctx: FitContext) -> FitResult:
+    def setup(self, ctx: FitContext) -> LTDState:
+        """Checks the meta nodes; the teacher's logits, the entropies and the node sets on the
+        device (:class:`LTDState`)."""
         meta = ctx.split.parts.get("meta")
         if meta is None or meta.numel() == 0:
             raise KdbenchError(
@@ -154,66 +183,72 @@ class LTD(LoopMethod):
                 f"'{ctx.split.name or ctx.data.card.protocol}' has none: pass --protocol ltd"
             )
         dev = ctx.device
-        self._teacher = teacher_logits(ctx, self.name)
+        teacher = teacher_logits(ctx, self.name)
         graph = ctx.data.data
-        self._entropy = neighbourhood_entropy(torch.softmax(self._teacher, -1),
-                                              graph.edge_index.to(dev), graph.num_nodes)
-        self._y = ctx.data.y.to(dev)
-        train, self._meta = ctx.split.train.to(dev), meta.to(dev)
-        self._ce_rows = train[~torch.isin(train, self._meta)]
-        self._epoch = 0
-        return super().fit(ctx)
+        entropy = neighbourhood_entropy(
+            torch.softmax(teacher, -1), graph.edge_index.to(dev), graph.num_nodes
+        )
+        train, meta = ctx.split.train.to(dev), meta.to(dev)
+        ce_rows = train[~torch.isin(train, meta)]
+        return LTDState(teacher, entropy, ctx.data.y.to(dev), meta, ce_rows)
 
-    def configure_optimizer(self, model: nn.Module, ctx: FitContext) -> torch.optim.Optimizer:
+    def configure_optimizer(
+        self, model: nn.Module, ctx: FitContext, state: LTDState
+    ) -> torch.optim.Optimizer:
         """Plain SGD with step α for the student (θ ← θ − α∇θL, the official update) and,
-        on ``self``, the temperature network with plain SGD at step β."""
+        in ``state``, the temperature network with plain SGD at step β."""
         p = ctx.params
-        self.temp_net = TemperatureNet(ctx.data.num_outputs, int(p["temp_hidden"]),
-                                       float(p["temp_dropout"])).to(ctx.device)  # fmt: skip
-        self.temp_opt = torch.optim.SGD(self.temp_net.parameters(), lr=float(p["temp_step"]))
+        net = TemperatureNet(ctx.data.num_outputs, int(p["temp_hidden"]), float(p["temp_dropout"]))
+        state.temp_net = net.to(ctx.device)
+        state.temp_opt = torch.optim.SGD(state.temp_net.parameters(), lr=float(p["temp_step"]))
         return torch.optim.SGD(model.parameters(), lr=float(p["student_step"]))
 
-    def distill(self, model: nn.Module, batch: Batch, params: dict[str, Any]) -> tuple[
-        Tensor, Tensor
-    ]:  # fmt: skip
+    def distill(
+        self, model: nn.Module, batch: Batch, params: dict[str, Any], state: LTDState
+    ) -> tuple[Tensor, Tensor]:
         """:math:`L(\\theta, \\phi)` and the student logits [N, C] at the current θ."""
         logits = self.forward(model, batch).logits
-        tau = self.temp_net(logits, self._entropy, float(params["temp_scale"]))
-        loss = distill_loss(logits, self._teacher, tau, self._y, self._ce_rows,
-                            float(params["ce_weight"]))  # fmt: skip
+        tau = state.temp_net(logits, state.entropy, float(params["temp_scale"]))
+        weight = float(params["ce_weight"])
+        loss = distill_loss(logits, state.teacher, tau, state.y, state.ce_rows, weight)
         return loss, logits
 
-    def meta_grads(self, model: nn.Module, batch: Batch, params: dict[str, Any]) -> tuple[
-        Tensor, list[Tensor], list[Tensor]
-    ]:  # fmt: skip
+    def meta_grads(
+        self, model: nn.Module, batch: Batch, params: dict[str, Any], state: LTDState
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """(L, ∇θL, ∇φ L_meta(θ − α∇θL)) at the current θ, φ; the second-order path through
         the unrolled step (``create_graph``)."""
         names = [n for n, _ in model.named_parameters()]
         theta = [q for _, q in model.named_parameters()]
-        loss, _ = self.distill(model, batch, params)
+        loss, _ = self.distill(model, batch, params, state)
         grads = torch.autograd.grad(loss, theta, create_graph=True)
         alpha = float(params["student_step"])
         moved = {n: q - alpha * g for n, q, g in zip(names, theta, grads)}
         moved.update(dict(model.named_buffers()))
         out = functional_call(model, moved, (batch.x, batch.edge_index))
-        meta = F.cross_entropy(out.logits[self._meta], self._y[self._meta], reduction="sum")
-        phi = list(self.temp_net.parameters())
+        meta = F.cross_entropy(out.logits[state.meta], state.y[state.meta], reduction="sum")
+        phi = list(state.temp_net.parameters())
         meta_g = torch.autograd.grad(meta, phi, allow_unused=True)
         return loss, [g.detach() for g in grads], _zeros_for_none(meta_g, phi)
 
     def training_step(
-        self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, ctx: FitContext
+        self,
+        model: nn.Module,
+        batch: Batch,
+        optimizer: torch.optim.Optimizer,
+        ctx: FitContext,
+        state: LTDState,
     ) -> Tensor:
         """Distil step on θ (with φ as it is), then, from ``meta_start`` on, the meta step on
         φ through the unrolled student step."""
-        self._epoch += 1
+        state.epoch += 1
         p = ctx.params
         theta = list(model.parameters())
-        if self._epoch >= int(p["meta_start"]):
-            loss, grads, phi_grads = self.meta_grads(model, batch, p)
-            self._apply(self.temp_opt, list(self.temp_net.parameters()), phi_grads)
+        if state.epoch >= int(p["meta_start"]):
+            loss, grads, phi_grads = self.meta_grads(model, batch, p, state)
+            self._apply(state.temp_opt, list(state.temp_net.parameters()), phi_grads)
         else:
-            loss, _ = self.distill(model, batch, p)
+            loss, _ = self.distill(model, batch, p, state)
             grads = list(torch.autograd.grad(loss, theta))
         self._apply(optimizer, theta, grads)
         return loss.detach()
@@ -235,20 +270,20 @@ class LTDFirstOrder(LTD):
     second_order: ClassVar[bool] = False
     defaults: ClassVar[dict[str, Any]] = {**LTD.defaults, "fo_step": 1.0}
 
-    def meta_grads(self, model: nn.Module, batch: Batch, params: dict[str, Any]) -> tuple[
-        Tensor, list[Tensor], list[Tensor]
-    ]:  # fmt: skip
+    def meta_grads(
+        self, model: nn.Module, batch: Batch, params: dict[str, Any], state: LTDState
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """(L, ∇θL, ∇φ L_meta(z − η(s − q(φ)))): first-order in the student."""
         theta = list(model.parameters())
-        loss, logits = self.distill(model, batch, params)
+        loss, logits = self.distill(model, batch, params, state)
         grads = torch.autograd.grad(loss, theta)
-        m = self._meta
+        m = state.meta
         z = logits[m].detach()
-        tau = self.temp_net(z, self._entropy[m], float(params["temp_scale"]))
-        q = torch.softmax(self._teacher[m] / tau.unsqueeze(-1), dim=-1)
+        tau = state.temp_net(z, state.entropy[m], float(params["temp_scale"]))
+        q = torch.softmax(state.teacher[m] / tau.unsqueeze(-1), dim=-1)
         moved = z - float(params["fo_step"]) * (torch.softmax(z, -1) - q)
-        meta = F.cross_entropy(moved, self._y[m], reduction="sum")
-        phi = list(self.temp_net.parameters())
+        meta = F.cross_entropy(moved, state.y[m], reduction="sum")
+        phi = list(state.temp_net.parameters())
         meta_g = torch.autograd.grad(meta, phi, allow_unused=True)
         return loss, list(grads), _zeros_for_none(meta_g, phi)
 

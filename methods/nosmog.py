@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -70,9 +71,9 @@ from torch import Tensor, nn
 
 from benchmark.data.positions import position_features
 from benchmark.errors import KdbenchError
-from benchmark.method import FitContext, FitResult, LoopMethod
+from benchmark.method import FitContext
 from benchmark.registry import register_method
-from benchmark.train.distill import MLPStudent, TermBatch
+from benchmark.train.distill import MLPStudent, TeacherState, TermBatch
 from benchmark.train.feeders import Batch
 
 
@@ -111,8 +112,16 @@ class StudentWithProjector(nn.Module):
         return self.student(*args, **kwargs)
 
 
+@dataclass
+class NOSMOGState(TeacherState):
+    """GLNN's state plus the teacher's hidden layer ``teacher_h`` [N, d_t] on the device
+    (``None`` with RSD off)."""
+
+    teacher_h: Tensor | None = None
+
+
 @register_method("nosmog")
-class NOSMOG(MLPStudent, LoopMethod):
+class NOSMOG(MLPStudent):
     """GLNN + DeepWalk position features, representation similarity distillation and
     adversarial feature augmentation (each a switch)."""
 
@@ -132,64 +141,74 @@ class NOSMOG(MLPStudent, LoopMethod):
             "adv_eps": trial.suggest_float("adv_eps", 1e-3, 0.1, log=True),
         }
 
-    def fit(self, ctx: FitContext) -> FitResult:
-        """Add the position features to the data, keep the teacher's hidden layer on the
-        device, then GLNN's fit (:class:`~benchmark.train.distill.MLPStudent`)."""
-        p = ctx.params
-        dim = int(p["position_dim"])
+    def prepare(self, ctx: FitContext) -> FitContext:
+        """The position features added to the data (``position_dim`` > 0)."""
+        dim = int(ctx.params["position_dim"])
         if dim > 0:
             ctx = dataclasses.replace(ctx, data=with_positions(ctx, dim))
-        self._teacher_h = None
-        if float(p["rsd_weight"]) > 0:
+        return ctx
+
+    def setup(self, ctx: FitContext) -> NOSMOGState:
+        """GLNN's state (:class:`~benchmark.train.distill.MLPStudent`) and, with RSD on, the
+        teacher's hidden layer on the device."""
+        teacher_h = None
+        if float(ctx.params["rsd_weight"]) > 0:
             teacher = ctx.artifacts.get("teacher")
             h = None if teacher is None or teacher.outputs is None else teacher.outputs.get("h")
             if h is None:
-                raise KdbenchError("nosmog's rsd_weight needs the teacher's node embeddings "
-                                   "(outputs['h']); set rsd_weight=0 to run without")  # fmt: skip
-            self._teacher_h = h.to(ctx.device)
-        return super().fit(ctx)
+                raise KdbenchError(
+                    "nosmog's rsd_weight needs the teacher's node embeddings "
+                    "(outputs['h']); set rsd_weight=0 to run without"
+                )
+            teacher_h = h.to(ctx.device)
+        glnn = super().setup(ctx)
+        return NOSMOGState(glnn.logits, glnn.rows, teacher_h)
 
-    def build(self, ctx: FitContext) -> nn.Module:
+    def build(self, ctx: FitContext, state: NOSMOGState) -> nn.Module:
         """The MLP; with RSD on, wrapped with its projector (built after the MLP, so that the
         MLP's initialisation is GLNN's)."""
-        student = super().build(ctx)
-        if self._teacher_h is None:
+        student = super().build(ctx, state)
+        if state.teacher_h is None:
             return student
         p = ctx.params
         return StudentWithProjector(student, int(p["hidden"]), float(p["dropout"]))
 
-    def inference_model(self, model: nn.Module, ctx: FitContext) -> nn.Module:
+    def inference_model(
+        self, model: nn.Module, ctx: FitContext, state: NOSMOGState
+    ) -> nn.Module:
         return model.student if isinstance(model, StudentWithProjector) else model
 
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+    def loss(
+        self, model: nn.Module, batch: Batch, ctx: FitContext, state: NOSMOGState
+    ) -> Tensor:
         p = ctx.params
         lam = float(p["label_weight"])
         term = batch.term if isinstance(batch, TermBatch) else None
         out = self.forward(model, batch)
-        loss = self.student_loss(out.logits, batch, p)
+        loss = self.student_loss(out.logits, batch, p, state)
         eps = float(p["adv_eps"])
         if eps > 0:
             def at(x: Tensor) -> Tensor:
                 logits = self.forward(model, dataclasses.replace(batch, x=x)).logits
-                return self.student_loss(logits, batch, p)
+                return self.student_loss(logits, batch, p, state)
 
             delta = pgd_delta(at, batch.x, eps, int(p["adv_steps"]))
             loss = loss + float(p["adv_weight"]) * at(batch.x + delta)
-        if self._teacher_h is not None:
-            rows = self._rsd_rows(batch, int(p["rsd_nodes"]))
+        if state.teacher_h is not None:
+            rows = self._rsd_rows(batch, int(p["rsd_nodes"]), state.rows)
             h = out.h if term is not None else out.h[rows]
             weight = float(p["rsd_weight"]) * (1.0 if term is None else
                                                (lam if term == "label" else 1 - lam))  # fmt: skip
             if weight:
-                loss = loss + weight * rsd_loss(model.project(h), self._teacher_h[rows])
+                loss = loss + weight * rsd_loss(model.project(h), state.teacher_h[rows])
         return loss
 
-    def _rsd_rows(self, batch: Batch, size: int) -> Tensor:
+    @staticmethod
+    def _rsd_rows(batch: Batch, size: int, rows: Tensor | None) -> Tensor:
         """The nodes of the RSD term: a mini-batch's own (official schedule), else ``size``
-        distillation nodes drawn afresh (0: all of them)."""
+        of the distillation ``rows`` (``None``: every node) drawn afresh (0: all of them)."""
         if isinstance(batch, TermBatch):
             return batch.ids
-        rows = self._distil_rows
         if rows is None:
             rows = torch.arange(batch.x.shape[0], device=batch.x.device)
         if 0 < size < rows.numel():
@@ -214,4 +233,4 @@ def with_positions(ctx: FitContext, dim: int) -> Any:
     return dataclasses.replace(data, data=g2, num_features=data.num_features + dim)
 
 
-__all__ = ["NOSMOG", "pgd_delta", "rsd_loss", "with_positions"]
+__all__ = ["NOSMOG", "NOSMOGState", "pgd_delta", "rsd_loss", "with_positions"]

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from benchmark.method import Dependency, FitContext, LoopMethod
+from benchmark.method import Dependency, FitContext
 from benchmark.models.presets import preset_params
 from benchmark.pretrain.encoder import (
     config_from_params,
@@ -44,6 +44,7 @@ from benchmark.pretrain.encoder import (
     load_encoder,
 )
 from benchmark.registry import register_method
+from benchmark.train.loop_method import LoopMethod
 
 #: pre-training settings (the encoder's configuration; ``pretrain_*`` as ``kdbench pretrain``).
 PRETRAIN_DEFAULTS: dict[str, Any] = {
@@ -61,18 +62,20 @@ class _FineTune(LoopMethod):
     paper_protocol = "hu_paper"
     external_data = "unlabelled ZINC molecules (ZINC_MOSES), pre-training"
     strategy: ClassVar[str] = ""
+    #: the ``hu2020`` architecture and fine-tuning schedule (the backbone's and loop's keys).
+    overrides: ClassVar[dict[str, Any]] = preset_params("hu2020", "GIN")
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
                      params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
-        p = {**self.defaults, **(params or {})}
+        p = {**self.overrides, **self.defaults, **(params or {})}
         config = config_from_params(self.strategy, p)
         return [Dependency("encoder", f"pretrain:{self.strategy}", backbone,
                            params=config.key(),
                            build=encoder_dependency_builder(
                                config, str(p["pretrain_missing"])))]  # fmt: skip
 
-    def build(self, ctx: FitContext) -> nn.Module:
-        model = super().build(ctx)
+    def build(self, ctx: FitContext, state: None) -> nn.Module:
+        model = super().build(ctx, state)
         load_encoder(model, ctx.artifacts["encoder"], ctx.data)
         return model
 
@@ -89,9 +92,12 @@ class AttrMaskFineTune(_FineTune):
 
     description = "GIN pre-trained by attribute masking on ZINC, fine-tuned (Hu et al. 2020)"
     strategy = "attrmask"
-    defaults: ClassVar[dict[str, Any]] = {**preset_params("hu2020", "GIN"), **PRETRAIN_DEFAULTS,
-                                          "mask_rate": 0.15, "mask_rule": "rounded",
-                                          "mask_edges": False}  # fmt: skip
+    defaults: ClassVar[dict[str, Any]] = {
+        **PRETRAIN_DEFAULTS,
+        "mask_rate": 0.15,
+        "mask_rule": "rounded",
+        "mask_edges": False,
+    }
 
 
 @register_method("pretrain_contextpred")
@@ -100,6 +106,10 @@ class ContextPredFineTune(_FineTune):
 
     description = "GIN pre-trained by context prediction on ZINC, fine-tuned (Hu et al. 2020)"
     strategy = "contextpred"
-    defaults: ClassVar[dict[str, Any]] = {**preset_params("hu2020", "GIN"), **PRETRAIN_DEFAULTS,
-                                          "r1": 4, "r2": 7, "context_layers": 3,
-                                          "neg_samples": 1}  # fmt: skip
+    defaults: ClassVar[dict[str, Any]] = {
+        **PRETRAIN_DEFAULTS,
+        "r1": 4,
+        "r2": 7,
+        "context_layers": 3,
+        "neg_samples": 1,
+    }

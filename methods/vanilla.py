@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.method import LoopMethod
 from benchmark.registry import register_method
+from benchmark.train.loop_method import LoopMethod
 
 
 @register_method("vanilla")

@@ -1,6 +1,7 @@
 """The command line as a user meets it: listings, a real fit logged to MLflow, bad input."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.cli_options import parse_overrides, parse_seeds
+from benchmark.cli.options import parse_overrides, parse_seeds
 from benchmark.errors import KdbenchError
 
 
@@ -53,8 +54,8 @@ def test_both_set_spellings_give_the_same_overrides(command):
     """``--set a=1 b=2`` and ``--set a=1 --set b=2`` (and a mix) are one list of overrides, as
     each command reads them; a key given twice with two values is an error."""
     from benchmark.cli import build_parser
-    from benchmark.cli_grid import tune_sweep
-    from benchmark.cli_pretrain import pretrain_config
+    from benchmark.cli.grid import tune_sweep
+    from benchmark.cli.pretrain import pretrain_config
 
     head = {"fit": ["fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
             "tune": ["tune", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
@@ -176,3 +177,85 @@ def test_corrupt_file_names_the_file_and_the_fix(capsys, env, tmp_path, monkeypa
     (mirror / "TUDataset" / "MUTAG" / "raw" / "MUTAG_A.txt").write_text("1, 2\n")
     line = fit_error(capsys, monkeypatch, mirror, tmp_path, "MUTAG", "GIN")
     assert "MUTAG_A.txt" in line and "sha256" in line
+
+
+HEAVY = ("torch", "torch_geometric", "optuna", "mlflow", "streamlit")
+
+
+@pytest.mark.parametrize("argv", [None, ["--help"], ["fit", "--help"], ["run", "--help"]])
+def test_the_cli_starts_without_torch(argv):
+    """Importing the CLI, building its parser and printing help import none of torch, PyG,
+    Optuna, MLflow or Streamlit (each command imports them when it runs): `kdbench --help`
+    starts at once."""
+    call = "build_parser()" if argv is None else f"main({argv!r})"
+    code = ("import sys\nfrom benchmark.cli import build_parser, main\ntry:\n    " + call +
+            "\nexcept SystemExit:\n    pass\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+
+
+def _options(command: str) -> set[str]:
+    import argparse
+
+    from benchmark.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices[command]._option_string_actions)
+
+
+@pytest.mark.parametrize("command", ["fit", "run", "worker", "tune", "export", "slurm",
+                                     "leaderboard"])  # fmt: skip
+def test_one_spelling_of_the_tracking_uri(command):
+    opts = _options(command)
+    assert "--tracking-uri" in opts and "--tracking" not in opts
+
+
+@pytest.mark.parametrize("command", ["fit", "run", "worker", "tune", "pretrain"])
+def test_every_training_command_takes_threads_and_device(command):
+    assert {"--threads", "--device"} <= _options(command)
+
+
+def test_process_options_set_threads_and_the_store_once(monkeypatch):
+    import argparse
+
+    import torch
+
+    from benchmark.cli.options import apply_process_options
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")  # restored after
+    try:
+        apply_process_options(argparse.Namespace(threads=1, tracking_uri="http://h:5000"))
+        assert torch.get_num_threads() == 1
+        assert os.environ["MLFLOW_TRACKING_URI"] == "http://h:5000"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_fit_of_a_distillation_method_prints_and_tags_its_teacher(capsys, env, monkeypatch):
+    """`kdbench fit --method kd` trains the teacher (here capped at 2 epochs), prints each
+    seed's teacher validation score and tags the runs with the teacher and its score."""
+    from benchmark import fitting
+
+    default = fitting.default_dependency_params
+    monkeypatch.setattr(fitting, "default_dependency_params",
+                        lambda *a: {**default(*a), "epochs": 2})  # fmt: skip
+    code, out, err = run(capsys, "fit", "--method", "kd", "--dataset", "MUTAG", "--backbone",
+                         "MLP", "--teacher", "GCN", "--seeds", "0", "--set", "epochs=2",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["teacher"] == "GCN" and len(summary["teacher_val"]) == 1
+    teacher_val = summary["teacher_val"][0]
+    assert 0.0 <= teacher_val <= 1.0
+    assert "seed 0: teacher GCN val" in err and "teacher val" in err
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{env / 'runs' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fit"])
+    assert set(runs["tags.teacher"]) == {"GCN"}
+    seed = runs[runs["tags.seed"].notna()].iloc[0]
+    assert float(seed["tags.teacher_val"]) == pytest.approx(teacher_val)

@@ -71,13 +71,11 @@ def _outputs(seed: int, n: int = 5, c: int = 3, d: int = 4) -> BackboneOutput:
 
 
 def test_a_peer_receives_distillation_only_where_it_is_the_student():
-    method = FreeKD()
-    method._distil = torch.ones(5)
     o0, o1 = _outputs(0), _outputs(1)
     a = torch.tensor([1, 0, 1, 0, 0])  # 1: Ψ teaches, Φ receives
     acts = Actions(a, torch.ones(5, dtype=torch.long), torch.zeros(5), torch.zeros(5))
     params = {**FreeKD.defaults}
-    method.transfer(o0, o1, acts, PATH, params).backward()
+    FreeKD.transfer(o0, o1, acts, PATH, params, torch.ones(5)).backward()
     phi_gets = o0.logits.grad.abs().sum(-1) > 0
     psi_gets = o1.logits.grad.abs().sum(-1) > 0
     assert torch.equal(phi_gets, a == 1) and torch.equal(psi_gets, a == 0)
@@ -207,15 +205,14 @@ def test_validation_reuses_the_step_evaluation_and_equals_a_fresh_forward():
     params = resolve_params(method, BACKBONES.get("GCN"), "node", {"epochs": 3})
     split = simple_split(data.num_items)
     ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"))
-    method.fit(ctx)  # sets up the method's state; then drive one step by hand
+    state = method.setup(ctx)  # the fit's state; then drive one step by hand
     feeder = make_feeder(data, split, torch.device("cpu"), 0, 0)
-    model = method.build(ctx)
-    method._now = None
-    opt = method.configure_optimizer(model, ctx)
+    model = method.build(ctx, state)
+    opt = method.configure_optimizer(model, ctx, state)
     model.train()
-    method.training_step(model, next(feeder.train_batches()), opt, ctx)
-    assert method._now_graph is feeder.part("val").edge_index  # the cached path is taken
-    _, cached = predict_part(method, model, feeder, "val")
-    method._now = None
-    _, fresh = predict_part(method, model, feeder, "val")
+    method.training_step(model, next(feeder.train_batches()), opt, ctx, state)
+    assert state.now_graph is feeder.part("val").edge_index  # the cached path is taken
+    _, cached = predict_part(method, model, feeder, "val", state)
+    state.now = None
+    _, fresh = predict_part(method, model, feeder, "val", state)
     assert torch.allclose(cached, fresh, atol=1e-6)

@@ -14,7 +14,7 @@ from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import Evaluator
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
-from benchmark.train.distill import observed_rows
+from benchmark.train.distill import TeacherState, observed_rows
 from benchmark.train.feeders import NodeFeeder
 from tests.conftest import make_node_data
 
@@ -29,7 +29,7 @@ def test_glnn_loss_matches_a_hand_computed_example():
     ctx = FitContext(data, split, "MLP", {"label_weight": 0.25, "temperature": 1.0}, 0,
                      torch.device("cpu"), Evaluator("accuracy"))  # fmt: skip
     teacher = torch.tensor([[math.log(3.0), 0.0]] * 6)  # softmax (3/4, 1/4)
-    method._teacher_logits, method._distil_rows = teacher, None
+    state = TeacherState(teacher, None)
     student = torch.zeros(6, 2)  # softmax (1/2, 1/2): CE = log 2 for every label
 
     class Fixed(torch.nn.Module):
@@ -39,7 +39,7 @@ def test_glnn_loss_matches_a_hand_computed_example():
             return BackboneOutput(h=x, logits=student)
 
     feeder = NodeFeeder(data, split, torch.device("cpu"))
-    got = method.loss(Fixed(), feeder.part("train"), ctx)
+    got = method.loss(Fixed(), feeder.part("train"), ctx, state)
     kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
     assert got.item() == pytest.approx(0.25 * math.log(2) + 0.75 * kl, rel=1e-6)
 
@@ -130,9 +130,8 @@ def test_official_schedule_feeds_label_then_distillation_minibatches_of_observed
     method = METHODS.get("glnn")()
     params = resolve_params(method, BACKBONES.get("MLP"), "node", {"batch_size": 16})
     ctx = FitContext(data, split, "MLP", params, 0, torch.device("cpu"), Evaluator("accuracy"))
-    method._teacher_logits = torch.randn(90, 3)
-    method._distil_rows = observed_rows(ctx)
-    batches = list(method.train_batches(NodeFeeder(data, split, torch.device("cpu")), ctx))
+    state = TeacherState(torch.randn(90, 3), observed_rows(ctx))
+    batches = list(method.train_batches(NodeFeeder(data, split, torch.device("cpu")), ctx, state))
     assert all(isinstance(b, TermBatch) for b in batches)
     label, distil = batches[0], batches[1:]
     assert label.term == "label" and set(label.ids.tolist()) == set(split.train.tolist())
@@ -143,6 +142,6 @@ def test_official_schedule_feeds_label_then_distillation_minibatches_of_observed
     assert not torch.isin(seen, split.parts["hidden"]).any()
     assert torch.equal(distil[0].x, data.data.x[distil[0].ids])
     assert [c.numel() for c in node_batches(torch.arange(5), 16)] == [5]  # fewer: all at once
-    model = method.build(ctx)
-    assert method.loss(model, label, ctx).item() == 0.0  # λ = 0 (the default): zero label loss
-    assert method.loss(model, distil[0], ctx).item() > 0.0
+    model = method.build(ctx, state)
+    assert method.loss(model, label, ctx, state).item() == 0.0  # λ = 0 (the default)
+    assert method.loss(model, distil[0], ctx, state).item() > 0.0

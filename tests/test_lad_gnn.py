@@ -115,8 +115,12 @@ def test_teacher_validates_on_batches_of_its_training_size(monkeypatch):
     seen: list[int] = []
     teacher = METHODS.get("lad_teacher")()
     predict = teacher.predict
-    monkeypatch.setattr(teacher, "predict",
-                        lambda model, batch: seen.append(batch.num_graphs) or predict(model, batch))
+
+    def spy(model, batch, state):
+        seen.append(batch.num_graphs)
+        return predict(model, batch, state)
+
+    monkeypatch.setattr(teacher, "predict", spy)
     ctx = _ctx("lad_teacher", data, split, batch_size=3)
     teacher.fit(dataclasses.replace(ctx, evaluate_test=False))
     assert seen and max(seen) <= 3
@@ -124,24 +128,25 @@ def test_teacher_validates_on_batches_of_its_training_size(monkeypatch):
 
 
 def test_distillation_term_is_zero_when_the_student_matches_its_teacher():
-    """L = CE + α·MSE(g_S, g_T): with g_T := the student's own g, L equals the CE alone."""
+    """L = CE + α·MSE(g_S, g_T) (α = ``distill_weight``): with g_T := the student's own g, L
+    equals the CE alone."""
     from benchmark.train.feeders import make_feeder
     from benchmark.train.losses import supervised_loss
 
     data = make_graph_data(n=30, classes=C)
     split = simple_split(30)
     method = METHODS.get("lad_gnn")()
-    ctx = _ctx("lad_gnn", data, split, alpha=3.0)
-    model = method.build(ctx).eval()
+    ctx = _ctx("lad_gnn", data, split, distill_weight=3.0)
+    g_teacher = torch.full((30, 16), torch.nan)  # the fit's state: g_T of every graph
+    model = method.build(ctx, g_teacher).eval()
     batch = next(iter(make_feeder(data, split, CPU, 8, 0).train_batches()))
     out = method.forward(model, batch)
-    method._g_teacher = torch.full((30, 16), torch.nan)
-    method._g_teacher[batch.ids] = out.g.detach()
+    g_teacher[batch.ids] = out.g.detach()
     ce = supervised_loss("multiclass", out.logits, batch.y)
-    assert method.loss(model, batch, ctx).item() == pytest.approx(ce.item(), abs=1e-7)
-    method._g_teacher[batch.ids] = out.g.detach() + 0.1
-    assert method.loss(model, batch, ctx).item() == pytest.approx(ce.item() + 3.0 * 0.01,
-                                                                  rel=1e-4)  # fmt: skip
+    assert method.loss(model, batch, ctx, g_teacher).item() == pytest.approx(ce.item(), abs=1e-7)
+    g_teacher[batch.ids] = out.g.detach() + 0.1
+    loss = method.loss(model, batch, ctx, g_teacher).item()
+    assert loss == pytest.approx(ce.item() + 3.0 * 0.01, rel=1e-4)
 
 
 def test_shared_frozen_head_is_the_teachers_and_stays_frozen():
@@ -150,13 +155,13 @@ def test_shared_frozen_head_is_the_teachers_and_stays_frozen():
     teacher = _teacher(data, split)
     ctx = dataclasses.replace(_ctx("lad_gnn", data, split, head="shared_frozen"),
                               artifacts={"teacher": teacher})  # fmt: skip
-    model = METHODS.get("lad_gnn")().build(ctx).train()
+    model = METHODS.get("lad_gnn")().build(ctx, None).train()
     state = teacher.outputs["state_dict"]
     assert torch.equal(model.head.inner[0].weight, state["head.0.weight"])
     assert not any(p.requires_grad for p in model.head.parameters())
     assert not model.head.inner[1].training  # batch norm keeps the teacher's statistics
     with pytest.raises(KdbenchError, match="head must be one of"):
-        METHODS.get("lad_gnn")().build(_ctx("lad_gnn", data, split, head="shared"))
+        METHODS.get("lad_gnn")().build(_ctx("lad_gnn", data, split, head="shared"), None)
 
 
 def test_paper_protocol_is_an_80_10_10_shuffle_selected_on_test():

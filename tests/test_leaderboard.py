@@ -293,8 +293,8 @@ def test_app_runs_missing_tags_say_so(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- kdbench leaderboard
 def test_cli_builds_the_streamlit_command():
-    from benchmark.cli_app import APP as CLI_APP
-    from benchmark.cli_app import add_parsers, cmd_leaderboard, streamlit_command
+    from benchmark.cli.app import APP as CLI_APP
+    from benchmark.cli.app import add_parsers, cmd_leaderboard, streamlit_command
 
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="command"))

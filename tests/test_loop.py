@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from benchmark.errors import KdbenchError
-from benchmark.method import FitContext, LoopMethod, resolve_params
+from benchmark.method import FitContext, resolve_params
 from benchmark.metrics import Evaluator
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.train.loop_method import LoopMethod
 from tests.conftest import make_graph_data, make_node_data, simple_split
 
 
@@ -100,9 +101,9 @@ class _Spy(LoopMethod):
     def __init__(self):
         self.rows = []
 
-    def predict(self, model, batch):
+    def predict(self, model, batch, state):
         self.rows.append(batch.ids.clone())
-        return super().predict(model, batch)
+        return super().predict(model, batch, state)
 
 
 @pytest.mark.parametrize("make", [make_node_data, make_graph_data])
@@ -132,8 +133,8 @@ def test_same_seed_same_result_and_other_seed_differs():
 class _Diverge(LoopMethod):
     name = "diverge"
 
-    def predict(self, model, batch):
-        return super().predict(model, batch) * float("nan")
+    def predict(self, model, batch, state):
+        return super().predict(model, batch, state) * float("nan")
 
 
 def test_divergence_is_a_clear_error():

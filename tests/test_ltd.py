@@ -15,7 +15,7 @@ from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
 from benchmark.train.distill import kd_loss
 from benchmark.train.feeders import Batch
-from methods.ltd import EPS, TemperatureNet, distill_loss, neighbourhood_entropy
+from methods.ltd import EPS, LTDState, TemperatureNet, distill_loss, neighbourhood_entropy
 from tests.conftest import make_graph_data, make_node_data, simple_split
 
 
@@ -101,45 +101,44 @@ def _setup(name: str):
                              "student_step": 0.05})  # fmt: skip
     teacher = torch.randn(30, 3, dtype=torch.float64) * 2
     ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"))
-    model = method.build(ctx).double().train()
-    method.configure_optimizer(model, ctx)
-    method.temp_net.double()
-    method._teacher, method._y = teacher, data.y
-    method._entropy = neighbourhood_entropy(torch.softmax(teacher, -1), data.data.edge_index, 30)
-    method._meta = split.parts["meta"]
-    method._ce_rows = split.train[~torch.isin(split.train, method._meta)]
+    meta = split.parts["meta"]
+    entropy = neighbourhood_entropy(torch.softmax(teacher, -1), data.data.edge_index, 30)
+    state = LTDState(teacher, entropy, data.y, meta, split.train[~torch.isin(split.train, meta)])
+    model = method.build(ctx, state).double().train()
+    method.configure_optimizer(model, ctx, state)
+    state.temp_net.double()
     g = data.data
     batch = Batch(g.x.double(), g.edge_index, data.y[split.train], split.train,
                   rows=split.train, graph=g)  # fmt: skip
-    return method, model, batch, params
+    return method, model, batch, params, state
 
 
-def _unrolled_meta_loss(method, model, batch, params) -> float:
+def _unrolled_meta_loss(method, model, batch, params, state) -> float:
     """L_meta(θ − α∇θL(θ, φ)) computed from scratch (the bilevel objective as a function of φ)."""
     theta = list(model.parameters())
-    loss, _ = method.distill(model, batch, params)
+    loss, _ = method.distill(model, batch, params, state)
     grads = torch.autograd.grad(loss, theta)
     with torch.no_grad():
         saved = [q.clone() for q in theta]
         for q, g in zip(theta, grads):
             q.sub_(params["student_step"] * g)
         logits = model(batch.x, batch.edge_index).logits
-        meta = torch.nn.functional.cross_entropy(logits[method._meta], method._y[method._meta],
+        meta = torch.nn.functional.cross_entropy(logits[state.meta], state.y[state.meta],
                                                  reduction="sum")  # fmt: skip
         for q, s in zip(theta, saved):
             q.copy_(s)
     return meta.item()
 
 
-def _directional_fd(method, model, batch, params, direction, h=1e-7) -> float:
+def _directional_fd(method, model, batch, params, state, direction, h=1e-7) -> float:
     """Central difference along ``direction``; h small enough not to cross ReLU kinks (float64)."""
-    phi = list(method.temp_net.parameters())
+    phi = list(state.temp_net.parameters())
     vals = []
     for sign in (1, -1):
         with torch.no_grad():
             for q, d in zip(phi, direction):
                 q.add_(sign * h * d)
-        vals.append(_unrolled_meta_loss(method, model, batch, params))
+        vals.append(_unrolled_meta_loss(method, model, batch, params, state))
         with torch.no_grad():
             for q, d in zip(phi, direction):
                 q.sub_(sign * h * d)
@@ -147,38 +146,38 @@ def _directional_fd(method, model, batch, params, direction, h=1e-7) -> float:
 
 
 def test_ltd_meta_gradient_matches_finite_differences_of_the_unrolled_step():
-    method, model, batch, params = _setup("ltd")
-    _, _, phi_grads = method.meta_grads(model, batch, params)
+    method, model, batch, params, state = _setup("ltd")
+    _, _, phi_grads = method.meta_grads(model, batch, params, state)
     g = torch.Generator().manual_seed(1)
     for _ in range(3):
         direction = [torch.randn(q.shape, generator=g, dtype=torch.float64)
-                     for q in method.temp_net.parameters()]  # fmt: skip
+                     for q in state.temp_net.parameters()]  # fmt: skip
         analytic = sum((a * d).sum() for a, d in zip(phi_grads, direction)).item()
-        numeric = _directional_fd(method, model, batch, params, direction)
+        numeric = _directional_fd(method, model, batch, params, state, direction)
         assert abs(analytic) > 1e-6  # the second-order path carries signal
         assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-8)
 
 
 def test_ltd_fo_meta_gradient_has_no_second_order_path():
-    method, model, batch, params = _setup("ltd_fo")
-    _, _, fo = method.meta_grads(model, batch, params)
-    direction = [torch.ones_like(q) for q in method.temp_net.parameters()]
+    method, model, batch, params, state = _setup("ltd_fo")
+    _, _, fo = method.meta_grads(model, batch, params, state)
+    direction = [torch.ones_like(q) for q in state.temp_net.parameters()]
     analytic = sum((a * d).sum() for a, d in zip(fo, direction)).item()
     assert abs(analytic) > 1e-8
-    assert analytic != pytest.approx(_directional_fd(method, model, batch, params, direction),
-                                     rel=1e-2)  # fmt: skip
+    numeric = _directional_fd(method, model, batch, params, state, direction)
+    assert analytic != pytest.approx(numeric, rel=1e-2)
     # teachers of nodes outside the meta set enter the second-order gradient, not the FO one
     others = torch.ones(30, dtype=torch.bool)
-    others[method._meta] = False
-    method._teacher = method._teacher.clone()
-    method._teacher[others] *= -1
-    _, _, fo2 = method.meta_grads(model, batch, params)
+    others[state.meta] = False
+    state.teacher = state.teacher.clone()
+    state.teacher[others] *= -1
+    _, _, fo2 = method.meta_grads(model, batch, params, state)
     assert all(torch.allclose(a, b) for a, b in zip(fo, fo2))
-    so_method, so_model, so_batch, so_params = _setup("ltd")
-    _, _, s1 = so_method.meta_grads(so_model, so_batch, so_params)
-    so_method._teacher = so_method._teacher.clone()
-    so_method._teacher[others] *= -1
-    _, _, s2 = so_method.meta_grads(so_model, so_batch, so_params)
+    so_method, so_model, so_batch, so_params, so_state = _setup("ltd")
+    _, _, s1 = so_method.meta_grads(so_model, so_batch, so_params, so_state)
+    so_state.teacher = so_state.teacher.clone()
+    so_state.teacher[others] *= -1
+    _, _, s2 = so_method.meta_grads(so_model, so_batch, so_params, so_state)
     assert not all(torch.allclose(a, b) for a, b in zip(s1, s2))
 
 
@@ -198,6 +197,9 @@ def test_end_to_end_with_a_teacher_moves_the_temperature_net(name):
                             {"epochs": 30, "meta_start": 3} if name != "kd" else {"epochs": 30})
     ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"),
                      artifacts={"teacher": teacher})  # fmt: skip
+    states = []  # the fit's state, kept by the test only: the method keeps none
+    setup = method.setup
+    method.setup = lambda c: states.append(setup(c)) or states[-1]
     torch.manual_seed(123)
     result = method.fit(ctx)
     assert isinstance(result, FitResult) and 0.0 <= result.test <= 1.0
@@ -205,7 +207,8 @@ def test_end_to_end_with_a_teacher_moves_the_temperature_net(name):
     if name != "kd":  # the meta step ran: φ left its initialisation (same seed → same init)
         torch.manual_seed(0)
         init = TemperatureNet(3, 64, 0.4)
-        assert not torch.allclose(method.temp_net.lin2.bias, init.lin2.bias)
+        assert not torch.allclose(states[0].temp_net.lin2.bias, init.lin2.bias)
+        assert set(vars(method)) == {"setup"}  # the method object holds no fit state
 
 
 def test_ltd_refuses_graph_tasks_and_splits_without_meta_nodes():

@@ -326,7 +326,7 @@ def test_the_named_pretrain_command_builds_the_encoder_a_cell_needs():
     import shlex
 
     from benchmark.cli import build_parser
-    from benchmark.cli_pretrain import pretrain_config
+    from benchmark.cli.pretrain import pretrain_config
 
     method = METHODS.get("pretrain_contextpred")()
     params = resolve_params(method, BACKBONES.get("GIN"), "graph",

@@ -247,14 +247,14 @@ def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_pat
 
 
 def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, monkeypatch):
-    from benchmark.method import LoopMethod
     from benchmark.registry import METHODS
+    from benchmark.train.loop_method import LoopMethod
 
     class Crash(LoopMethod):
         name = "crash"
         description = "raises"
 
-        def loss(self, model, batch, ctx):
+        def loss(self, model, batch, ctx, state):
             raise RuntimeError("boom")
 
     METHODS.names()  # load the plug-ins first
@@ -450,3 +450,22 @@ def test_environment_failures_are_told_apart_from_the_methods(exc, environment):
     assert is_environment_error(exc) is environment
     assert is_environment_error(DataError("MUTAG: cannot get ..."))
     assert is_environment_error(torch.OutOfMemoryError("CUDA out of memory"))
+
+
+def test_a_study_tuned_over_other_names_than_the_space_has_now_is_refused(runs, tmp_path):
+    """A parameter renamed in the space (LAD-GNN's `alpha` → `distill_weight`) leaves a study
+    whose best values carry the old name: the final seeds refuse it in one line, naming it."""
+    from benchmark.runner.cellrun import best_params
+    from benchmark.runner.launch import make_env
+
+    path = write(tmp_path, name="renamed", budget={"trials": 2, "tuning_seeds": [0],
+                                                   "final_seeds": [0], "epochs": 2})  # fmt: skip
+    run_sweep(str(path), device="cpu", track=False)
+    space = {"weight_decay": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
+    path = write(tmp_path, name="renamed", search_spaces={"vanilla": space},
+                 budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0], "epochs": 2})
+    sweep = load_sweep(str(path))
+    (cell,) = expand(sweep)
+    env = make_env(sweep, None, "cpu", track=False)
+    with pytest.raises(KdbenchError, match=r"now differs in lr, weight_decay \(renamed"):
+        best_params(env, cell, 0)

@@ -127,7 +127,7 @@ def _free_port() -> int:
 def test_served_store_down_mid_run_spools_the_result_and_replays_it(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from benchmark.cli_serve import start_server, stop_server
+    from benchmark.cli.serve import start_server, stop_server
     from benchmark.tracking import Tracker, spool_dir
 
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
@@ -158,7 +158,7 @@ def test_served_store_down_mid_run_spools_the_result_and_replays_it(tmp_path, mo
 
 
 def test_serve_refuses_a_backend_that_is_not_a_database(tmp_path):
-    from benchmark.cli_serve import start_server
+    from benchmark.cli.serve import start_server
 
     with pytest.raises(KdbenchError, match="expected a database URL") as err:
         start_server("http://kd:hunter2@host:5000", str(tmp_path))
@@ -198,7 +198,7 @@ def test_a_database_restart_mid_sweep_is_ridden_out(postgres, pg_database, tmp_p
 @pytest.mark.usefixtures("runs")
 def test_slurm_array_of_workers_through_submitits_local_executor(tmp_path):
     from benchmark.cli import build_parser
-    from benchmark.cli_slurm import submit
+    from benchmark.cli.slurm import submit
 
     pytest.importorskip("submitit")
     path = write(tmp_path, name="array", budget={"trials": 2, "tuning_seeds": [0],
@@ -221,7 +221,7 @@ def test_slurm_array_of_workers_through_submitits_local_executor(tmp_path):
 def test_a_tracking_server_restart_mid_sweep_loses_no_final_run(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from benchmark.cli_serve import start_server, stop_server
+    from benchmark.cli.serve import start_server, stop_server
 
     path = write(tmp_path, name="mlrestart", budget={"trials": 2, "tuning_seeds": [0],
                                                      "final_seeds": [0, 1, 2], "epochs": 40},
@@ -233,7 +233,7 @@ def test_a_tracking_server_restart_mid_sweep_loses_no_final_run(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # fmt: skip
     cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
-           "--threads", "1", "--tracking", url]
+           "--threads", "1", "--tracking-uri", url]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     try:

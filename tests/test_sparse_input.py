@@ -114,14 +114,14 @@ def test_which_inputs_take_the_sparse_path():
 
 
 def test_ltd_meta_gradient_is_the_same_through_the_sparse_path():
-    method, model, batch, params = _setup("ltd")
+    method, model, batch, params, state = _setup("ltd")
     x = batch.x * (torch.rand(batch.x.shape, generator=torch.Generator().manual_seed(3)) < 0.08)
     batch = dataclasses.replace(batch, x=x)
     assert model._sparse is not None
     grads = {}
     for mode in ("off", "auto"):
         sparse_input_mode(mode)
-        grads[mode] = method.meta_grads(model, batch, params)[2]
+        grads[mode] = method.meta_grads(model, batch, params, state)[2]
     assert any(g.abs().sum() > 0 for g in grads["auto"])
     for a, b in zip(grads["auto"], grads["off"]):
         torch.testing.assert_close(a, b)

@@ -14,9 +14,23 @@ if TYPE_CHECKING:
     from benchmark.data.card import DatasetCard
 
 
-@dataclass
-class GraphData:
-    """A loaded dataset, ready for training.
+@dataclass(kw_only=True)
+class Loaded:
+    """What a dataset loader returns (:data:`benchmark.data.loader_registry.LOADERS`): one
+    graph (node task) or a list (graph task), plus extras; the fields as in :class:`GraphData`,
+    which adds the card and the targets."""
+
+    data: Data | None = None
+    graphs: list[Data] | None = None
+    categorical: list[int] | None = None
+    edge_categorical: list[int] | None = None
+    featurization: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class GraphData(Loaded):
+    """A loaded dataset, ready for training (keyword arguments only).
 
     Node tasks hold one graph in ``data`` (``x`` [N, F] float, ``edge_index`` [2, E]);
     graph tasks hold ``graphs``, a list of PyG ``Data`` (one per graph, transforms already
@@ -38,12 +52,6 @@ class GraphData:
     y: Tensor
     num_features: int
     num_outputs: int
-    data: Data | None = None
-    graphs: list[Data] | None = None
-    categorical: list[int] | None = None
-    edge_categorical: list[int] | None = None
-    featurization: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task(self) -> str:

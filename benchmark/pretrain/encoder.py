@@ -31,10 +31,10 @@ from torch_geometric import seed_everything
 
 from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
-from benchmark.method import adam
 from benchmark.models.backbones import Backbone, build_backbone
 from benchmark.pretrain.corpus import corpus_sample
 from benchmark.pretrain.strategies import STRATEGIES
+from benchmark.train.optim import adam
 
 #: bump when the pre-training math changes, so that older encoders are not reused.
 CODE_VERSION = 1

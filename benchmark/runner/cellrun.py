@@ -32,14 +32,16 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from benchmark.artifacts import ArtifactCache, resolve_dependencies
-from benchmark.data.splits import make_split, resolve_protocol, traits
+from benchmark.artifacts import ArtifactCache
+from benchmark.data.splits import resolve_protocol, traits
 from benchmark.data.types import GraphData
 from benchmark.errors import DataError, KdbenchError
-from benchmark.method import FitContext, FitResult, resolve_params
+from benchmark.fitting import FitPlan, SeedResult, fit_seed, result_metrics, seed_tags
+from benchmark.method import resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.runner.spaces import suggest_params
 from benchmark.runner.storage import Heartbeat, is_store_outage
 from benchmark.runner.sweep import Cell, SweepFile, cell_trials
 from benchmark.selection import Selection, protocol_kind, selection_mode
@@ -157,41 +159,60 @@ def default_trial(env: Env, cell: Cell) -> dict[str, Any]:
 
 
 def suggest(env: Env, cell: Cell, trial: optuna.Trial) -> dict[str, Any]:
-    space = env.sweep.search_spaces.get(cell.method)
-    if space is not None:
-        return {name: spec.suggest(trial, name) for name, spec in space.items()}
+    """The tuned values ``trial`` suggests for ``cell``, from the one source of its space
+    (:func:`benchmark.runner.spaces.space_source`)."""
     from benchmark.data.card import get_card
 
-    return METHODS.get(cell.method)().search_space(trial, get_card(cell.dataset).task)
+    method = METHODS.get(cell.method)()
+    return suggest_params(env.sweep.search_spaces, method, get_card(cell.dataset).task, trial)
+
+
+def space_names(env: Env, cell: Cell) -> set[str] | None:
+    """The names ``cell``'s sweep space tunes; ``None`` on the method's own space (the
+    fallback), whose names may depend on the values a trial draws."""
+    space = env.sweep.search_spaces.get(cell.method)
+    return None if space is None else set(space)
 
 
 def best_params(env: Env, cell: Cell, seed: int) -> dict[str, Any]:
     """The full parameters final seed ``seed`` of ``cell`` runs with: the best finished trial
-    of its study (:func:`study_for`), or the defaults when the cell is untuned."""
+    of its study (:func:`study_for`), or the defaults when the cell is untuned. A study tuned
+    over other names than the cell's space has now (a parameter renamed or removed since) is
+    refused: its values would be passed on under names that no longer mean the same."""
     name = study_for(env, cell, seed)
     if name is None:
         return cell_params(env, cell, {})
     study = optuna.load_study(study_name=name, storage=env.storage)
-    return cell_params(env, cell, study.best_trial.params)
+    tuned = study.best_trial.params
+    names = space_names(env, cell)
+    stale = [] if names is None else sorted(set(tuned) ^ names)
+    if stale:
+        raise KdbenchError(
+            f"study '{name}' was tuned over {', '.join(sorted(tuned))}, but the cell's search "
+            f"space now differs in {', '.join(stale)} (renamed or changed since); move the "
+            "store away or rename the sweep to tune it afresh"
+        )
+    return cell_params(env, cell, tuned)
 
 
-def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
-            report: Any = None) -> tuple[FitResult, str]:  # fmt: skip
-    """Train ``cell`` with ``params`` on seed ``seed``'s split; its teachers are those selected
-    for the same seed."""
+def cell_plan(env: Env, cell: Cell, params: dict[str, Any]) -> FitPlan:
+    """``cell`` with ``params`` as a :class:`~benchmark.fitting.FitPlan`: its protocol, and
+    its teachers' parameters those selected for the same seed (:func:`best_params` of the
+    teacher's cell)."""
     data = env.data(cell.dataset)
     method = METHODS.get(cell.method)()
     protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol, method.name)
-    split = make_split(data, protocol, seed, args)
-    artifacts = resolve_dependencies(
-        env.cache, method, data, split, seed, cell.backbone, cell.teacher, env.device,
-        lambda dep: best_params(env, cell.dependency(dep.method, dep.backbone), seed),
-        params,
-    )
-    ctx = FitContext(data, split, cell.backbone, params, seed, env.device,
-                     evaluator_for(data.card), artifacts=artifacts, evaluate_test=evaluate_test,
-                     report=report)  # fmt: skip
-    return method.fit(ctx), split.name
+    return FitPlan(method, data, cell.backbone, params, protocol, args, cell.teacher,
+                   lambda dep, seed: best_params(env, cell.dependency(dep.method, dep.backbone),
+                                                 seed))  # fmt: skip
+
+
+def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
+            report: Any = None) -> SeedResult:  # fmt: skip
+    """Train ``cell`` with ``params`` on seed ``seed``'s split (:func:`~benchmark.fitting.
+    fit_seed`); its teachers are those selected for the same seed."""
+    return fit_seed(cell_plan(env, cell, params), seed, env.device, env.cache,
+                    evaluate_test=evaluate_test, report=report)  # fmt: skip
 
 
 def is_environment_error(exc: BaseException) -> bool:
@@ -245,8 +266,8 @@ def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
-            result, _ = fit_one(env, cell, params, seed, evaluate_test=False, report=report)
-            vals.append(result.val)
+            fitted = fit_one(env, cell, params, seed, evaluate_test=False, report=report)
+            vals.append(fitted.result.val)
         value = statistics.fmean(vals)
         if not math.isfinite(value):
             raise ValueError(f"validation score is {value}")
@@ -273,20 +294,17 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
     try:
         with Heartbeat(study, trial):
             params = best_params(env, cell, seed)
-            result, split_name = fit_one(env, cell, params, seed, evaluate_test=True)
+            fitted = fit_one(env, cell, params, seed, evaluate_test=True)
+        result = fitted.result
         if _seed_finished(study, seed):  # a retry of a trial that was not dead after all
             trial.set_user_attr("error", "duplicate: seed already finished")
             study.tell(trial, state=TrialState.FAIL)
             return
         if env.tracker is not None:
-            from benchmark.tracking import config_hash, hardware, versions
-
-            tags = {**cell_tags(env, cell), "stage": "final", "seed": seed, "split": split_name,
-                    "config_hash": config_hash({"cell": cell.key, "params": params}),
-                    "hardware": hardware(env.device), "device": str(env.device),
+            tags = {**cell_tags(env, cell, {"cell": cell.key, "params": params}, env.device),
+                    "stage": "final", **seed_tags(fitted),
                     "trials": trials_used, "budget": cell_trials(env.sweep, cell),
-                    "tuning_seeds": json.dumps(selection_seeds(env, cell, seed)),
-                    **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
+                    "tuning_seeds": json.dumps(selection_seeds(env, cell, seed))}  # fmt: skip
             curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
             env.tracker.record(f"seed{seed}", tags, parent_run, params=params,
                                metrics=result_metrics(result), curves=curves)  # fmt: skip
@@ -304,25 +322,20 @@ def _seed_finished(study: optuna.Study, seed: int) -> bool:
                for t in study.get_trials(deepcopy=False))  # fmt: skip
 
 
-def result_metrics(r: FitResult) -> dict[str, float | None]:
-    return {"val": r.val, "test": r.test, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
-            "train_seconds": r.train_seconds, "inference_ms": r.inference_ms,
-            "num_params": r.num_params, "teacher_params": r.teacher_params,
-            **{f"extra.{k}": v for k, v in r.extra.items()}}  # fmt: skip
-
-
-def cell_tags(env: Env, cell: Cell) -> dict[str, Any]:
-    """The tags of every run of ``cell``: what it is, its concrete protocol, how it selects
-    and the protocol kind that follows (``honest``, ``paper``, ``shared-tuning``)."""
+def cell_tags(env: Env, cell: Cell, config: dict[str, Any] | None = None,
+              device: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The tags of every run of ``cell``: the provenance tags (:func:`~benchmark.tracking.
+    provenance_tags`; ``config`` and ``device`` as there) and the cell's own: its key and
+    sweep, how it selects and the protocol kind that follows (``honest``, ``paper``,
+    ``shared-tuning``)."""
     from benchmark.data.card import get_card
-    from benchmark.tracking import git_sha
+    from benchmark.tracking import provenance_tags
 
     protocol, selection = cell.resolved_protocol(), selection_of(env, cell)
-    return {"cell": cell.key, "metric": get_card(cell.dataset).metric, "sweep": cell.sweep,
-            "method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
-            "teacher": cell.teacher or "", "protocol": protocol, "selection": selection,
-            "protocol_kind": protocol_kind(protocol, selection),
-            "git_sha": git_sha()}  # fmt: skip
+    return {**provenance_tags(cell.method, cell.dataset, cell.backbone, cell.teacher, protocol,
+                              get_card(cell.dataset).metric, config=config, device=device),
+            "cell": cell.key, "sweep": cell.sweep, "selection": selection,
+            "protocol_kind": protocol_kind(protocol, selection)}  # fmt: skip
 
 
 def _close(env: Env, run_id: str | None, params: dict[str, Any], metrics: dict[str, float],

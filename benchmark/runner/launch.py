@@ -157,6 +157,7 @@ def status_rows(path: str, storage_url: str | None) -> list[dict]:
     final seconds, and ``per_seed``: one entry per tuning study (``seed``: the final seed it
     serves, ``None`` for a shared study) with its trials and best parameters."""
     from benchmark.runner.cellrun import selection_of
+    from benchmark.runner.spaces import space_source
     from benchmark.selection import protocol_kind
 
     sweep = load_sweep(path)
@@ -165,7 +166,8 @@ def status_rows(path: str, storage_url: str | None) -> list[dict]:
     for cell in expand(sweep):
         mode = selection_of(env, cell)
         base = {"cell": cell.key, "selection": mode,
-                "kind": protocol_kind(cell.resolved_protocol(), mode)}  # fmt: skip
+                "kind": protocol_kind(cell.resolved_protocol(), mode),
+                "space": space_source(sweep.search_spaces, cell.method)}  # fmt: skip
         try:
             s = cell_state(env, cell)
         except KeyError:  # not prepared yet

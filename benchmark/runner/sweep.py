@@ -5,6 +5,15 @@ names the key *and its line* in the file) and against the registries (methods, d
 backbones, hyper-parameter names). ``expand`` turns it into :class:`Cell` objects; a grid
 entry's combinations that a method does not support (a node method on a graph dataset) are
 skipped, and the teacher cells that distillation cells depend on are added first.
+
+**Search spaces: one source per cell.** A cell's space is the sweep's
+``search_spaces.<method>``; the method's own ``search_space(trial, task)`` is only the fallback
+for a method the sweep gives no space (:func:`benchmark.runner.spaces.space_source`). An entry
+is a mapping of parameters, the name of a shared space of ``sweeps/library/spaces.yaml``, or a
+list of both merged in order; YAML anchors share blocks within a file
+(:mod:`benchmark.runner.spaces`). At load, a trial is drawn from every space a cell of the
+sweep can reach and resolved, so a misspelt key stops the sweep with one line naming the file,
+the entry and the key.
 """
 
 from __future__ import annotations
@@ -14,52 +23,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from benchmark.errors import KdbenchError
+from benchmark.runner.spaces import ParamSpec, draw_problem, resolve_entries, space_source
+from benchmark.runner.yaml_loc import located_error
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ParamSpec(_Strict):
-    """One tuned hyper-parameter: ``float``/``int`` in [low, high] (``log`` scale, ``step``) or
-    ``categorical`` over ``choices``."""
-
-    type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> ParamSpec:
-        if self.type == "categorical":
-            if not self.choices:
-                raise ValueError("categorical needs a non-empty 'choices' list")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError(f"{self.type} needs 'low' and 'high'")
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.low <= 0:
-            raise ValueError("log scale needs low > 0")
-        return self
-
-    def suggest(self, trial: Any, name: str) -> Any:
-        if self.type == "categorical":
-            return trial.suggest_categorical(name, self.choices)
-        if self.type == "int":
-            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log,
-                                     step=int(self.step or 1))  # fmt: skip
-        return trial.suggest_float(name, self.low, self.high, log=self.log, step=self.step)
-
-    def contains(self, value: Any) -> bool:
-        if self.type == "categorical":
-            return value in self.choices
-        return isinstance(value, int | float) and self.low <= value <= self.high
 
 
 class Budget(_Strict):
@@ -157,27 +129,6 @@ class Cell:
         return self.protocol or get_card(self.dataset).protocol
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at pydantic location ``loc`` (deepest that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if k.value == str(key)]
-            if not match:
-                break
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def load_sweep(path: str | Path) -> SweepFile:
     """Read and validate a sweep file; every error names the file, the key and its line."""
     path = Path(path)
@@ -191,19 +142,39 @@ def load_sweep(path: str | Path) -> SweepFile:
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", exc)
         raise KdbenchError(f"{path}{where}: not valid YAML ({problem})") from None
+    if isinstance(raw, dict) and "search_spaces" in raw:
+        raw = {**raw, "search_spaces": resolve_entries(raw["search_spaces"], path, text)}
     try:
         sweep = SweepFile.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function")))
-        line = _line_of(text, loc)
-        key = ".".join(str(p) for p in loc) or "(top level)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise KdbenchError(
-            f"{path}{f' line {line}' if line else ''}: {key}: {err['msg']}{more}"
-        ) from None
+        raise located_error(path, text, loc, f"{err['msg']}{more}") from None
     check_names(sweep, path, text)
+    check_spaces(sweep, path, text)
     return sweep
+
+
+def check_spaces(sweep: SweepFile, path: Path, text: str) -> None:
+    """Draw a trial from every space a cell of the sweep can reach (the sweep's, or the method's
+    fallback for the cell's task) and resolve it on the cell's backbones; a failure names the
+    space's entry (``search_spaces.<method>``) or, for a fallback, the grid entry."""
+    from benchmark.data.card import get_card
+
+    reach: dict[tuple[str, str], tuple[tuple[Any, ...], list[str]]] = {}
+    for i, entry in enumerate(sweep.grid):
+        for cell in expand(sweep.model_copy(update={"grid": [entry]})):
+            j = entry.methods.index(cell.method) if cell.method in entry.methods else None
+            loc = ("grid", i, "methods") + ((j,) if j is not None else ())
+            _, backbones = reach.setdefault((cell.method, get_card(cell.dataset).task), (loc, []))
+            if cell.backbone not in backbones:
+                backbones.append(cell.backbone)
+    for (method, task), (loc, backbones) in reach.items():
+        problem = draw_problem(sweep.search_spaces, method, task, backbones)
+        if problem is not None:
+            own = space_source(sweep.search_spaces, method) == "sweep"
+            raise located_error(path, text, ("search_spaces", method) if own else loc, problem)
 
 
 def check_names(sweep: SweepFile, path: Path, text: str) -> None:
@@ -215,9 +186,7 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
     from benchmark.registry import METHODS
 
     def fail(loc: tuple[Any, ...], msg: str) -> None:
-        line = _line_of(text, loc)
-        key = ".".join(str(p) for p in loc)
-        raise KdbenchError(f"{path}{f' line {line}' if line else ''}: {key}: {msg}")
+        raise located_error(path, text, loc, msg)
 
     for i, entry in enumerate(sweep.grid):
         for field, registry in (("methods", METHODS), ("backbones", BACKBONES),

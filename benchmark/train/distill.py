@@ -5,8 +5,8 @@ it once per dataset/split/seed/configuration, caches it and passes it in
 ``ctx.artifacts["teacher"]``. From its logits :math:`z^T` [n, C] (:func:`teacher_logits`) the
 student learns through the tempered KL of Hinton et al. (2015), :func:`kd_loss`, on the rows
 the teacher observed (:func:`observed_rows`). Two bases serve the registered methods of
-``methods/``, each mixed in front of :class:`benchmark.method.LoopMethod` (this module sits
-below the method API, so it supplies hooks and never imports it):
+``methods/``, both :class:`~benchmark.train.loop_method.LoopMethod` subclasses whose per-fit
+state is a :class:`TeacherState` (the teacher's logits and the distillation rows):
 
 * :class:`KDStudent` (``kd``): the cell's backbone as student, CE + λ·T²·KL;
 * :class:`MLPStudent` (``glnn``, ``nosmog``): an MLP on node features, λ·CE + (1−λ)·T²·KL, full
@@ -16,28 +16,24 @@ below the method API, so it supplies hooks and never imports it):
 .. code-block:: python
 
     @register_method("kd")
-    class KD(KDStudent, LoopMethod): ...
+    class KD(KDStudent): ...
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.errors import KdbenchError
-from benchmark.fit_context import Dependency, FitContext, FitResult
+from benchmark.fit_context import Dependency, FitContext
 from benchmark.train.feeders import Batch
+from benchmark.train.loop_method import LoopMethod
 from benchmark.train.losses import supervised_loss
-
-if TYPE_CHECKING:  # the hooks below extend LoopMethod's; at run time they are a mixin
-    from benchmark.method import LoopMethod as _Hooks
-else:
-    _Hooks = object
 
 
 def kd_loss(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
@@ -77,7 +73,17 @@ def observed_rows(ctx: FitContext) -> Tensor | None:
     return keep.nonzero().flatten().to(ctx.device)
 
 
-class KDStudent(_Hooks):
+@dataclass
+class TeacherState:
+    """A distilling fit's state: the frozen teacher's ``logits`` [n, C] on the device
+    (:func:`teacher_logits`) and the distillation ``rows`` (:func:`observed_rows`: ``None`` =
+    every node or graph)."""
+
+    logits: Tensor
+    rows: Tensor | None
+
+
+class KDStudent(LoopMethod):
     r"""A student (the cell's backbone) trained on labels and a frozen teacher's soft labels:
 
     .. math::
@@ -87,9 +93,8 @@ class KDStudent(_Hooks):
 
     with :math:`V_D` the distillation rows of :meth:`pair`, ``kd_weight`` :math:`\lambda` and
     ``temperature`` :math:`T` from ``ctx.params``. The teacher is the tuned ``vanilla`` run of
-    the teacher backbone (:meth:`dependencies`); :meth:`fit` keeps its logits [n, C] on the
-    device as ``self._teacher_logits`` and the observed rows as ``self._distil_rows``, then
-    trains through the next class in the MRO (``LoopMethod``)."""
+    the teacher backbone (:meth:`dependencies`); :meth:`setup` moves its logits [n, C] to the
+    device once and returns them with the observed rows (a :class:`TeacherState`)."""
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
                      params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
@@ -102,24 +107,26 @@ class KDStudent(_Hooks):
         return [Dependency("teacher", "vanilla", teacher or backbone,
                            overrides=changes or None)]  # fmt: skip
 
-    def fit(self, ctx: FitContext) -> FitResult:
-        self._teacher_logits = teacher_logits(ctx, self.name)  # moved to the device once
-        self._distil_rows = observed_rows(ctx)
-        return super().fit(ctx)
+    def setup(self, ctx: FitContext) -> TeacherState:
+        """The teacher's logits on the device (checked) and the distillation rows."""
+        return TeacherState(teacher_logits(ctx, self.name), observed_rows(ctx))
 
-    def pair(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    @staticmethod
+    def pair(logits: Tensor, batch: Batch, state: TeacherState) -> tuple[Tensor, Tensor]:
         """(student, teacher) logits of the distillation rows: node task, every observed node
         (all of them unless the split hides some); graph task, the batch's graphs."""
-        all_t = self._teacher_logits
+        all_t = state.logits
         if batch.rows is None:
             return logits, all_t[batch.ids]
-        rows = self._distil_rows
+        rows = state.rows
         return (logits, all_t) if rows is None else (logits[rows], all_t[rows])
 
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
+    def loss(
+        self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState
+    ) -> Tensor:
         logits = self.forward(model, batch).logits
         ce = supervised_loss("multiclass", batch.pick(logits), batch.y)
-        student, teacher = self.pair(logits, batch)
+        student, teacher = self.pair(logits, batch, state)
         p = ctx.params
         return ce + p["kd_weight"] * kd_loss(student, teacher, p["temperature"])
 
@@ -160,9 +167,10 @@ class MLPStudent(KDStudent):
     tasks = ("node",)
     backbones = ("MLP",)
     family = "mlp-student"
-    defaults: ClassVar[dict[str, Any]] = {
-        "label_weight": 0.0, "temperature": 1.0, "hidden": 128, "layers": 2, "dropout": 0.6,
-        "lr": 0.01, "weight_decay": 5e-3, "epochs": 500, "patience": 50, "batch_size": 0,
+    defaults: ClassVar[dict[str, Any]] = {"label_weight": 0.0, "temperature": 1.0}
+    overrides: ClassVar[dict[str, Any]] = {
+        "hidden": 128, "layers": 2, "dropout": 0.6, "lr": 0.01, "weight_decay": 5e-3,
+        "epochs": 500, "patience": 50, "batch_size": 0,
     }  # fmt: skip
 
     def dependencies(self, task: str, backbone: str, teacher: str | None,
@@ -180,7 +188,9 @@ class MLPStudent(KDStudent):
             "label_weight": trial.suggest_float("label_weight", 0.0, 1.0),
         }
 
-    def train_batches(self, feeder: Any, ctx: FitContext) -> Iterator[Batch]:
+    def train_batches(
+        self, feeder: Any, ctx: FitContext, state: TeacherState
+    ) -> Iterator[Batch]:
         """Full batch (``batch_size=0``): the feeder's training part. Otherwise the official
         schedule: label mini-batches of the training nodes, then distillation mini-batches
         of every observed node."""
@@ -189,14 +199,16 @@ class MLPStudent(KDStudent):
             yield from feeder.train_batches()
             return
         x, y, split = feeder.graph.x, feeder.y, feeder.split
-        rows = self._distil_rows
+        rows = state.rows
         observed = rows if rows is not None else torch.arange(x.size(0), device=x.device)
         for term, ids in (("label", split.train), ("distil", observed)):
             for chunk in node_batches(ids, size):
                 yield TermBatch(x[chunk], feeder.graph.edge_index[:, :0], y[chunk], chunk,
                                 term=term)  # fmt: skip
 
-    def student_loss(self, logits: Tensor, batch: Batch, params: dict[str, Any]) -> Tensor:
+    def student_loss(
+        self, logits: Tensor, batch: Batch, params: dict[str, Any], state: TeacherState
+    ) -> Tensor:
         """The batch's term of :math:`L` from the student's ``logits`` [rows of the batch, C]:
         a :class:`TermBatch`'s λ·CE or (1−λ)·T²·KL, else the full-batch sum (the soft term
         alone at λ = 0)."""
@@ -204,12 +216,14 @@ class MLPStudent(KDStudent):
         if isinstance(batch, TermBatch):
             if batch.term == "label":
                 return lam * supervised_loss("multiclass", logits, batch.y)
-            return (1 - lam) * kd_loss(logits, self._teacher_logits[batch.ids], temp)
-        student, teacher = self.pair(logits, batch)
+            return (1 - lam) * kd_loss(logits, state.logits[batch.ids], temp)
+        student, teacher = self.pair(logits, batch, state)
         soft = kd_loss(student, teacher, temp)
         if lam == 0.0:
             return soft
         return lam * supervised_loss("multiclass", batch.pick(logits), batch.y) + (1 - lam) * soft
 
-    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext) -> Tensor:
-        return self.student_loss(self.forward(model, batch).logits, batch, ctx.params)
+    def loss(
+        self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState
+    ) -> Tensor:
+        return self.student_loss(self.forward(model, batch).logits, batch, ctx.params, state)

@@ -27,24 +27,14 @@ from torch import Tensor, nn
 from torch_geometric import seed_everything
 
 from benchmark.errors import KdbenchError
-from benchmark.fit_context import FitContext, FitResult
+from benchmark.fit_context import LOOP_DEFAULTS, TRAIN_DEFAULTS, FitContext, FitResult
 from benchmark.train.feeders import make_feeder
 
-if TYPE_CHECKING:  # the method API sits above the loop: LoopMethod.fit calls train()
-    from benchmark.method import LoopMethod
+if TYPE_CHECKING:  # LoopMethod.fit calls train(): the loop never imports it at run time
+    from benchmark.train.loop_method import LoopMethod
 
-#: training hyper-parameters every method has, per task (backbones and methods override).
-TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
-             "batch_size": 0, "ties": "first"},
-    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 30,
-              "batch_size": 32, "ties": "first"},
-}  # fmt: skip
-#: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,
-#: repetitions of the timed test inference.
-LOOP_DEFAULTS: dict[str, int] = {"eval_every": 1, "sync_every": 10, "latency_repeats": 5}
-for _task in TRAIN_DEFAULTS.values():
-    _task.update(LOOP_DEFAULTS)
+__all__ = ["LOOP_DEFAULTS", "TRAIN_DEFAULTS", "BestState", "export_outputs", "predict_part",
+           "train"]
 
 
 class BestState:
@@ -103,39 +93,43 @@ def _cuda_sync(device: torch.device) -> None:
 
 
 @torch.no_grad()
-def predict_part(method: LoopMethod, model: nn.Module, feeder: Any, part: str) -> tuple[
-    Tensor, Tensor
-]:
-    """(targets, scores) of every row of ``part``, concatenated on the device."""
+def predict_part(
+    method: LoopMethod, model: nn.Module, feeder: Any, part: str, state: Any = None
+) -> tuple[Tensor, Tensor]:
+    """(targets, scores) of every row of ``part``, concatenated on the device (``state``: the
+    fit's, for the method's :meth:`~benchmark.train.loop_method.LoopMethod.predict`)."""
     model.eval()
     ys, preds = [], []
     for batch in feeder.eval_batches(part):
-        preds.append(method.predict(model, batch))
+        preds.append(method.predict(model, batch, state))
         ys.append(batch.y)
     return torch.cat(ys), torch.cat(preds)
 
 
-def _latency_ms(method: LoopMethod, model: nn.Module, feeder: Any, repeats: int) -> float:
+def _latency_ms(
+    method: LoopMethod, model: nn.Module, feeder: Any, repeats: int, state: Any
+) -> float:
     """Median wall time of predicting the test part (the full graph for node tasks)."""
     times = []
     for _ in range(repeats):
         _cuda_sync(feeder.y.device)
         t = time.perf_counter()
-        predict_part(method, model, feeder, "test")
+        predict_part(method, model, feeder, "test", state)
         _cuda_sync(feeder.y.device)
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
 
 
 @torch.no_grad()
-def export_outputs(method: LoopMethod, model: nn.Module, feeder: Any,
-                   ctx: FitContext) -> dict[str, Any]:  # fmt: skip
+def export_outputs(
+    method: LoopMethod, model: nn.Module, feeder: Any, ctx: FitContext, state: Any = None
+) -> dict[str, Any]:
     """The model's logits and embeddings for every node or graph, in dataset order, on the
-    CPU; rows of items that :meth:`~benchmark.method.LoopMethod.export_batches` leaves out
-    are NaN."""
+    CPU; rows of items that :meth:`~benchmark.train.loop_method.LoopMethod.export_batches`
+    leaves out are NaN."""
     model.eval()
     ids, logits, hs, gs = [], [], [], []
-    for batch in method.export_batches(feeder, ctx):
+    for batch in method.export_batches(feeder, ctx, state):
         out = method.forward(model, batch)
         ids.append(batch.ids)
         logits.append(out.logits)
@@ -161,13 +155,17 @@ def export_outputs(method: LoopMethod, model: nn.Module, feeder: Any,
 
 
 def train(method: LoopMethod, ctx: FitContext) -> FitResult:
-    """Train ``method`` on ``ctx`` with the shared loop (see the module docstring)."""
+    """Train ``method`` on ``ctx`` with the shared loop (see the module docstring): the
+    method's :meth:`~benchmark.train.loop_method.LoopMethod.prepare` and ``setup`` first
+    (before the seed), then its hooks, each given the state ``setup`` returned."""
+    ctx = method.prepare(ctx)
+    state = method.setup(ctx)
     p = ctx.params
     seed_everything(ctx.seed)
     feeder = make_feeder(ctx.data, ctx.split, ctx.device, int(p["batch_size"]), ctx.seed,
                          method.eval_batch_size(ctx))  # fmt: skip
-    model = method.build(ctx).to(ctx.device)
-    optimizer = method.configure_optimizer(model, ctx)
+    model = method.build(ctx, state).to(ctx.device)
+    optimizer = method.configure_optimizer(model, ctx, state)
     ev = ctx.evaluator
     patience = p.get("patience")
     last_epoch = ctx.split.selection == "last"
@@ -189,12 +187,12 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     for epoch in range(epochs):
         model.train()
         total = torch.zeros((), device=ctx.device)
-        for batch in method.train_batches(feeder, ctx):
-            total = total + method.training_step(model, batch, optimizer, ctx)
+        for batch in method.train_batches(feeder, ctx, state):
+            total = total + method.training_step(model, batch, optimizer, ctx, state)
         losses.append(total)
         epochs_run = epoch + 1
         if epochs_run % eval_every == 0 or epochs_run == epochs:
-            y, pred = predict_part(method, model, feeder, "val")
+            y, pred = predict_part(method, model, feeder, "val", state)
             finite = torch.isfinite(pred).all()  # NaN/inf scores never get selected
             best.update(epoch, torch.where(finite, ev.score(y, pred), torch.nan))
             eval_epochs.append(epoch)
@@ -225,8 +223,8 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
             f"{method.name}/{ctx.backbone} on {ctx.data.name}: the validation score was never "
             "finite (training diverged to NaN); lower the learning rate"
         )
-    model = method.inference_model(model, ctx)
-    y_val, p_val = predict_part(method, model, feeder, "val")
+    model = method.inference_model(model, ctx, state)
+    y_val, p_val = predict_part(method, model, feeder, "val", state)
     result = FitResult(
         val=ev.eval(y_val, p_val), test=None, best_epoch=best_epoch, epochs_run=epochs_run,
         train_seconds=train_seconds,
@@ -234,12 +232,13 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
         val_curve=val_curve, loss_curve=torch.stack(losses).tolist(), val_pred=p_val.cpu(),
     )  # fmt: skip
     if ctx.evaluate_test:
-        y_test, p_test = predict_part(method, model, feeder, "test")
+        y_test, p_test = predict_part(method, model, feeder, "test", state)
         result.test, result.test_pred = ev.eval(y_test, p_test), p_test.cpu()
-        result.inference_ms = _latency_ms(method, model, feeder, int(p.get("latency_repeats", 5)))
+        repeats = int(p.get("latency_repeats", 5))
+        result.inference_ms = _latency_ms(method, model, feeder, repeats, state)
     if ctx.export_outputs:
-        result.outputs = export_outputs(method, model, feeder, ctx)
+        result.outputs = export_outputs(method, model, feeder, ctx, state)
     teacher = ctx.artifacts.get("teacher")
     if teacher is not None and hasattr(teacher, "num_params"):
         result.teacher_params = int(teacher.num_params)
-    return result
+    return method.finish(result, ctx, state)

@@ -8,7 +8,13 @@ import argparse
 import json
 from typing import Any
 
-from benchmark.cli_options import add_set_option
+from benchmark.cli.options import (
+    add_data_options,
+    add_device_option,
+    add_set_option,
+    add_threads_option,
+    parse_overrides,
+)
 from benchmark.errors import KdbenchError
 
 
@@ -29,12 +35,14 @@ def corpus_card(name: str) -> str:
 def pretrain_config(args: argparse.Namespace) -> Any:
     """The :class:`~benchmark.pretrain.encoder.PretrainConfig` of the command line: the
     ``hu2020`` GIN, the preset's molecules and epochs, then explicit flags and ``--set``."""
-    from benchmark.cli_options import parse_overrides
     from benchmark.models.presets import preset_params
     from benchmark.pretrain.encoder import ENCODER_KEYS, PRESETS, PretrainConfig
     from benchmark.pretrain.strategies import STRATEGIES
 
     strategy = STRATEGIES.get(args.strategy)
+    if args.preset not in PRESETS:
+        raise KdbenchError(f"unknown --preset '{args.preset}'; use one of "
+                           f"{', '.join(sorted(PRESETS))}")  # fmt: skip
     scale = dict(PRESETS[args.preset])
     for key in ("molecules", "epochs"):
         if getattr(args, key) is not None:
@@ -85,12 +93,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``pretrain`` to the ``kdbench`` sub-commands."""
-    from benchmark.pretrain.encoder import PRESETS
-
     p = sub.add_parser("pretrain", help="pre-train a GNN encoder on a molecule corpus (cached)")
     p.add_argument("--strategy", required=True, help="attrmask or contextpred")
     p.add_argument("--corpus", default="ZINC_MOSES", help="corpus card (default ZINC_MOSES)")
-    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
+    p.add_argument("--preset", default="cpu",
                    help="cpu: 50k molecules x 10 epochs; paper: every molecule x 100 epochs "
                         "(a GPU job)")  # fmt: skip
     p.add_argument("--molecules", type=int, default=None,
@@ -100,8 +106,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, help="seeds the sample, init and batches")
     add_set_option(p, "strategy or architecture settings, e.g. mask_rate=0.15 hidden=300")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
+    add_device_option(p)
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--data-root", default=None, help="where datasets are stored")
-    p.add_argument("--mirror", default=None, help="mirror of the official files")
+    add_data_options(p)
     p.set_defaults(func=cmd_pretrain)

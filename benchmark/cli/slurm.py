@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.cli_grid import add_selection, selection_of
+from benchmark.cli.grid import add_selection, selection_of
+from benchmark.cli.options import add_device_option, add_tracking_option
 from benchmark.errors import KdbenchError
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ def submit(args: argparse.Namespace) -> list[Any]:
     from benchmark.runner.sweep import expand, load_sweep
     from benchmark.tracking import runs_dir
 
-    if args.tracking:
-        os.environ["MLFLOW_TRACKING_URI"] = args.tracking
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     if args.storage is None and args.cluster != "local":
         raise KdbenchError("jobs on other nodes cannot share the embedded journal: give "
                            "--storage postgresql+psycopg2://USER@HOST/DB "
@@ -66,7 +67,8 @@ def submit(args: argparse.Namespace) -> list[Any]:
         if args.partition:
             params["slurm_partition"] = args.partition
     executor.update_parameters(**params)
-    tracking = None if args.no_track else (args.tracking or os.environ.get("MLFLOW_TRACKING_URI"))
+    tracking = None if args.no_track else (
+        args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
     with executor.batch():
         jobs = [executor.submit(worker_job, str(Path(args.sweep).resolve()), args.storage,
                                 tracking, not args.no_track, args.device, selection_of(args), i + 1,
@@ -93,13 +95,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep")
     p.add_argument("--array", type=int, default=4, help="number of worker jobs")
     p.add_argument("--storage", default=None, help="shared Optuna storage URL (PostgreSQL)")
-    p.add_argument("--tracking", default=None, help="MLflow tracking URI (kdbench serve)")
+    add_tracking_option(p)
     p.add_argument("--no-track", action="store_true")
     p.add_argument("--gpus-per-task", type=int, default=1)
     p.add_argument("--cpus-per-task", type=int, default=4)
     p.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job (min)")
     p.add_argument("--partition", default=None)
-    p.add_argument("--device", default="auto")
+    add_device_option(p)
     add_selection(p)
     p.add_argument("--folder", default=None, help="submitit's log folder (default runs/slurm)")
     p.add_argument("--cluster", default=None,

@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmark.cli.options import add_tracking_option
 from benchmark.errors import KdbenchError
 
-APP = Path(__file__).resolve().parents[1] / "leaderboard" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"
 
 
 def streamlit_command(tracking_uri: str, host: str, port: int) -> list[str]:
@@ -64,10 +65,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``leaderboard`` to the ``kdbench`` sub-commands."""
     p = sub.add_parser("leaderboard", help="serve the Streamlit leaderboard and print its URL")
-    p.add_argument(
-        "--tracking-uri", default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)",
-    )
+    add_tracking_option(p)
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to share it)")
     p.set_defaults(func=cmd_leaderboard)

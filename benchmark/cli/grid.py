@@ -7,21 +7,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
-from benchmark.cli_options import add_set_option
+from benchmark.cli.options import add_set_option, add_tracking_option, add_training_options
 from benchmark.errors import KdbenchError
 
 if TYPE_CHECKING:
     from benchmark.runner.launch import Selection
-
-
-def use_tracking(args: argparse.Namespace) -> None:
-    """``--tracking URI``: this process and the workers it starts log to that MLflow store."""
-    import os
-
-    if getattr(args, "tracking", None):
-        os.environ["MLFLOW_TRACKING_URI"] = args.tracking
 
 
 def selection_of(args: argparse.Namespace) -> Selection:
@@ -45,11 +35,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from benchmark.runner.launch import run_sweep, status_rows
 
-    use_tracking(args)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console,
@@ -90,11 +75,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from benchmark.runner.launch import run_worker
 
-    use_tracking(args)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     run_worker(args.sweep, args.storage, args.device, not args.no_track, selection_of(args),
                args.index)  # fmt: skip
     return 0
@@ -103,7 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def tune_sweep(args: argparse.Namespace) -> dict:
     """The sweep ``kdbench tune`` generates for one cell: ``--trials`` per study, tuning and
     final seeds ``0..k-1``, ``--set`` values fixed for the cell and its teachers."""
-    from benchmark.cli_options import parse_overrides
+    from benchmark.cli.options import parse_overrides
 
     name = f"tune-{args.method}-{args.dataset}-{args.backbone}".replace("/", "_")
     entry = {"methods": [args.method], "datasets": [args.dataset], "backbones": [args.backbone]}
@@ -118,6 +98,8 @@ def tune_sweep(args: argparse.Namespace) -> dict:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """One cell as a generated sweep under runs/tune/ (kept: it documents the run)."""
+    import yaml
+
     from benchmark.tracking import runs_dir
 
     sweep = tune_sweep(args)
@@ -145,7 +127,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     table = Table(title=f"status of {args.sweep}")
-    cols = ("cell", "state", "selection", "kind", "trials", "tuned", "running", "final",
+    cols = ("cell", "state", "selection", "kind", "space", "trials", "tuned", "running", "final",
             "failed", "seconds")  # fmt: skip
     widest = max((len(r["cell"]) for r in rows), default=4)
     if not console.is_terminal:  # piped: whole lines, nothing folded
@@ -201,12 +183,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             p.add_argument("sweep", help="a sweep file, e.g. sweeps/smoke.yaml")
         p.add_argument("--storage", default=None,
                        help="Optuna storage URL (default: a journal file under runs/<sweep>/)")
-        p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
-        p.add_argument("--tracking", default=None,
-                       help="MLflow tracking URI, e.g. http://host:5000 from `kdbench serve` "
-                            "(default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")  # fmt: skip
-        p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-        p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process")
+        add_training_options(p)
 
     p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
     common(p)
@@ -251,5 +228,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output file (.csv, .parquet, .tex)")
     p.add_argument("--format", default=None, help="csv | parquet | latex (default: from --out)")
     p.add_argument("--sweep", default=None, help="only this sweep's cells")
-    p.add_argument("--tracking-uri", default=None, help="default: MLFLOW_TRACKING_URI or runs/")
+    add_tracking_option(p)
     p.set_defaults(func=cmd_export)

@@ -3,7 +3,7 @@
 Wraps ``mlflow server``: loopback only unless ``--host`` says otherwise, artifacts served by
 the server (``--artifacts``), one web worker, MLflow's job-execution consumers off (they
 outlive the server otherwise), and the server in its own process group so that stopping
-``kdbench serve`` stops all of it. Workers then log with ``--tracking http://HOST:PORT``.
+``kdbench serve`` stops all of it. Workers then log with ``--tracking-uri http://HOST:PORT``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from benchmark.errors import KdbenchError
 
@@ -32,6 +31,8 @@ def serve_command(backend: str, artifacts: str, host: str, port: int,
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     """Return once ``url``/health answers; raise if the server exits or never answers."""
+    import urllib.request
+
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -93,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     proc = start_server(backend, artifacts, args.host, args.port, args.allowed_hosts)
     url = f"http://{args.host}:{args.port}"
     print(f"MLflow tracking server on {url} (store {mask(backend)}, artifacts {artifacts}); "
-          f"workers: --tracking {url}; Ctrl-C stops it", flush=True)  # fmt: skip
+          f"workers: --tracking-uri {url}; Ctrl-C stops it", flush=True)  # fmt: skip
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("note: the server has no authentication; expose it only on a trusted network "
               "(and set --allowed-hosts to the names clients use)", flush=True)  # fmt: skip
