@@ -72,14 +72,22 @@ def rows_by_key(out: Path, key: Callable[[dict[str, Any]], tuple]) -> dict[tuple
     return {k: merge_seeds(rs) for k, rs in groups.items()}
 
 
-def append_row(out: Path, summary: FitSummary, started: float, device: torch.device,
-               command: str, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def append_row(
+    out: Path, summary: FitSummary, started: float, device: torch.device, command: str, **extra: Any
+) -> dict[str, Any]:
     """Append ``summary`` (with provenance and ``extra``) to ``out``; returns the row."""
-    row = summary.to_json() | extra | {
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "hardware": hardware(device), "threads": torch.get_num_threads(),
-        "date": datetime.date.today().isoformat(), "git_sha": git_sha(), "command": command,
-    }  # fmt: skip
+    row = (
+        summary.to_json()
+        | extra
+        | {
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "hardware": hardware(device),
+            "threads": torch.get_num_threads(),
+            "date": datetime.date.today().isoformat(),
+            "git_sha": git_sha(),
+            "command": command,
+        }
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:
         f.write(json.dumps(row) + "\n")
@@ -102,8 +110,13 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_jobs(out: Path, jobs: Iterable[Job], key: Callable[[dict[str, Any]], tuple],
-             seeds: list[int], command: str) -> None:  # fmt: skip
+def run_jobs(
+    out: Path,
+    jobs: Iterable[Job],
+    key: Callable[[dict[str, Any]], tuple],
+    seeds: list[int],
+    command: str,
+) -> None:
     """Fit every job on those of ``seeds`` that no row of ``out`` with its key holds yet, on
     the CPU, each dataset loaded once in a row; append a row (the seeds run) and print one
     line. Seed ranges can thus be split over processes (``--seeds 0-4`` / ``--seeds 5-9``)
@@ -123,11 +136,22 @@ def run_jobs(out: Path, jobs: Iterable[Job], key: Callable[[dict[str, Any]], tup
         if job.dataset != name:
             name, data = job.dataset, load_dataset(job.dataset)
         t0 = time.perf_counter()
-        summary = fit_seeds(job.method, data, job.backbone, todo, device, job.overrides,
-                            protocol=job.protocol, teacher=job.teacher)  # fmt: skip
+        summary = fit_seeds(
+            job.method,
+            data,
+            job.backbone,
+            todo,
+            device,
+            job.overrides,
+            protocol=job.protocol,
+            teacher=job.teacher,
+        )
         row = append_row(out, summary, t0, device, command, **job.extra)
-        print(" ".join(f"{k or '':12s}" for k in job.key),
-              f"{cell(row)} ({row['wall_seconds']} s)", flush=True)  # fmt: skip
+        print(
+            " ".join(f"{k or '':12s}" for k in job.key),
+            f"{cell(row)} ({row['wall_seconds']} s)",
+            flush=True,
+        )
 
 
 def timed_peak(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
@@ -142,10 +166,16 @@ def timed_peak(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
     fn()
     seconds = time.perf_counter() - t
     cuda = device.type == "cuda"
-    peak = (torch.cuda.max_memory_allocated(device) if cuda else
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
-    return {"seconds_incl_setup": seconds, "peak_bytes": peak,
-            "peak_kind": "cuda max_memory_allocated" if cuda else "process ru_maxrss"}
+    peak = (
+        torch.cuda.max_memory_allocated(device)
+        if cuda
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+    return {
+        "seconds_incl_setup": seconds,
+        "peak_bytes": peak,
+        "peak_kind": "cuda max_memory_allocated" if cuda else "process ru_maxrss",
+    }
 
 
 def percents(row: dict[str, Any]) -> list[float]:
@@ -234,8 +264,9 @@ def paused(pids: list[int]):
         signal.signal(signal.SIGTERM, old)
 
 
-def perf_args(ap: argparse.ArgumentParser, out_default: str) -> tuple[argparse.Namespace,
-                                                                       torch.device]:  # fmt: skip
+def perf_args(
+    ap: argparse.ArgumentParser, out_default: str
+) -> tuple[argparse.Namespace, torch.device]:
     """Add the options every speed script shares (``--device auto|cpu|cuda:N``,
     ``--threads``, ``--out``), parse, set torch's threads and resolve the device once."""
     from benchmark.device import resolve_device
@@ -267,10 +298,13 @@ def provenance(device: torch.device | None = None, command: str | None = None) -
     return {
         "command": command or " ".join(["python", *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "hardware": hardware(device), "cpu": cpu_model(),
+        "hardware": hardware(device),
+        "cpu": cpu_model(),
         "device": str(device) if device is not None else "cpu",
-        "threads": torch.get_num_threads(), "versions": versions(), "git_sha": git_sha(),
-    }  # fmt: skip
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
+        "git_sha": git_sha(),
+    }
 
 
 def write_report(out: Path, report: dict[str, Any], echo: bool = False) -> None:

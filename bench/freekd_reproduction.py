@@ -28,19 +28,28 @@ from benchmark.cli.options import add_set_option, parse_overrides, parse_seeds
 
 #: dataset → protocol (None: the card's).
 DATASETS: dict[str, str | None] = {
-    "Cora": None, "CiteSeer": None, "Texas": None, "Cornell": None, "Wisconsin": None,
-    "Actor": None, "Cora-CPF": "ltd", "CiteSeer-CPF": "ltd",
-}  # fmt: skip
+    "Cora": None,
+    "CiteSeer": None,
+    "Texas": None,
+    "Cornell": None,
+    "Wisconsin": None,
+    "Actor": None,
+    "Cora-CPF": "ltd",
+    "CiteSeer-CPF": "ltd",
+}
 BACKBONES = ["GCN", "GraphSAGE", "GAT"]
 METHODS = ["vanilla", "kd", "freekd", "freekd_random", "freekd_node"]
 #: per-method overrides on top of the defaults.
 METHOD_SETS = {"kd": {"teacher_hidden": 256}}
 #: LTD appendix Table 8: the LTD authors' FreeKD re-run (ltd protocol, one fixed split).
 PAPER_FREEKD = {
-    ("Cora-CPF", "GCN"): 84.87, ("Cora-CPF", "GAT"): 84.03, ("Cora-CPF", "GraphSAGE"): 85.06,
-    ("CiteSeer-CPF", "GCN"): 73.76, ("CiteSeer-CPF", "GAT"): 73.70,
+    ("Cora-CPF", "GCN"): 84.87,
+    ("Cora-CPF", "GAT"): 84.03,
+    ("Cora-CPF", "GraphSAGE"): 85.06,
+    ("CiteSeer-CPF", "GCN"): 73.76,
+    ("CiteSeer-CPF", "GAT"): 73.70,
     ("CiteSeer-CPF", "GraphSAGE"): 75.36,
-}  # fmt: skip
+}
 
 
 def _key(r: dict) -> tuple[str, str, str]:
@@ -49,9 +58,11 @@ def _key(r: dict) -> tuple[str, str, str]:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
-    head = ("| dataset | backbone | LTD authors' FreeKD | vanilla | kd (wider teacher) | freekd "
-            "| freekd_random | freekd_node | freekd − random, paired | freekd − vanilla, paired "
-            "| freekd − kd, paired |")  # fmt: skip
+    head = (
+        "| dataset | backbone | LTD authors' FreeKD | vanilla | kd (wider teacher) | freekd "
+        "| freekd_random | freekd_node | freekd − random, paired | freekd − vanilla, paired "
+        "| freekd − kd, paired |"
+    )
     lines = [head, "|" + " --- |" * 11]
     for ds in DATASETS:
         for bb in BACKBONES:
@@ -61,8 +72,13 @@ def table(out: Path) -> str:
             paper = PAPER_FREEKD.get((ds, bb))
             fk = by.get((ds, bb, "freekd"))
             tests = [paired(fk, by.get((ds, bb, m))) for m in ("freekd_random", "vanilla", "kd")]
-            lines.append(f"| {ds} | {bb} | {'–' if paper is None else f'{paper:.2f}'} | "
-                         + " | ".join(cell(r) for r in rows) + " | " + " | ".join(tests) + " |")
+            lines.append(
+                f"| {ds} | {bb} | {'–' if paper is None else f'{paper:.2f}'} | "
+                + " | ".join(cell(r) for r in rows)
+                + " | "
+                + " | ".join(tests)
+                + " |"
+            )
     lines += ["", *(summary(by, other) for other in ("freekd_random", "vanilla", "kd"))]
     return "\n".join(lines) + "\n\n" + diagnostics(by)
 
@@ -72,8 +88,10 @@ def diagnostics(by: dict) -> str:
     share of transfers whose teacher had the lower training loss, of nodes where Ψ teaches,
     of structure-level transfers; share of seeds answered by Ψ. Random directions give 0.5."""
     keys = ("teacher_better_rate", "psi_teaches_rate", "structure_rate", "answering_peer")
-    lines = ["| dataset | backbone | method | teacher better | Ψ teaches | structure on "
-             "| Ψ answers |", "|" + " --- |" * 7]  # fmt: skip
+    lines = [
+        "| dataset | backbone | method | teacher better | Ψ teaches | structure on | Ψ answers |",
+        "|" + " --- |" * 7,
+    ]
     for ds in DATASETS:
         for bb in BACKBONES:
             for m in ("freekd", "freekd_random"):
@@ -81,8 +99,9 @@ def diagnostics(by: dict) -> str:
                 if not extra:
                     continue
                 means = [sum(e[k] for e in extra) / len(extra) for k in keys]
-                lines.append(f"| {ds} | {bb} | {m} | " + " | ".join(f"{v:.2f}" for v in means)
-                             + " |")
+                lines.append(
+                    f"| {ds} | {bb} | {m} | " + " | ".join(f"{v:.2f}" for v in means) + " |"
+                )
     return "\n".join(lines)
 
 
@@ -91,17 +110,22 @@ def summary(by: dict, other: str) -> str:
     difference and a two-sided sign test over rows (rows share datasets: indicative only)."""
     from scipy.stats import binomtest
 
-    diffs = [sum(percents(by[(ds, bb, "freekd")])) / len(by[(ds, bb, "freekd")]["test"])
-             - sum(percents(by[(ds, bb, other)])) / len(by[(ds, bb, other)]["test"])
-             for ds in DATASETS for bb in BACKBONES
-             if (ds, bb, "freekd") in by and (ds, bb, other) in by]  # fmt: skip
+    diffs = [
+        sum(percents(by[(ds, bb, "freekd")])) / len(by[(ds, bb, "freekd")]["test"])
+        - sum(percents(by[(ds, bb, other)])) / len(by[(ds, bb, other)]["test"])
+        for ds in DATASETS
+        for bb in BACKBONES
+        if (ds, bb, "freekd") in by and (ds, bb, other) in by
+    ]
     if not diffs:
         return ""
     wins = sum(d > 0 for d in diffs)
     ties = sum(d == 0 for d in diffs)
     p = binomtest(wins, len(diffs) - ties).pvalue if len(diffs) > ties else 1.0
-    return (f"freekd − {other} over {len(diffs)} rows: higher in {wins}, mean "
-            f"{sum(diffs) / len(diffs):+.2f} points, sign test p = {p:.3f}.  ")
+    return (
+        f"freekd − {other} over {len(diffs)} rows: higher in {wins}, mean "
+        f"{sum(diffs) / len(diffs):+.2f} points, sign test p = {p:.3f}.  "
+    )
 
 
 def main() -> None:
@@ -115,10 +139,14 @@ def main() -> None:
     if args is None:
         return
     extra = parse_overrides(args.set)
-    jobs = [Job((ds, bb, m), ds, m, bb, {**METHOD_SETS.get(m, {}), **extra}, DATASETS[ds])
-            for ds in args.datasets.split(",") for bb in args.backbones.split(",")
-            for m in args.methods.split(",")]  # fmt: skip
+    jobs = [
+        Job((ds, bb, m), ds, m, bb, {**METHOD_SETS.get(m, {}), **extra}, DATASETS[ds])
+        for ds in args.datasets.split(",")
+        for bb in args.backbones.split(",")
+        for m in args.methods.split(",")
+    ]
     run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/freekd_reproduction.py")
+
 
 if __name__ == "__main__":
     main()

@@ -47,8 +47,11 @@ def _preset(dataset: str) -> str:
 
 def _jobs(teachers: list[str]) -> list[tuple[str, str, str | None]]:
     """(method, backbone, teacher): each teacher, the plain MLP, GLNN from each teacher."""
-    return ([("vanilla", t, None) for t in teachers] + [("vanilla", "MLP", None)]
-            + [("glnn", "MLP", t) for t in teachers])  # fmt: skip
+    return (
+        [("vanilla", t, None) for t in teachers]
+        + [("vanilla", "MLP", None)]
+        + [("glnn", "MLP", t) for t in teachers]
+    )
 
 
 def _key(r: dict) -> tuple:
@@ -66,9 +69,11 @@ def _fmt_ms(ms: float | None) -> str:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
-    lines = ["| dataset | setting | teacher | teacher acc | MLP | GLNN | GLNN − MLP, paired "
-             "| teacher ms | GLNN ms | speed-up | paper SAGE / MLP / GLNN |",
-             "|" + " --- |" * 11]  # fmt: skip
+    lines = [
+        "| dataset | setting | teacher | teacher acc | MLP | GLNN | GLNN − MLP, paired "
+        "| teacher ms | GLNN ms | speed-up | paper SAGE / MLP / GLNN |",
+        "|" + " --- |" * 11,
+    ]
     for ds in DATASETS:
         for setting in SETTINGS:
             for t in TEACHERS:
@@ -96,11 +101,23 @@ def main() -> None:
     args = parse_script_args(ap, "docs/results/glnn_reproduction.jsonl", table)
     if args is None:
         return
-    jobs = [Job((ds, setting, m, bb, teacher), ds, m, bb, {"preset": _preset(ds)},
-                SETTINGS[setting], teacher, extra={"setting": setting, "teacher": teacher})
-            for ds in args.datasets.split(",") for setting in args.settings.split(",")
-            for m, bb, teacher in _jobs(args.teachers.split(","))]  # fmt: skip
+    jobs = [
+        Job(
+            (ds, setting, m, bb, teacher),
+            ds,
+            m,
+            bb,
+            {"preset": _preset(ds)},
+            SETTINGS[setting],
+            teacher,
+            extra={"setting": setting, "teacher": teacher},
+        )
+        for ds in args.datasets.split(",")
+        for setting in args.settings.split(",")
+        for m, bb, teacher in _jobs(args.teachers.split(","))
+    ]
     run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/glnn_reproduction.py")
+
 
 if __name__ == "__main__":
     main()

@@ -41,37 +41,55 @@ def cell_row(env: Any, c: Any) -> dict[str, Any] | None:
     from benchmark.selection import protocol_kind
 
     studies = load(env, c)
-    done = {int(t.user_attrs["seed"]): t for t in studies.final.get_trials(deepcopy=False)
-            if t.state == TrialState.COMPLETE}  # fmt: skip
+    done = {
+        int(t.user_attrs["seed"]): t
+        for t in studies.final.get_trials(deepcopy=False)
+        if t.state == TrialState.COMPLETE
+    }
     seeds = sorted(done)
     if seeds != sorted(env.sweep.budget.final_seeds):
         return None
     trials = [t for st in studies.tuning.values() for t in st.get_trials(deepcopy=False)]
-    count = {s.name.lower(): sum(t.state == s for t in trials) for s in
-             (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}  # fmt: skip
+    count = {
+        s.name.lower(): sum(t.state == s for t in trials)
+        for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    }
     test = [float(done[s].value) for s in seeds]
     val = [float(done[s].user_attrs["val"]) for s in seeds]
     mode = selection_of(env, c)
     best = {seed: st.best_trial for seed, st in studies.tuning.items()}
     shared = best.get(None)
     defaults = {} if best else cell_params(env, c, {})
-    return {"cell": c.key, "sweep": c.sweep, "method": c.method, "dataset": c.dataset,
-            "backbone": c.backbone, "teacher": c.teacher, "protocol": c.protocol,
-            "fixed": dict(c.fixed), "selection": mode,
-            "protocol_kind": protocol_kind(c.resolved_protocol(), mode),
-            "params": shared.params if shared else defaults,
-            "tuning_value": shared.value if shared else None,
-            "params_per_seed": {str(k): b.params for k, b in best.items() if k is not None},
-            "tuning_value_per_seed": {str(k): b.value for k, b in best.items() if k is not None},
-            "trials": count, "budget": cell_trials(env.sweep, c),
-            "tuning_seeds": env.sweep.budget.tuning_seeds if mode == "shared" else None,
-            "seeds": seeds, "val": val,
-            "test": test, "val_mean": statistics.fmean(val), "test_mean": statistics.fmean(test),
-            "test_std": statistics.stdev(test) if len(test) > 1 else None}  # fmt: skip
+    return {
+        "cell": c.key,
+        "sweep": c.sweep,
+        "method": c.method,
+        "dataset": c.dataset,
+        "backbone": c.backbone,
+        "teacher": c.teacher,
+        "protocol": c.protocol,
+        "fixed": dict(c.fixed),
+        "selection": mode,
+        "protocol_kind": protocol_kind(c.resolved_protocol(), mode),
+        "params": shared.params if shared else defaults,
+        "tuning_value": shared.value if shared else None,
+        "params_per_seed": {str(k): b.params for k, b in best.items() if k is not None},
+        "tuning_value_per_seed": {str(k): b.value for k, b in best.items() if k is not None},
+        "trials": count,
+        "budget": cell_trials(env.sweep, c),
+        "tuning_seeds": env.sweep.budget.tuning_seeds if mode == "shared" else None,
+        "seeds": seeds,
+        "val": val,
+        "test": test,
+        "val_mean": statistics.fmean(val),
+        "test_mean": statistics.fmean(test),
+        "test_std": statistics.stdev(test) if len(test) > 1 else None,
+    }
 
 
-def export(sweep_path: str, only: str | None, cells: str | None, storage: str | None,
-           out: Path) -> int:  # fmt: skip
+def export(
+    sweep_path: str, only: str | None, cells: str | None, storage: str | None, out: Path
+) -> int:
     """Write (replace) the lines of the selected finished cells; returns how many."""
     import torch
 
@@ -83,11 +101,13 @@ def export(sweep_path: str, only: str | None, cells: str | None, storage: str | 
     env = make_env(sweep, storage, "cpu", track=False)
     chosen = Selection(only, cells).apply(expand(sweep))
     logged = _logged_hardware(tracking_uri(), sweep.name)
-    stamp = {"exported": datetime.date.today().isoformat(), "git_sha": git_sha(),
-             "export_machine": hardware(torch.device("cpu")),
-             "command": f"python bench/grid_results.py {sweep_path}"
-                        + "".join(f" {k} '{v}'" for k, v in (("--only", only), ("--cells", cells))
-                                  if v)}  # fmt: skip
+    stamp = {
+        "exported": datetime.date.today().isoformat(),
+        "git_sha": git_sha(),
+        "export_machine": hardware(torch.device("cpu")),
+        "command": f"python bench/grid_results.py {sweep_path}"
+        + "".join(f" {k} '{v}'" for k, v in (("--only", only), ("--cells", cells)) if v),
+    }
     rows = {r["cell"]: r for r in load_rows(out)}
     new = 0
     for c in chosen:
@@ -113,8 +133,7 @@ def _logged_hardware(uri: str, sweep: str) -> dict[str, str]:
         return {}
     if runs.empty or "hardware" not in runs:
         return {}
-    return {k: ", ".join(sorted(set(g["hardware"].dropna())))
-            for k, g in runs.groupby("cell")}  # fmt: skip
+    return {k: ", ".join(sorted(set(g["hardware"].dropna()))) for k, g in runs.groupby("cell")}
 
 
 def table(out: Path, pairs: list[tuple[str, str]]) -> str:

@@ -80,15 +80,23 @@ def table(out: Path) -> str:
     from lad_reproduction import PAPER
 
     rows = {(r["dataset"], r["backbone"], r["alpha"]): r for r in load_rows(out)}
-    lines = ["| dataset | backbone | paper (vanilla → LAD) | α | best test accuracy per run "
-             "| mean ± std | official printout |", "|" + " --- |" * 7]  # fmt: skip
+    lines = [
+        "| dataset | backbone | paper (vanilla → LAD) | α | best test accuracy per run "
+        "| mean ± std | official printout |",
+        "|" + " --- |" * 7,
+    ]
     for (ds, bb, alpha), r in rows.items():
         per_run = ", ".join(f"{100 * x['best_test_acc']:.0f}" for x in r["runs"])
         printed = r["official_printout"]
-        printed = (f"{100 * printed['test_avg_acc']:.2f} ± {100 * printed['test_std_acc']:.2f}"
-                   if printed else "–")  # fmt: skip
-        lines.append(f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {alpha:g} | {per_run} | "
-                     f"{r['mean']:.1f} ± {r['std']:.1f} | {printed} |")  # fmt: skip
+        printed = (
+            f"{100 * printed['test_avg_acc']:.2f} ± {100 * printed['test_std_acc']:.2f}"
+            if printed
+            else "–"
+        )
+        lines.append(
+            f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {alpha:g} | {per_run} | "
+            f"{r['mean']:.1f} ± {r['std']:.1f} | {printed} |"
+        )
     return "\n".join(lines)
 
 
@@ -110,32 +118,65 @@ def main() -> None:
         ap.error("--official and --dataset are required (or --table)")
     logs = args.official / "kdbench_logs"
     logs.mkdir(exist_ok=True)
-    common = [sys.executable, "main.py", "--dataset", args.dataset, "--nhid", "64",
-              "--nlayers", "2", "--seed", str(args.seed),
-              "--backbone", OFFICIAL_BACKBONE[args.backbone]]  # fmt: skip
+    common = [
+        sys.executable,
+        "main.py",
+        "--dataset",
+        args.dataset,
+        "--nhid",
+        "64",
+        "--nlayers",
+        "2",
+        "--seed",
+        str(args.seed),
+        "--backbone",
+        OFFICIAL_BACKBONE[args.backbone],
+    ]
     stem = f"{args.dataset}_{OFFICIAL_BACKBONE[args.backbone]}_seed{args.seed}"
-    run_logged([*common, "--train_mode", "T", "--lr", "0.01"], args.official,
-               logs / f"{stem}_T.log")  # fmt: skip
+    run_logged(
+        [*common, "--train_mode", "T", "--lr", "0.01"], args.official, logs / f"{stem}_T.log"
+    )
     for alpha in args.alphas.split(","):
-        text = run_logged([*common, "--train_mode", "S", "--lr", "0.001", "--runs",
-                           str(args.runs), "--alpha", alpha], args.official,
-                          logs / f"{stem}_S_alpha{alpha}.log")  # fmt: skip
+        text = run_logged(
+            [
+                *common,
+                "--train_mode",
+                "S",
+                "--lr",
+                "0.001",
+                "--runs",
+                str(args.runs),
+                "--alpha",
+                alpha,
+            ],
+            args.official,
+            logs / f"{stem}_S_alpha{alpha}.log",
+        )
         runs = parse_runs(text)
         best = [100 * r["best_test_acc"] for r in runs]
         final = FINAL.search(text)
         row = {
-            "dataset": args.dataset, "backbone": args.backbone, "alpha": float(alpha),
-            "seed": args.seed, "runs": runs, "mean": round(statistics.fmean(best), 2),
+            "dataset": args.dataset,
+            "backbone": args.backbone,
+            "alpha": float(alpha),
+            "seed": args.seed,
+            "runs": runs,
+            "mean": round(statistics.fmean(best), 2),
             "std": round(statistics.stdev(best), 2) if len(best) > 1 else None,
             "official_printout": {"test_avg_acc": float(final[1]), "test_std_acc": float(final[2])}
-            if final else None,
-            "hardware": hardware(torch.device("cpu")), "threads": os.environ.get("OMP_NUM_THREADS"),
-            "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
-        }  # fmt: skip
+            if final
+            else None,
+            "hardware": hardware(torch.device("cpu")),
+            "threads": os.environ.get("OMP_NUM_THREADS"),
+            "date": datetime.date.today().isoformat(),
+            "command": " ".join(sys.argv),
+        }
         with args.out.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        print(f"{args.dataset} {args.backbone} alpha={alpha}: {row['mean']:.1f} ± "
-              f"{row['std']:.1f} over {len(runs)} runs (epochs {[r['epochs'] for r in runs]})")
+        print(
+            f"{args.dataset} {args.backbone} alpha={alpha}: {row['mean']:.1f} ± "
+            f"{row['std']:.1f} over {len(runs)} runs (epochs {[r['epochs'] for r in runs]})"
+        )
 
 
 if __name__ == "__main__":

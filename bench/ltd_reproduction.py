@@ -33,12 +33,17 @@ PROTOCOLS = {"ltd": "0-9", "ltd_fixed": "0"}
 
 #: LTD paper, Appendix Table 8 (test accuracy %, one fixed split, one run); spec: methods/ltd.md
 PAPER_LTD = {
-    ("Cora-CPF", "GCN"): 87.21, ("Cora-CPF", "GAT"): 86.56, ("Cora-CPF", "GraphSAGE"): 87.03,
-    ("Cora-CPF", "APPNP"): 86.93, ("Cora-CPF", "SGC"): 86.60,
-    ("CiteSeer-CPF", "GCN"): 78.51, ("CiteSeer-CPF", "GAT"): 77.35,
-    ("CiteSeer-CPF", "GraphSAGE"): 77.46, ("CiteSeer-CPF", "APPNP"): 78.51,
+    ("Cora-CPF", "GCN"): 87.21,
+    ("Cora-CPF", "GAT"): 86.56,
+    ("Cora-CPF", "GraphSAGE"): 87.03,
+    ("Cora-CPF", "APPNP"): 86.93,
+    ("Cora-CPF", "SGC"): 86.60,
+    ("CiteSeer-CPF", "GCN"): 78.51,
+    ("CiteSeer-CPF", "GAT"): 77.35,
+    ("CiteSeer-CPF", "GraphSAGE"): 77.46,
+    ("CiteSeer-CPF", "APPNP"): 78.51,
     ("CiteSeer-CPF", "SGC"): 78.73,
-}  # fmt: skip
+}
 
 
 def _key(r: dict) -> tuple[str, str, str, str]:
@@ -47,9 +52,11 @@ def _key(r: dict) -> tuple[str, str, str, str]:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
-    head = ("| dataset | backbone | paper LTD | teacher (paper / ltd) | kd (paper / ltd) "
-            "| ltd (paper / ltd) | ltd_fo (paper / ltd) | ltd − kd, paired "
-            "| ltd_fo − kd, paired |")  # fmt: skip
+    head = (
+        "| dataset | backbone | paper LTD | teacher (paper / ltd) | kd (paper / ltd) "
+        "| ltd (paper / ltd) | ltd_fo (paper / ltd) | ltd − kd, paired "
+        "| ltd_fo − kd, paired |"
+    )
     lines = [head, "|" + " --- |" * 9]
     for ds in DATASETS:
         for bb in BACKBONES:
@@ -59,8 +66,11 @@ def table(out: Path) -> str:
                 cells.append(f"{cell(fixed)} / {cell(honest)}")
             kd = by.get((ds, bb, "kd", "ltd"))
             tests = [paired(by.get((ds, bb, m, "ltd")), kd) for m in ("ltd", "ltd_fo")]
-            lines.append(f"| {ds} | {bb} | {PAPER_LTD[(ds, bb)]:.2f} | " + " | ".join(cells)
-                         + f" | {tests[0]} | {tests[1]} |")  # fmt: skip
+            lines.append(
+                f"| {ds} | {bb} | {PAPER_LTD[(ds, bb)]:.2f} | "
+                + " | ".join(cells)
+                + f" | {tests[0]} | {tests[1]} |"
+            )
     return "\n".join(lines)
 
 
@@ -76,12 +86,22 @@ def main() -> None:
     if args is None:
         return
     overrides = {"preset": args.preset, **parse_overrides(args.set)}
-    jobs = [Job((ds, bb, m, proto), ds, m, bb, overrides, proto)
-            for ds in args.datasets.split(",") for bb in args.backbones.split(",")
-            for proto in args.protocols.split(",") for m in args.methods.split(",")]  # fmt: skip
+    jobs = [
+        Job((ds, bb, m, proto), ds, m, bb, overrides, proto)
+        for ds in args.datasets.split(",")
+        for bb in args.backbones.split(",")
+        for proto in args.protocols.split(",")
+        for m in args.methods.split(",")
+    ]
     for proto, seeds in PROTOCOLS.items():  # the fixed split is one run, the honest one ten
-        run_jobs(args.out, [j for j in jobs if j.protocol == proto], _key, parse_seeds(seeds),
-                 "python bench/ltd_reproduction.py")  # fmt: skip
+        run_jobs(
+            args.out,
+            [j for j in jobs if j.protocol == proto],
+            _key,
+            parse_seeds(seeds),
+            "python bench/ltd_reproduction.py",
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -50,19 +50,27 @@ def _key(r: dict) -> tuple:
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
     head = [v for v in VARIANTS if v != "glnn"]
-    lines = ["| dataset | setting | GLNN | " + " | ".join(
-        f"+{v}" if v != "nosmog" else "NOSMOG" for v in head) + " | "
-        + " | ".join(f"{v} − GLNN, paired" for v in head) + " |",
-        "|" + " --- |" * (3 + 2 * len(head))]  # fmt: skip
+    lines = [
+        "| dataset | setting | GLNN | "
+        + " | ".join(f"+{v}" if v != "nosmog" else "NOSMOG" for v in head)
+        + " | "
+        + " | ".join(f"{v} − GLNN, paired" for v in head)
+        + " |",
+        "|" + " --- |" * (3 + 2 * len(head)),
+    ]
     for ds in DATASETS:
         for setting in SETTINGS:
             base = by.get((ds, setting, "glnn"))
             rows = [by.get((ds, setting, v)) for v in head]
             if base is None and not any(rows):
                 continue
-            lines.append(f"| {ds} | {setting} | {cell(base)} | "
-                         + " | ".join(cell(r) for r in rows) + " | "
-                         + " | ".join(paired(r, base) for r in rows) + " |")  # fmt: skip
+            lines.append(
+                f"| {ds} | {setting} | {cell(base)} | "
+                + " | ".join(cell(r) for r in rows)
+                + " | "
+                + " | ".join(paired(r, base) for r in rows)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -75,11 +83,21 @@ def main() -> None:
     args = parse_script_args(ap, "docs/results/nosmog_ablation.jsonl", table)
     if args is None:
         return
-    jobs = [Job((ds, setting, v), ds, "nosmog", "MLP",
-                {"preset": _preset(ds, setting), **VARIANTS[v]}, SETTINGS[setting], "GraphSAGE",
-                extra={"setting": setting, "variant": v, "teacher": "GraphSAGE"})
-            for ds in args.datasets.split(",") for setting in args.settings.split(",")
-            for v in args.variants.split(",")]  # fmt: skip
+    jobs = [
+        Job(
+            (ds, setting, v),
+            ds,
+            "nosmog",
+            "MLP",
+            {"preset": _preset(ds, setting), **VARIANTS[v]},
+            SETTINGS[setting],
+            "GraphSAGE",
+            extra={"setting": setting, "variant": v, "teacher": "GraphSAGE"},
+        )
+        for ds in args.datasets.split(",")
+        for setting in args.settings.split(",")
+        for v in args.variants.split(",")
+    ]
     run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/nosmog_ablation.py")
 
 

@@ -86,12 +86,17 @@ class _Gin(nn.Module):
         super().__init__()
         self.convs, self.bns = nn.ModuleList(), nn.ModuleList()
         for i in range(layers):
-            mlp = nn.Sequential(nn.Linear(f if i == 0 else hidden, hidden), nn.BatchNorm1d(hidden),
-                                nn.ReLU(), nn.Linear(hidden, hidden))  # fmt: skip
+            mlp = nn.Sequential(
+                nn.Linear(f if i == 0 else hidden, hidden),
+                nn.BatchNorm1d(hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, hidden),
+            )
             self.convs.append(GINConv(mlp, train_eps=True))
             self.bns.append(nn.BatchNorm1d(hidden))
-        self.head = nn.Sequential(nn.Linear(hidden * layers, hidden), nn.ReLU(), nn.Dropout(0.5),
-                                  nn.Linear(hidden, c))  # fmt: skip
+        self.head = nn.Sequential(
+            nn.Linear(hidden * layers, hidden), nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden, c)
+        )
 
     def forward(self, b):
         x, hs = b.x, []
@@ -109,8 +114,9 @@ def reference_gin_10fold(data, device, epochs: int) -> None:
         seed_everything(fold)
         model = _Gin(data.num_features, data.num_outputs).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.01, foreach=False)
-        train = DataLoader([data.graphs[i] for i in split.train.tolist()], batch_size=32,
-                           shuffle=True)  # fmt: skip
+        train = DataLoader(
+            [data.graphs[i] for i in split.train.tolist()], batch_size=32, shuffle=True
+        )
         val = DataLoader([data.graphs[i] for i in split.val.tolist()], batch_size=1024)
         for _ in range(epochs):
             model.train()
@@ -139,24 +145,36 @@ def main() -> None:
     results = []
 
     def add(name: str, ours: float, ref: float, unit: str) -> None:
-        results.append({"benchmark": name, "kdbench_s": float(f"{ours:.4g}"),
-                        "reference_s": float(f"{ref:.4g}"), "speedup": round(ref / ours, 2),
-                        "unit": unit})  # fmt: skip
-        print(f"{name:52s} kdbench {ours:.4g} s   reference {ref:.4g} s   x{ref / ours:.2f}",
-              flush=True)  # fmt: skip
+        results.append(
+            {
+                "benchmark": name,
+                "kdbench_s": float(f"{ours:.4g}"),
+                "reference_s": float(f"{ref:.4g}"),
+                "speedup": round(ref / ours, 2),
+                "unit": unit,
+            }
+        )
+        print(
+            f"{name:52s} kdbench {ours:.4g} s   reference {ref:.4g} s   x{ref / ours:.2f}",
+            flush=True,
+        )
 
     parts = set(args.parts.split(","))
     gcn = {"epochs": 200, "patience": None}
     fit_seeds("vanilla", cora, "GCN", [0], device, {"epochs": 2})  # warm-up (imports, caches)
     if "loops" in parts:
-        ours = timed(lambda: fit_seeds("vanilla", cora, "GCN", [0], device, gcn), args.repeats,
-                     device)  # fmt: skip
+        ours = timed(
+            lambda: fit_seeds("vanilla", cora, "GCN", [0], device, gcn), args.repeats, device
+        )
         ref = timed(lambda: reference_gcn(cora, cora_split, device, 200), args.repeats, device)
         add("GCN, Cora, 200 epochs (1 run)", ours, ref, "seconds per run")
 
         gin = {"epochs": 100, "patience": None}
-        ours = timed(lambda: fit_seeds("vanilla", mutag, "GIN", list(range(10)), device, gin),
-                     args.repeats, device)  # fmt: skip
+        ours = timed(
+            lambda: fit_seeds("vanilla", mutag, "GIN", list(range(10)), device, gin),
+            args.repeats,
+            device,
+        )
         ref = timed(lambda: reference_gin_10fold(mutag, device, 100), args.repeats, device)
         add("GIN, MUTAG, 10 folds x 100 epochs", ours, ref, "seconds per 10-fold run")
     if "micro" not in parts:
@@ -174,8 +192,14 @@ def main() -> None:
     graphs = [mutag.graphs[i].to(device) for i in range(len(mutag.graphs))]
     n = 200
     ours = timed(lambda: [store.select(ids) for _ in range(n)], args.repeats, device) / n
-    ref = timed(lambda: [PygBatch.from_data_list([graphs[i] for i in ids.tolist()])
-                         for _ in range(n)], args.repeats, device) / n  # fmt: skip
+    ref = (
+        timed(
+            lambda: [PygBatch.from_data_list([graphs[i] for i in ids.tolist()]) for _ in range(n)],
+            args.repeats,
+            device,
+        )
+        / n
+    )
     add("mini-batch of 32 MUTAG graphs (select vs collate)", ours, ref, "seconds per batch")
     model = build_backbone("GIN", 7, 2, "graph", {"layers": 4, "jk": "cat"}).to(device)
     for prm in model.parameters():

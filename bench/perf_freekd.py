@@ -39,12 +39,18 @@ from benchmark.registry import METHODS
 TIMED = ["vanilla", "freekd", "freekd_random", "freekd_node"]
 
 
-def _seconds_per_epoch(method: str, data: GraphData, split: Any, device: torch.device,
-                       epochs: int) -> float:  # fmt: skip
-    params = resolve_params(METHODS.get(method)(), BACKBONES.get("GCN"), "node",
-                            {"epochs": epochs, "patience": 0, "latency_repeats": 1})  # fmt: skip
-    ctx = FitContext(data, split, "GCN", params, 0, device, evaluator_for(data.card),
-                     evaluate_test=False)  # fmt: skip
+def _seconds_per_epoch(
+    method: str, data: GraphData, split: Any, device: torch.device, epochs: int
+) -> float:
+    params = resolve_params(
+        METHODS.get(method)(),
+        BACKBONES.get("GCN"),
+        "node",
+        {"epochs": epochs, "patience": 0, "latency_repeats": 1},
+    )
+    ctx = FitContext(
+        data, split, "GCN", params, 0, device, evaluator_for(data.card), evaluate_test=False
+    )
     result = METHODS.get(method)().fit(ctx)
     assert result.epochs_run == epochs, result.epochs_run
     return result.train_seconds / epochs
@@ -56,11 +62,15 @@ def per_epoch(dataset: str, device: torch.device, epochs: int, repeats: int) -> 
     out: dict[str, float] = {}
     for m in TIMED:
         _seconds_per_epoch(m, data, split, device, 3)  # warm-up
-        out[m] = statistics.median(_seconds_per_epoch(m, data, split, device, epochs)
-                                   for _ in range(repeats))  # fmt: skip
+        out[m] = statistics.median(
+            _seconds_per_epoch(m, data, split, device, epochs) for _ in range(repeats)
+        )
     two = 2 * out["vanilla"]
-    return {"seconds_per_epoch": out, "two_vanilla_seconds_per_epoch": two,
-            "ratio_to_two_vanilla": {m: out[m] / two for m in out if m != "vanilla"}}  # fmt: skip
+    return {
+        "seconds_per_epoch": out,
+        "two_vanilla_seconds_per_epoch": two,
+        "ratio_to_two_vanilla": {m: out[m] / two for m in out if m != "vanilla"},
+    }
 
 
 def one_arxiv_epoch(device: torch.device, nodes: int, edges: int) -> dict[str, Any]:
@@ -86,18 +96,34 @@ def main() -> None:
         return
     pids = [int(p) for p in args.pause.split(",") if p]
     with paused(pids):
-        results = {ds: per_epoch(ds, device, args.epochs, args.repeats)
-                   for ds in args.datasets.split(",")}  # fmt: skip
+        results = {
+            ds: per_epoch(ds, device, args.epochs, args.repeats) for ds in args.datasets.split(",")
+        }
         child = subprocess.run(
-            [sys.executable, __file__, "--arxiv-child", "--device", str(device),
-             "--threads", str(args.threads), "--arxiv-nodes", str(args.arxiv_nodes),
-             "--arxiv-edges", str(args.arxiv_edges)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--arxiv-child",
+                "--device",
+                str(device),
+                "--threads",
+                str(args.threads),
+                "--arxiv-nodes",
+                str(args.arxiv_nodes),
+                "--arxiv-edges",
+                str(args.arxiv_edges),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     report = provenance(device) | {
-        "epochs": args.epochs, "repeats": args.repeats, "paused_background_pids": pids,
-        "per_epoch": results, "arxiv_sized_epoch": json.loads(child.stdout.splitlines()[-1]),
-    }  # fmt: skip
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "paused_background_pids": pids,
+        "per_epoch": results,
+        "arxiv_sized_epoch": json.loads(child.stdout.splitlines()[-1]),
+    }
     write_report(args.out, report, echo=True)
 
 

@@ -40,8 +40,9 @@ def _sync(device: torch.device) -> None:
 
 @torch.no_grad()
 def latency_ms(name: str, x: torch.Tensor, ei: torch.Tensor, classes: int, repeats: int) -> float:
-    params = resolve_params(METHODS.get("vanilla")(), BACKBONES.get(name), "node",
-                            {"preset": "glnn_cora"})  # fmt: skip
+    params = resolve_params(
+        METHODS.get("vanilla")(), BACKBONES.get(name), "node", {"preset": "glnn_cora"}
+    )
     model = build_backbone(name, x.shape[1], classes, "node", params).to(x.device).eval()
     for _ in range(3):
         model(x, ei)
@@ -68,20 +69,36 @@ def main() -> None:
     ap.add_argument("--synthetic-nodes", type=int, default=169_343)
     args, device = perf_args(ap, "docs/results/perf_glnn.json")
     actor = load_dataset("Actor").data
-    sets = {"Actor (real, 7,600 nodes)": (actor.x.to(device), actor.edge_index.to(device), 5),
-            f"synthetic arxiv-sized ({args.synthetic_nodes:,} nodes)":
-                synthetic(args.synthetic_nodes, device)}  # fmt: skip
+    sets = {
+        "Actor (real, 7,600 nodes)": (actor.x.to(device), actor.edge_index.to(device), 5),
+        f"synthetic arxiv-sized ({args.synthetic_nodes:,} nodes)": synthetic(
+            args.synthetic_nodes, device
+        ),
+    }
     rows = []
     for label, (x, ei, classes) in sets.items():
         ms = {m: latency_ms(m, x, ei, classes, args.repeats) for m in MODELS}
         for m in MODELS:
-            rows.append({"node set": label, "nodes": x.shape[0], "edges": ei.shape[1],
-                         "model": m, "ms": round(ms[m], 2),
-                         "x MLP": round(ms[m] / ms["MLP"], 1)})  # fmt: skip
+            rows.append(
+                {
+                    "node set": label,
+                    "nodes": x.shape[0],
+                    "edges": ei.shape[1],
+                    "model": m,
+                    "ms": round(ms[m], 2),
+                    "x MLP": round(ms[m] / ms["MLP"], 1),
+                }
+            )
             print(f"{label:40s} {m:10s} {ms[m]:9.2f} ms  {ms[m] / ms['MLP']:6.1f}× MLP")
-    write_report(args.out, provenance(device) | {
-        "what": "full-graph inference latency, GNN teachers vs the MLP student (median)",
-        "repeats": args.repeats, "rows": rows})  # fmt: skip
+    write_report(
+        args.out,
+        provenance(device)
+        | {
+            "what": "full-graph inference latency, GNN teachers vs the MLP student (median)",
+            "repeats": args.repeats,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

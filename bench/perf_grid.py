@@ -41,17 +41,40 @@ def main() -> None:
             env = {**os.environ, "KDBENCH_RUNS": runs}
             env.pop("MLFLOW_TRACKING_URI", None)
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "benchmark.cli", "run", args.sweep,
-                            "--workers", str(n), "--device", "cpu"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmark.cli",
+                    "run",
+                    args.sweep,
+                    "--workers",
+                    str(n),
+                    "--device",
+                    "cpu",
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             wall = time.perf_counter() - t
         per_min = trainings / wall * 60
-        results.append({"workers": n, "wall_seconds": round(wall, 1), "trainings": trainings,
-                        "trainings_per_minute": round(per_min, 1)})  # fmt: skip
-        print(f"{n} worker(s): {wall:6.1f} s for {trainings} trainings = {per_min:.1f}/min",
-              flush=True)  # fmt: skip
-    write_report(Path(args.out), provenance() | {"sweep": args.sweep, "cells": len(cells),
-                                                 "results": results})  # fmt: skip
+        results.append(
+            {
+                "workers": n,
+                "wall_seconds": round(wall, 1),
+                "trainings": trainings,
+                "trainings_per_minute": round(per_min, 1),
+            }
+        )
+        print(
+            f"{n} worker(s): {wall:6.1f} s for {trainings} trainings = {per_min:.1f}/min",
+            flush=True,
+        )
+    write_report(
+        Path(args.out),
+        provenance() | {"sweep": args.sweep, "cells": len(cells), "results": results},
+    )
 
 
 if __name__ == "__main__":

@@ -53,26 +53,60 @@ def main() -> None:
     args = ap.parse_args()
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     py = sys.executable
-    common = ["--dataset", "MUTAG", "--nhid", "64", "--nlayers", "2", "--seed", "1",
-              "--backbone", OFFICIAL_BACKBONE[args.backbone]]  # fmt: skip
+    common = [
+        "--dataset",
+        "MUTAG",
+        "--nhid",
+        "64",
+        "--nlayers",
+        "2",
+        "--seed",
+        "1",
+        "--backbone",
+        OFFICIAL_BACKBONE[args.backbone],
+    ]
     with tempfile.TemporaryDirectory() as runs, paused(args.pause):
         load = os.getloadavg()[0]
-        official_t = timed([py, "main.py", "--train_mode", "T", "--lr", "0.01", *common],
-                           args.official, env)  # fmt: skip
-        official_s = timed([py, "main.py", "--train_mode", "S", "--lr", "0.001", "--runs", "10",
-                            *common], args.official, env)  # fmt: skip
-        ours = timed([py, "-m", "benchmark.cli", "fit", "--method", "lad_gnn", "--dataset",
-                      "MUTAG", "--backbone", args.backbone, "--seeds", "0-9", "--device", "cpu",
-                      "--no-track"], REPO, dict(env, KDBENCH_RUNS=runs))  # fmt: skip
+        official_t = timed(
+            [py, "main.py", "--train_mode", "T", "--lr", "0.01", *common], args.official, env
+        )
+        official_s = timed(
+            [py, "main.py", "--train_mode", "S", "--lr", "0.001", "--runs", "10", *common],
+            args.official,
+            env,
+        )
+        ours = timed(
+            [
+                py,
+                "-m",
+                "benchmark.cli",
+                "fit",
+                "--method",
+                "lad_gnn",
+                "--dataset",
+                "MUTAG",
+                "--backbone",
+                args.backbone,
+                "--seeds",
+                "0-9",
+                "--device",
+                "cpu",
+                "--no-track",
+            ],
+            REPO,
+            dict(env, KDBENCH_RUNS=runs),
+        )
     result = provenance() | {
         "what": "LAD-GNN on MUTAG: 10-fold teacher + student, wall seconds end to end",
         "backbone": args.backbone,
-        "official_teacher_s": official_t, "official_student_10_runs_s": official_s,
+        "official_teacher_s": official_t,
+        "official_student_10_runs_s": official_s,
         "official_total_s": round(official_t + official_s, 1),
         "ours_10_teachers_and_students_s": ours,
         "ratio_ours_over_official": round(ours / (official_t + official_s), 2),
-        "loadavg_1min_before": round(load, 2), "paused_pids": args.pause,
-    }  # fmt: skip
+        "loadavg_1min_before": round(load, 2),
+        "paused_pids": args.pause,
+    }
     write_report(args.out, result, echo=True)
 
 

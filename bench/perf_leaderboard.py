@@ -59,7 +59,8 @@ def cells(n_runs: int) -> list[dict]:
     """The synthetic grid: per sweep, every dataset × (vanilla on each backbone + each student
     method on each backbone with each teacher), enough sweeps for ``n_runs`` final runs."""
     per_sweep = [(m, b, t) for b in BACKBONES for m, t in [("vanilla", "")]] + [
-        (m, b, t) for m in STUDENT_METHODS for b in BACKBONES for t in TEACHERS]
+        (m, b, t) for m in STUDENT_METHODS for b in BACKBONES for t in TEACHERS
+    ]
     ds = datasets()
     n_sweeps = max(1, round(n_runs / (len(SEEDS) * len(per_sweep) * len(ds))))
     out = []
@@ -68,9 +69,17 @@ def cells(n_runs: int) -> list[dict]:
         for dataset, metric in ds:
             for method, backbone, teacher in per_sweep:
                 key = f"{sweep}/{method}/{dataset}/{backbone}" + (teacher and f"/teacher={teacher}")
-                out.append({"cell": key, "sweep": sweep, "method": method,
-                            "dataset": dataset, "backbone": backbone, "teacher": teacher,
-                            "metric": metric})  # fmt: skip
+                out.append(
+                    {
+                        "cell": key,
+                        "sweep": sweep,
+                        "method": method,
+                        "dataset": dataset,
+                        "backbone": backbone,
+                        "teacher": teacher,
+                        "metric": metric,
+                    }
+                )
     return out
 
 
@@ -81,15 +90,27 @@ def seed_store(path: Path, n_runs: int) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(f"sqlite:///{path}")  # creates MLflow's schema
     grid = cells(n_runs)
-    exps = {s: client.create_experiment(s, tags={"synthetic": "true"})
-            for s in sorted({c["sweep"] for c in grid})}  # fmt: skip
+    exps = {
+        s: client.create_experiment(s, tags={"synthetic": "true"})
+        for s in sorted({c["sweep"] for c in grid})
+    }
     rng = np.random.default_rng(0)
     now = int(time.time() * 1000)
     runs, tags, metrics, params = [], [], [], []
-    common = {"stage": "final", "protocol": "", "git_sha": "0" * 40, "hardware": "synthetic",
-              "device": "cpu", "trials": "30", "budget": "30", "synthetic": "true",
-              "version.kdbench": "0.1.0", "version.torch": "2.13.0+cpu",
-              "version.torch_geometric": "2.8.1", "version.python": "3.11.7"}  # fmt: skip
+    common = {
+        "stage": "final",
+        "protocol": "",
+        "git_sha": "0" * 40,
+        "hardware": "synthetic",
+        "device": "cpu",
+        "trials": "30",
+        "budget": "30",
+        "synthetic": "true",
+        "version.kdbench": "0.1.0",
+        "version.torch": "2.13.0+cpu",
+        "version.torch_geometric": "2.8.1",
+        "version.python": "3.11.7",
+    }
     written = 0
     keys = ("cell", "sweep", "method", "dataset", "backbone", "teacher", "metric")
     for c in grid:
@@ -102,15 +123,26 @@ def seed_store(path: Path, n_runs: int) -> int:
         for seed in SEEDS:
             rid = uuid.uuid4().hex
             runs.append((rid, f"seed{seed}", exps[c["sweep"]]))
-            t = {**common, **{k: c[k] for k in keys},
-                 "seed": str(seed), "split": f"synthetic/{seed}", "config_hash": rid[:16],
-                 "mlflow.runName": f"seed{seed}", "mlflow.parentRunId": parent}  # fmt: skip
+            t = {
+                **common,
+                **{k: c[k] for k in keys},
+                "seed": str(seed),
+                "split": f"synthetic/{seed}",
+                "config_hash": rid[:16],
+                "mlflow.runName": f"seed{seed}",
+                "mlflow.parentRunId": parent,
+            }
             tags += [(k, v, rid) for k, v in t.items()]
             test = float(np.clip(base + rng.normal(0, 0.02), 0, 1))
-            m = {"val": float(np.clip(test + rng.normal(0, 0.01), 0, 1)), "test": test,
-                 "best_epoch": float(rng.integers(1, 200)), "epochs_run": 200.0,
-                 "train_seconds": float(rng.uniform(1, 60)),
-                 "inference_ms": float(rng.uniform(0.1, 20)), "num_params": params_n}  # fmt: skip
+            m = {
+                "val": float(np.clip(test + rng.normal(0, 0.01), 0, 1)),
+                "test": test,
+                "best_epoch": float(rng.integers(1, 200)),
+                "epochs_run": 200.0,
+                "train_seconds": float(rng.uniform(1, 60)),
+                "inference_ms": float(rng.uniform(0.1, 20)),
+                "num_params": params_n,
+            }
             metrics += [(k, v, now, 0, 0, rid) for k, v in m.items()]
             written += 1
     db = sqlite3.connect(path)
@@ -119,12 +151,17 @@ def seed_store(path: Path, n_runs: int) -> int:
             "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
             "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
             "artifact_uri, experiment_id) VALUES (?, ?, 'UNKNOWN', '', '', 'synthetic', "
-            f"'FINISHED', {now}, {now}, '', 'active', '', ?)", runs)  # fmt: skip
+            f"'FINISHED', {now}, {now}, '', 'active', '', ?)",
+            runs,
+        )
         db.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
         db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", params)
         for table in ("metrics", "latest_metrics"):
-            db.executemany(f"INSERT INTO {table} (key, value, timestamp, step, is_nan, run_uuid) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", metrics)  # fmt: skip
+            db.executemany(
+                f"INSERT INTO {table} (key, value, timestamp, step, is_nan, run_uuid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                metrics,
+            )
     db.close()
     return written
 
@@ -134,8 +171,9 @@ def count_final(path: Path) -> int:
         return 0
     db = sqlite3.connect(path)
     try:
-        return db.execute("SELECT count(*) FROM tags WHERE key='stage' AND value='final'"
-                          ).fetchone()[0]  # fmt: skip
+        return db.execute(
+            "SELECT count(*) FROM tags WHERE key='stage' AND value='final'"
+        ).fetchone()[0]
     except sqlite3.Error:
         return 0
     finally:
@@ -164,8 +202,13 @@ def main() -> None:
     ap.add_argument("--store", type=Path, default=Path("/tmp/kdb_perf/mlflow.db"))
     ap.add_argument("--runs", type=int, default=100_000)
     ap.add_argument("--warm", type=int, default=5)
-    ap.add_argument("--pause", type=int, nargs="*", default=[],
-                    help="pids to SIGSTOP while timing (resumed afterwards)")
+    ap.add_argument(
+        "--pause",
+        type=int,
+        nargs="*",
+        default=[],
+        help="pids to SIGSTOP while timing (resumed afterwards)",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -199,8 +242,9 @@ def main() -> None:
     result = provenance() | {
         "what": "leaderboard render time with synthetic final runs in an MLflow SQLite store",
         "data": f"SYNTHETIC: {n_final} final runs ({len(table)} cells × {len(SEEDS)} seeds, "
-                "random scores), speed only",
-        "final_runs": n_final, "cells": len(table),
+        "random scores), speed only",
+        "final_runs": n_final,
+        "cells": len(table),
         "read_final_runs_s": round(read_s, 2),
         "aggregate_s_median": round(statistics.median(aggregate_s), 3),
         "page_cold_s": round(cold, 2),

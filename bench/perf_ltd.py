@@ -51,18 +51,43 @@ def _params(method: str, extra: dict[str, Any], backbone: str = "GCN") -> dict[s
 
 def _teacher(data: GraphData, split: Any, device: torch.device, epochs: int) -> FitResult:
     params = _params("vanilla", {"epochs": epochs})
-    ctx = FitContext(data, split, "GCN", params, 0, device, evaluator_for(data.card),
-                     evaluate_test=False, export_outputs=True)  # fmt: skip
+    ctx = FitContext(
+        data,
+        split,
+        "GCN",
+        params,
+        0,
+        device,
+        evaluator_for(data.card),
+        evaluate_test=False,
+        export_outputs=True,
+    )
     return METHODS.get("vanilla")().fit(ctx)
 
 
-def _fit_seconds(method: str, data: GraphData, split: Any, teacher: FitResult,
-                 device: torch.device, epochs: int, backbone: str = "GCN",
-                 extra: dict[str, Any] | None = None) -> float:  # fmt: skip
+def _fit_seconds(
+    method: str,
+    data: GraphData,
+    split: Any,
+    teacher: FitResult,
+    device: torch.device,
+    epochs: int,
+    backbone: str = "GCN",
+    extra: dict[str, Any] | None = None,
+) -> float:
     """Seconds per epoch of one training of ``method`` on ``backbone`` (early stopping off)."""
     params = _params(method, {"epochs": epochs, **(extra or {})}, backbone)
-    ctx = FitContext(data, split, backbone, params, 0, device, evaluator_for(data.card),
-                     artifacts={"teacher": teacher}, evaluate_test=False)  # fmt: skip
+    ctx = FitContext(
+        data,
+        split,
+        backbone,
+        params,
+        0,
+        device,
+        evaluator_for(data.card),
+        artifacts={"teacher": teacher},
+        evaluate_test=False,
+    )
     result = METHODS.get(method)().fit(ctx)
     assert result.epochs_run == epochs, result.epochs_run
     return result.train_seconds / epochs
@@ -75,10 +100,10 @@ def cora(device: torch.device, epochs: int, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in METHODS_TIMED:
         _fit_seconds(m, data, split, teacher, device, 3)  # warm-up
-        out[m] = statistics.median(_fit_seconds(m, data, split, teacher, device, epochs)
-                                   for _ in range(repeats))  # fmt: skip
-    return {"seconds_per_epoch": out,
-            "ratio_to_vanilla": {m: out[m] / out["vanilla"] for m in out}}  # fmt: skip
+        out[m] = statistics.median(
+            _fit_seconds(m, data, split, teacher, device, epochs) for _ in range(repeats)
+        )
+    return {"seconds_per_epoch": out, "ratio_to_vanilla": {m: out[m] / out["vanilla"] for m in out}}
 
 
 def synthetic(nodes: int, edges: int, feats: int = 128, classes: int = 40) -> GraphData:
@@ -88,11 +113,18 @@ def synthetic(nodes: int, edges: int, feats: int = 128, classes: int = 40) -> Gr
     ei = to_undirected(torch.randint(0, nodes, (2, edges), generator=g), num_nodes=nodes)
     y = torch.randint(0, classes, (nodes,), generator=g)
     x = torch.randn(nodes, feats, generator=g)
-    card = SimpleNamespace(name="synthetic-arxiv", task="node", target="multiclass",
-                           metric="accuracy", ogb_name=None, protocol="ltd",
-                           protocol_args={})  # fmt: skip
-    return GraphData(card=card, y=y, num_features=feats, num_outputs=classes,
-                     data=Data(x=x, edge_index=ei, y=y))  # fmt: skip
+    card = SimpleNamespace(
+        name="synthetic-arxiv",
+        task="node",
+        target="multiclass",
+        metric="accuracy",
+        ogb_name=None,
+        protocol="ltd",
+        protocol_args={},
+    )
+    return GraphData(
+        card=card, y=y, num_features=feats, num_outputs=classes, data=Data(x=x, edge_index=ei, y=y)
+    )
 
 
 def one_arxiv_epoch(method: str, device: torch.device, nodes: int, edges: int) -> dict[str, Any]:
@@ -103,8 +135,12 @@ def one_arxiv_epoch(method: str, device: torch.device, nodes: int, edges: int) -
     logits = torch.randn(nodes, data.num_outputs, generator=torch.Generator().manual_seed(1))
     teacher = FitResult(0.0, None, 0, 0, 0.0, 0, outputs={"logits": logits})
     cost = timed_peak(lambda: _fit_seconds(method, data, split, teacher, device, 1), device)
-    return {"method": method, "nodes": nodes, "directed_edges": int(data.data.edge_index.shape[1]),
-            **cost}  # fmt: skip
+    return {
+        "method": method,
+        "nodes": nodes,
+        "directed_edges": int(data.data.edge_index.shape[1]),
+        **cost,
+    }
 
 
 def main() -> None:
@@ -117,20 +153,33 @@ def main() -> None:
     ap.add_argument("--one-epoch", default=None, help=argparse.SUPPRESS)  # subprocess mode
     args, device = perf_args(ap, "docs/results/perf_ltd.json")
     if args.one_epoch:
-        print(json.dumps(one_arxiv_epoch(args.one_epoch, device, args.arxiv_nodes,
-                                         args.arxiv_edges)))  # fmt: skip
+        print(
+            json.dumps(one_arxiv_epoch(args.one_epoch, device, args.arxiv_nodes, args.arxiv_edges))
+        )
         return
     result: dict[str, Any] = provenance(device) | {
-        "epochs": args.epochs, "repeats": args.repeats,
+        "epochs": args.epochs,
+        "repeats": args.repeats,
         "cora_cpf_gcn": cora(device, args.epochs, args.repeats),
-    }  # fmt: skip
+    }
     print(json.dumps(result["cora_cpf_gcn"], indent=1), flush=True)
     if not args.skip_arxiv:
         result["arxiv_sized_gcn_one_epoch"] = []
         for m in ("vanilla", "ltd"):
-            cmd = [sys.executable, __file__, "--one-epoch", m, "--device", args.device,
-                   "--threads", str(args.threads), "--arxiv-nodes", str(args.arxiv_nodes),
-                   "--arxiv-edges", str(args.arxiv_edges)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one-epoch",
+                m,
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                "--arxiv-nodes",
+                str(args.arxiv_nodes),
+                "--arxiv-edges",
+                str(args.arxiv_edges),
+            ]
             line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             row = json.loads(line.strip().splitlines()[-1])
             print(row, flush=True)

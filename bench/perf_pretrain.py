@@ -49,8 +49,12 @@ def featurisation(n: int) -> dict[str, float]:
     t = time.perf_counter()
     _, skipped = featurize_all(smiles, "hu")
     seconds = time.perf_counter() - t
-    return {"molecules": n, "skipped": len(skipped), "seconds": seconds,
-            "molecules_per_second": n / seconds}  # fmt: skip
+    return {
+        "molecules": n,
+        "skipped": len(skipped),
+        "seconds": seconds,
+        "molecules_per_second": n / seconds,
+    }
 
 
 def pretraining(graphs: GraphData, device: torch.device, batches: int) -> dict[str, dict]:
@@ -91,10 +95,12 @@ def finetuning(device: torch.device) -> dict[str, float]:
     method = METHODS.get("vanilla")()
     res = {}
     for epochs in (1, 3):
-        params = resolve_params(method, BACKBONES.get("GIN"), "graph",
-                                {"preset": "hu2020", "epochs": epochs})  # fmt: skip
-        ctx = FitContext(data, split, "GIN", params, 0, device, evaluator_for(data.card),
-                         evaluate_test=False)  # fmt: skip
+        params = resolve_params(
+            method, BACKBONES.get("GIN"), "graph", {"preset": "hu2020", "epochs": epochs}
+        )
+        ctx = FitContext(
+            data, split, "GIN", params, 0, device, evaluator_for(data.card), evaluate_test=False
+        )
         res[epochs] = method.fit(ctx).train_seconds / epochs
     return {"bbbp_seconds_per_epoch": res[3], "train_graphs": int(split.train.numel())}
 
@@ -109,16 +115,24 @@ def main() -> None:
     with paused(pids):
         feat = featurisation(args.molecules)
         corpus = load_dataset("ZINC_MOSES")
-        sample = GraphData(card=corpus.card, y=corpus.y[:10_000], num_features=corpus.num_features,
-                           num_outputs=0, graphs=corpus.graphs[:10_000],
-                           categorical=corpus.categorical, edge_categorical=corpus.edge_categorical,
-                           featurization=corpus.featurization)  # fmt: skip
+        sample = GraphData(
+            card=corpus.card,
+            y=corpus.y[:10_000],
+            num_features=corpus.num_features,
+            num_outputs=0,
+            graphs=corpus.graphs[:10_000],
+            categorical=corpus.categorical,
+            edge_categorical=corpus.edge_categorical,
+            featurization=corpus.featurization,
+        )
         pre = pretraining(sample, device, args.batches)
         fine = finetuning(device)
     report = provenance(device) | {
         "paused_background_pids": pids,
-        "featurisation_hu": feat, "pretraining_batch256": pre, "finetuning": fine,
-    }  # fmt: skip
+        "featurisation_hu": feat,
+        "pretraining_batch256": pre,
+        "finetuning": fine,
+    }
     write_report(args.out, report, echo=True)
 
 

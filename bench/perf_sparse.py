@@ -63,13 +63,21 @@ def measure(dataset: str, device: torch.device, epochs: int, repeats: int) -> li
         for _ in range(repeats):
             for mode in ("off", "auto"):
                 sparse_input_mode(mode)
-                times[mode].append(_fit_seconds(method, data, split, teacher, device, epochs,
-                                                backbone, extra))  # fmt: skip
+                times[mode].append(
+                    _fit_seconds(method, data, split, teacher, device, epochs, backbone, extra)
+                )
         sparse_input_mode("auto")
         dense, sparse = statistics.median(times["off"]), statistics.median(times["auto"])
-        row = {"dataset": dataset, "method": method, "backbone": backbone, "extra": extra,
-               "dense_s_per_epoch": dense, "sparse_s_per_epoch": sparse,
-               "speedup": dense / sparse, "runs": times}  # fmt: skip
+        row = {
+            "dataset": dataset,
+            "method": method,
+            "backbone": backbone,
+            "extra": extra,
+            "dense_s_per_epoch": dense,
+            "sparse_s_per_epoch": sparse,
+            "speedup": dense / sparse,
+            "runs": times,
+        }
         print(json.dumps({k: v for k, v in row.items() if k != "runs"}), flush=True)
         rows.append(row)
     return rows
@@ -83,10 +91,11 @@ def main() -> None:
     args, device = perf_args(ap, "docs/results/perf_sparse.json")
     names = args.datasets.split(",")
     result: dict[str, Any] = provenance(device) | {
-        "epochs": args.epochs, "repeats": args.repeats,
+        "epochs": args.epochs,
+        "repeats": args.repeats,
         "feature_density": {d: density(load_dataset(d).data.x) for d in names},
         "rows": [r for d in names for r in measure(d, device, args.epochs, args.repeats)],
-    }  # fmt: skip
+    }
     write_report(args.out, result)
 
 

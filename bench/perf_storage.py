@@ -34,8 +34,9 @@ from benchmark.runner.storage import make_storage
 from benchmark.urls import mask
 
 
-def _worker(url: str, folder: str, study: str, seconds: float, start: Any, ready: Any,
-            out: Any) -> None:  # fmt: skip
+def _worker(
+    url: str, folder: str, study: str, seconds: float, start: Any, ready: Any, out: Any
+) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -63,8 +64,9 @@ def _fresh(kind: str, postgres: str | None, folder: Path) -> str | None:
 
     u = make_url(postgres)
     name = f"bench{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password,
-                            dbname="postgres")  # fmt: skip
+    conn = psycopg2.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, dbname="postgres"
+    )
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"create database {name}")
@@ -80,9 +82,10 @@ def measure(kind: str, workers: int, seconds: float, postgres: str | None) -> fl
     optuna.create_study(study_name="noop", storage=make_storage(url, folder))  # before fan-out
     ctx = mp.get_context("spawn")
     start, ready, out = ctx.Event(), ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=_worker,
-                         args=(url, str(folder), "noop", seconds, start, ready, out))
-             for _ in range(workers)]  # fmt: skip
+    procs = [
+        ctx.Process(target=_worker, args=(url, str(folder), "noop", seconds, start, ready, out))
+        for _ in range(workers)
+    ]
     for p in procs:
         p.start()
     for _ in procs:  # every worker has imported and opened the store
@@ -102,13 +105,22 @@ def grid_seconds(workers: int, storage: str | None) -> float:
     import subprocess
 
     runs = tempfile.mkdtemp(prefix="kdb-grid-")
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", "sweeps/smoke.yaml", "--workers",
-           str(workers), "--device", "cpu", "--no-track"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        "sweeps/smoke.yaml",
+        "--workers",
+        str(workers),
+        "--device",
+        "cpu",
+        "--no-track",
+    ]
     if storage:
         cmd += ["--storage", storage]
     t = time.time()
-    subprocess.run(cmd, check=True, env={**os.environ, "KDBENCH_RUNS": runs},
-                   capture_output=True)  # fmt: skip
+    subprocess.run(cmd, check=True, env={**os.environ, "KDBENCH_RUNS": runs}, capture_output=True)
     return time.time() - t
 
 
@@ -118,8 +130,11 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2,4,8")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--pause", default="", help="comma-separated PIDs to SIGSTOP while timing")
-    ap.add_argument("--grid-workers", default="1,2",
-                    help="also time the smoke grid with these worker counts ('' = skip)")
+    ap.add_argument(
+        "--grid-workers",
+        default="1,2",
+        help="also time the smoke grid with these worker counts ('' = skip)",
+    )
     ap.add_argument("--out", default="docs/results/perf_storage.json")
     args = ap.parse_args()
     kinds = ["journal", "sqlite"] + (["postgresql"] if args.postgres else [])
@@ -139,9 +154,11 @@ def main() -> None:
     command = " ".join(["python", *map(mask, sys.argv)])
     report = provenance(command=command) | {
         "seconds_per_point": args.seconds,
-        "paused_background_pids": pids, "postgres": mask(args.postgres or ""),
-        "trials_per_second": table, "smoke_grid_seconds_by_workers": grid,
-    }  # fmt: skip
+        "paused_background_pids": pids,
+        "postgres": mask(args.postgres or ""),
+        "trials_per_second": table,
+        "smoke_grid_seconds_by_workers": grid,
+    }
     write_report(Path(args.out), report, echo=True)
 
 

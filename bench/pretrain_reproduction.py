@@ -45,9 +45,11 @@ def _key(r: dict) -> tuple[str, str]:
 
 def table(out: Path) -> str:
     by = rows_by_key(out, _key)
-    lines = ["| dataset | epochs | seeds | from scratch | attribute masking | context prediction "
-             "| attrmask − scratch, paired | contextpred − scratch, paired |",
-             "|" + " --- |" * 8]  # fmt: skip
+    lines = [
+        "| dataset | epochs | seeds | from scratch | attribute masking | context prediction "
+        "| attrmask − scratch, paired | contextpred − scratch, paired |",
+        "|" + " --- |" * 8,
+    ]
     for ds in DATASETS:
         rows = [by.get((ds, m)) for m in METHODS]
         if not any(rows):
@@ -55,8 +57,13 @@ def table(out: Path) -> str:
         some = next(r for r in rows if r)
         scratch = rows[0]
         tests = [paired(r, scratch) for r in rows[1:]]
-        lines.append(f"| {ds} | {some['params']['epochs']} | {len(some['seeds'])} | "
-                     + " | ".join(cell(r) for r in rows) + " | " + " | ".join(tests) + " |")
+        lines.append(
+            f"| {ds} | {some['params']['epochs']} | {len(some['seeds'])} | "
+            + " | ".join(cell(r) for r in rows)
+            + " | "
+            + " | ".join(tests)
+            + " |"
+        )
     return "\n".join(lines) + "\n\n" + encoders_table(ENCODERS)
 
 
@@ -66,13 +73,18 @@ def encoders_table(path: Path) -> str:
     if not path.exists():
         return ""
     rec = json.loads(path.read_text())
-    lines = ["| encoder | molecules | epochs | loss, first → last epoch | training | "
-             "molecules/s | hardware, threads, date |", "|" + " --- |" * 7]  # fmt: skip
+    lines = [
+        "| encoder | molecules | epochs | loss, first → last epoch | training | "
+        "molecules/s | hardware, threads, date |",
+        "|" + " --- |" * 7,
+    ]
     for name, r in rec.items():
-        lines.append(f"| {name} | {r['molecules']:,} | {r['epochs']} | {r['losses'][0]:.3f} → "
-                     f"{r['losses'][-1]:.3f} | {r['train_seconds'] / 60:.0f} min | "
-                     f"{r['molecules_per_second']:.0f} | {r['hardware']}, {r['threads']}, "
-                     f"{r['date']} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['molecules']:,} | {r['epochs']} | {r['losses'][0]:.3f} → "
+            f"{r['losses'][-1]:.3f} | {r['train_seconds'] / 60:.0f} min | "
+            f"{r['molecules_per_second']:.0f} | {r['hardware']}, {r['threads']}, "
+            f"{r['date']} |"
+        )
     return "\n".join(lines)
 
 
@@ -94,16 +106,23 @@ def pretrain_encoders(extra: dict, out: Path) -> None:
         art = ensure_encoder(config, cache, device, progress=True)
         epochs = len(art["losses"])
         record[strategy] = {
-            "molecules": art["molecules"], "epochs": epochs, "losses": art["losses"],
+            "molecules": art["molecules"],
+            "epochs": epochs,
+            "losses": art["losses"],
             "train_seconds": round(art["seconds"], 1),
             "molecules_per_second": round(art["molecules"] * epochs / art["seconds"], 1),
-            "config": art["config"], "hardware": hardware(device),
-            "threads": torch.get_num_threads(), "date": datetime.date.today().isoformat(),
-            "git_sha": git_sha(), "command": "python bench/pretrain_reproduction.py "
-                                             "--pretrain-only",
-        }  # fmt: skip
-        print(f"{strategy}: {art['molecules']} molecules × {epochs} epochs, losses "
-              f"{[round(x, 3) for x in art['losses']]}, {art['seconds']:.0f} s", flush=True)
+            "config": art["config"],
+            "hardware": hardware(device),
+            "threads": torch.get_num_threads(),
+            "date": datetime.date.today().isoformat(),
+            "git_sha": git_sha(),
+            "command": "python bench/pretrain_reproduction.py --pretrain-only",
+        }
+        print(
+            f"{strategy}: {art['molecules']} molecules × {epochs} epochs, losses "
+            f"{[round(x, 3) for x in art['losses']]}, {art['seconds']:.0f} s",
+            flush=True,
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
@@ -124,8 +143,11 @@ def main() -> None:
         pretrain_encoders(extra, ENCODERS)
         return
     common = {"preset": "hu2020", "epochs": args.epochs, **extra}
-    jobs = [Job((ds, m), ds, m, "GIN", dict(common)) for ds in args.datasets.split(",")
-            for m in args.methods.split(",")]  # fmt: skip
+    jobs = [
+        Job((ds, m), ds, m, "GIN", dict(common))
+        for ds in args.datasets.split(",")
+        for m in args.methods.split(",")
+    ]
     run_jobs(args.out, jobs, _key, parse_seeds(args.seeds), "python bench/pretrain_reproduction.py")
 
 

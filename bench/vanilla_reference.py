@@ -35,14 +35,14 @@ def done(out: Path) -> set[tuple[str, str]]:
 def table(out: Path) -> str:
     by = {(r["dataset"], r["backbone"]): r for r in load_rows(out)}
     datasets = [d for d in DATASETS if any(k[0] == d for k in by)]
-    lines = ["| backbone | " + " | ".join(datasets) + " |",
-             "| --- |" + " --- |" * len(datasets)]  # fmt: skip
+    lines = ["| backbone | " + " | ".join(datasets) + " |", "| --- |" + " --- |" * len(datasets)]
     for b in BACKBONES:
         cells = []
         for d in datasets:
             r = by.get((d, b))
-            cells.append("–" if r is None else
-                         f"{100 * r['test_mean']:.1f} ± {100 * r['test_std']:.1f}")  # fmt: skip
+            cells.append(
+                "–" if r is None else f"{100 * r['test_mean']:.1f} ± {100 * r['test_std']:.1f}"
+            )
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -67,9 +67,11 @@ def main() -> None:
             t0 = time.perf_counter()
             summary = fit_seeds("vanilla", data, bb, parse_seeds(args.seeds), device)
             row = append_row(out, summary, t0, device, "python bench/vanilla_reference.py")
-            print(f"{ds:12s} {bb:10s} test {100 * summary.test_mean_std[0]:.2f} ± "
-                  f"{100 * (summary.test_mean_std[1] or 0):.2f}  ({row['wall_seconds']} s)",
-                  flush=True)  # fmt: skip
+            print(
+                f"{ds:12s} {bb:10s} test {100 * summary.test_mean_std[0]:.2f} ± "
+                f"{100 * (summary.test_mean_std[1] or 0):.2f}  ({row['wall_seconds']} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -54,15 +54,27 @@ class ArtifactCache:
                     os.replace(tmp, path)
                     self.built += 1
                     with (self.root / "index.jsonl").open("a") as f:
-                        f.write(json.dumps({"hash": path.stem, "key": key, "pid": os.getpid(),
-                                            "host": socket.gethostname(),
-                                            "time": time.time()}, default=str) + "\n")  # fmt: skip
+                        f.write(
+                            json.dumps(
+                                {
+                                    "hash": path.stem,
+                                    "key": key,
+                                    "pid": os.getpid(),
+                                    "host": socket.gethostname(),
+                                    "time": time.time(),
+                                },
+                                default=str,
+                            )
+                            + "\n"
+                        )
                     return value
                 finally:
                     lock.unlink(missing_ok=True)
             if time.monotonic() > deadline:
-                raise KdbenchError(f"waited too long for artefact {path} (lock {lock}); "
-                                   "delete the lock if its process is gone")  # fmt: skip
+                raise KdbenchError(
+                    f"waited too long for artefact {path} (lock {lock}); "
+                    "delete the lock if its process is gone"
+                )
             time.sleep(0.5)
 
     def builds(self) -> list[dict[str, Any]]:
@@ -91,10 +103,17 @@ class ArtifactCache:
 
 
 def resolve_dependencies(
-    cache: ArtifactCache, method: Any, data: Any, split: Any, seed: int, backbone: str,
-    teacher: str | None, device: Any, params_for: Callable[[Any], dict[str, Any]],
+    cache: ArtifactCache,
+    method: Any,
+    data: Any,
+    split: Any,
+    seed: int,
+    backbone: str,
+    teacher: str | None,
+    device: Any,
+    params_for: Callable[[Any], dict[str, Any]],
     params: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Train (once, through ``cache``) every dependency of ``method`` for this split and seed.
 
     ``params_for(dep)`` gives a :class:`~benchmark.method.Dependency`'s hyper-parameters when it
@@ -112,20 +131,37 @@ def resolve_dependencies(
         if dep.build is not None:  # not a run on this cell's data (a pre-trained encoder)
             out[dep.name] = dep.build(cache, device)
             continue
-        dep_params = dep.params if dep.params is not None else {
-            **params_for(dep), **(dep.overrides or {})}  # fmt: skip
+        dep_params = (
+            dep.params if dep.params is not None else {**params_for(dep), **(dep.overrides or {})}
+        )
         dep_method = METHODS.get(dep.method)()
-        key = {"dataset": data.name, "split": split.name, "seed": seed, "method": dep.method,
-               "backbone": dep.backbone, "params": dep_params}  # fmt: skip
+        key = {
+            "dataset": data.name,
+            "split": split.name,
+            "seed": seed,
+            "method": dep.method,
+            "backbone": dep.backbone,
+            "params": dep_params,
+        }
         if dep_method.revision:
             key["revision"] = dep_method.revision
 
         def build(dep_method: Any = dep_method, dep: Any = dep, params: Any = dep_params) -> Any:
-            inner = resolve_dependencies(cache, dep_method, data, split, seed, dep.backbone,
-                                         None, device, params_for, params)  # fmt: skip
-            ctx = FitContext(data, split, dep.backbone, params, seed, device,
-                             evaluator_for(data.card), artifacts=inner, evaluate_test=False,
-                             export_outputs=True)  # fmt: skip
+            inner = resolve_dependencies(
+                cache, dep_method, data, split, seed, dep.backbone, None, device, params_for, params
+            )
+            ctx = FitContext(
+                data,
+                split,
+                dep.backbone,
+                params,
+                seed,
+                device,
+                evaluator_for(data.card),
+                artifacts=inner,
+                evaluate_test=False,
+                export_outputs=True,
+            )
             result = dep_method.fit(ctx)
             result.val_pred = None
             return result

@@ -18,11 +18,23 @@ from benchmark.metrics import Evaluator
 
 #: training hyper-parameters every method has, per task (backbones and methods override).
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "node": {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 100,
-             "batch_size": 0, "ties": "first"},
-    "graph": {"lr": 0.01, "weight_decay": 0.0, "epochs": 100, "patience": 30,
-              "batch_size": 32, "ties": "first"},
-}  # fmt: skip
+    "node": {
+        "lr": 0.01,
+        "weight_decay": 5e-4,
+        "epochs": 200,
+        "patience": 100,
+        "batch_size": 0,
+        "ties": "first",
+    },
+    "graph": {
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "epochs": 100,
+        "patience": 30,
+        "batch_size": 32,
+        "ties": "first",
+    },
+}
 #: loop mechanics (no effect on results): validation every k epochs, host sync every k epochs,
 #: repetitions of the timed test inference.
 LOOP_DEFAULTS: dict[str, int] = {"eval_every": 1, "sync_every": 10, "latency_repeats": 5}

@@ -85,25 +85,42 @@ class FitSummary:
     def to_json(self) -> dict[str, Any]:
         (tm, ts), (vm, vs) = self.test_mean_std, self.val_mean_std
         return {
-            "method": self.method, "dataset": self.dataset, "backbone": self.backbone,
-            "teacher": self.teacher, "protocol": self.protocol, "metric": self.metric,
-            "params": self.params, "seeds": [s.seed for s in self.seeds], "val": self.vals,
-            "test": self.tests, "teacher_val": [s.teacher_val for s in self.seeds],
+            "method": self.method,
+            "dataset": self.dataset,
+            "backbone": self.backbone,
+            "teacher": self.teacher,
+            "protocol": self.protocol,
+            "metric": self.metric,
+            "params": self.params,
+            "seeds": [s.seed for s in self.seeds],
+            "val": self.vals,
+            "test": self.tests,
+            "teacher_val": [s.teacher_val for s in self.seeds],
             "best_epoch": [s.result.best_epoch for s in self.seeds],
             "train_seconds": [round(s.result.train_seconds, 3) for s in self.seeds],
             "inference_ms": [s.result.inference_ms for s in self.seeds],
             "num_params": self.seeds[0].result.num_params if self.seeds else None,
             "extra": [s.result.extra for s in self.seeds],
-            "test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs,
-        }  # fmt: skip
+            "test_mean": tm,
+            "test_std": ts,
+            "val_mean": vm,
+            "val_std": vs,
+        }
 
 
 def result_metrics(r: FitResult) -> dict[str, float | None]:
     """The metrics a seed's run logs: its scores, epochs, cost figures and extras."""
-    return {"val": r.val, "test": r.test, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
-            "train_seconds": r.train_seconds, "inference_ms": r.inference_ms,
-            "num_params": r.num_params, "teacher_params": r.teacher_params,
-            **{f"extra.{k}": v for k, v in r.extra.items()}}  # fmt: skip
+    return {
+        "val": r.val,
+        "test": r.test,
+        "best_epoch": r.best_epoch,
+        "epochs_run": r.epochs_run,
+        "train_seconds": r.train_seconds,
+        "inference_ms": r.inference_ms,
+        "num_params": r.num_params,
+        "teacher_params": r.teacher_params,
+        **{f"extra.{k}": v for k, v in r.extra.items()},
+    }
 
 
 def seed_tags(sr: SeedResult) -> dict[str, Any]:
@@ -155,8 +172,9 @@ class FitPlan:
 
     def dependencies(self) -> list[Dependency]:
         """What the method needs before ``fit`` (empty for a method without dependencies)."""
-        return list(self.method.dependencies(self.data.task, self.backbone, self.teacher,
-                                             self.params))  # fmt: skip
+        return list(
+            self.method.dependencies(self.data.task, self.backbone, self.teacher, self.params)
+        )
 
     def teacher_backbone(self) -> str | None:
         """The backbone of the dependency named ``teacher`` (``None``: the method has none)."""
@@ -169,13 +187,15 @@ class FitPlan:
         return default_dependency_params(self.data, self.params, dep)
 
 
-def default_dependency_params(data: GraphData, params: dict[str, Any],
-                              dep: Dependency) -> dict[str, Any]:  # fmt: skip
+def default_dependency_params(
+    data: GraphData, params: dict[str, Any], dep: Dependency
+) -> dict[str, Any]:
     """A dependency's defaults, with what it inherits from its student's parameters: the
     preset (a paper's teacher settings come with its student's)."""
     inherited = {"preset": params["preset"]} if params.get("preset") else {}
-    return resolve_params(METHODS.get(dep.method)(), BACKBONES.get(dep.backbone), data.task,
-                          inherited)  # fmt: skip
+    return resolve_params(
+        METHODS.get(dep.method)(), BACKBONES.get(dep.backbone), data.task, inherited
+    )
 
 
 def plan_fit(
@@ -229,17 +249,34 @@ def fit_seed(
     artifacts: dict[str, Any] = {}
     if plan.dependencies():
         artifacts = resolve_dependencies(
-            cache if cache is not None else default_cache(), plan.method, data, split, seed,
-            plan.backbone, plan.teacher, device, lambda dep: plan.params_of(dep, seed),
+            cache if cache is not None else default_cache(),
+            plan.method,
+            data,
+            split,
+            seed,
+            plan.backbone,
+            plan.teacher,
+            device,
+            lambda dep: plan.params_of(dep, seed),
             plan.params,
-        )  # fmt: skip
-    ctx = FitContext(data=data, split=split, backbone=plan.backbone, params=plan.params,
-                     seed=seed, device=device, evaluator=evaluator_for(data.card),
-                     artifacts=artifacts, evaluate_test=evaluate_test,
-                     export_outputs=export_outputs, report=report,
-                     on_epoch=on_epoch)  # fmt: skip
-    dependency_vals = {name: art.val for name, art in artifacts.items()
-                       if isinstance(art, FitResult)}  # fmt: skip
+        )
+    ctx = FitContext(
+        data=data,
+        split=split,
+        backbone=plan.backbone,
+        params=plan.params,
+        seed=seed,
+        device=device,
+        evaluator=evaluator_for(data.card),
+        artifacts=artifacts,
+        evaluate_test=evaluate_test,
+        export_outputs=export_outputs,
+        report=report,
+        on_epoch=on_epoch,
+    )
+    dependency_vals = {
+        name: art.val for name, art in artifacts.items() if isinstance(art, FitResult)
+    }
     return SeedResult(seed, split.name, plan.method.fit(ctx), dependency_vals)
 
 
@@ -253,9 +290,15 @@ def fit_plan(
     """Train ``plan`` once per seed with :func:`fit_seed` (no tuning; test evaluated once
     per seed). ``on_seed_start(seed)`` may return an ``(epoch, epochs)`` progress callback."""
     data = plan.data
-    summary = FitSummary(plan.method.name, data.name, plan.backbone, plan.protocol,
-                         data.card.metric, plan.params,
-                         teacher=plan.teacher_backbone())  # fmt: skip
+    summary = FitSummary(
+        plan.method.name,
+        data.name,
+        plan.backbone,
+        plan.protocol,
+        data.card.metric,
+        plan.params,
+        teacher=plan.teacher_backbone(),
+    )
     cache = default_cache() if plan.dependencies() else None
     for seed in seeds:
         progress = on_seed_start(seed) if on_seed_start else None

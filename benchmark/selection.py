@@ -70,12 +70,16 @@ def kind_warning(kind: str, protocol: str, tuning_seeds: Sequence[int] = ()) -> 
             what = traits(protocol).paper
         except Exception:
             what = "an official code's protocol"
-        return (f"Paper protocol `{protocol}`: {what}. Reproduced beside the honest protocol; "
-                "never ranked with honest rows.")  # fmt: skip
+        return (
+            f"Paper protocol `{protocol}`: {what}. Reproduced beside the honest protocol; "
+            "never ranked with honest rows."
+        )
     if kind == SHARED_TUNING:
         seeds = f"seeds {', '.join(map(str, tuning_seeds))}" if tuning_seeds else "the tuning seeds"
-        return (f"Shared tuning on `{protocol}`, whose seeds draw their own partitions: the "
-                f"hyper-parameters were chosen on the validation score of {seeds}, whose "
-                "training and validation items are test items of the other final seeds (leaks "
-                "across seeds). Never ranked with honest rows.")  # fmt: skip
+        return (
+            f"Shared tuning on `{protocol}`, whose seeds draw their own partitions: the "
+            f"hyper-parameters were chosen on the validation score of {seeds}, whose "
+            "training and validation items are test items of the other final seeds (leaks "
+            "across seeds). Never ranked with honest rows."
+        )
     return ""

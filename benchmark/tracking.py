@@ -41,7 +41,7 @@ def runs_root(tracking_uri: str) -> Path:
     """The runs folder of a store: the folder of an embedded SQLite store (where the runner
     keeps ``<sweep>/optuna.journal`` beside ``mlflow.db``), else :func:`runs_dir`."""
     if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///"):]).parent
+        return Path(tracking_uri[len("sqlite:///") :]).parent
     return runs_dir()
 
 
@@ -58,6 +58,7 @@ def tracking_uri() -> str:
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, in one line, if an HTTP tracking server does not answer ``/health``."""
     from benchmark.urls import mask
+
     if not uri.startswith(("http://", "https://")):
         return
     try:
@@ -80,10 +81,21 @@ def config_hash(config: dict[str, Any]) -> str:
 def git_sha() -> str:
     """The checkout's commit (``-dirty`` if it has uncommitted changes), or ``unknown``."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=5).stdout  # fmt: skip
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
         return sha + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -107,23 +119,39 @@ def versions() -> dict[str, str]:
 
     import benchmark
 
-    return {"kdbench": benchmark.__version__, "torch": torch.__version__,
-            "torch_geometric": torch_geometric.__version__,
-            "python": platform.python_version()}  # fmt: skip
+    return {
+        "kdbench": benchmark.__version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def provenance_tags(
-    method: str, dataset: str, backbone: str, teacher: str | None, protocol: str, metric: str,
-    *, config: dict[str, Any] | None = None, device: Any = None,
+    method: str,
+    dataset: str,
+    backbone: str,
+    teacher: str | None,
+    protocol: str,
+    metric: str,
+    *,
+    config: dict[str, Any] | None = None,
+    device: Any = None,
 ) -> dict[str, Any]:
     """The provenance tags of a run — what it is (method, dataset, backbone, teacher backbone
     or ``""``, concrete protocol, metric), the code (git SHA, package versions) and, when
     given, the hash of its ``config`` and the ``device`` with its hardware. ``kdbench fit`` and
     the runner both tag with this; the runner adds its cell's own tags on top."""
-    tags: dict[str, Any] = {"method": method, "dataset": dataset, "backbone": backbone,
-                            "teacher": teacher or "", "protocol": protocol, "metric": metric,
-                            "git_sha": git_sha(),
-                            **{f"version.{k}": v for k, v in versions().items()}}  # fmt: skip
+    tags: dict[str, Any] = {
+        "method": method,
+        "dataset": dataset,
+        "backbone": backbone,
+        "teacher": teacher or "",
+        "protocol": protocol,
+        "metric": metric,
+        "git_sha": git_sha(),
+        **{f"version.{k}": v for k, v in versions().items()},
+    }
     if config is not None:
         tags["config_hash"] = config_hash(config)
     if device is not None:
@@ -162,8 +190,9 @@ class Tracker:
             ) from None
         replayed = self.replay_spool()
         if replayed:
-            print(f"replayed {replayed} spooled run(s) into {experiment}", file=sys.stderr,
-                  flush=True)  # fmt: skip
+            print(
+                f"replayed {replayed} spooled run(s) into {experiment}", file=sys.stderr, flush=True
+            )
 
     def start(self, name: str, tags: dict[str, Any], parent: str | None = None) -> str:
         """Open a run (nested under ``parent`` if given); returns its id."""
@@ -173,10 +202,12 @@ class Tracker:
         return self.client.create_run(self.experiment_id, tags=tags).info.run_id
 
     def log(
-        self, run_id: str, params: dict[str, Any] | None = None,
+        self,
+        run_id: str,
+        params: dict[str, Any] | None = None,
         metrics: dict[str, float | None] | None = None,
         curves: dict[str, list[float]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Params, scalar metrics and per-step curves in as few ``log_batch`` calls as MLflow
         allows (1000 metrics per call)."""
         from mlflow.entities import Metric, Param
@@ -193,10 +224,15 @@ class Tracker:
         self.client.set_terminated(run_id, status)
 
     def record(
-        self, name: str, tags: dict[str, Any], parent: str | None = None,
-        params: dict[str, Any] | None = None, metrics: dict[str, float | None] | None = None,
-        curves: dict[str, list[float]] | None = None, status: str = "FINISHED",
-    ) -> str | None:  # fmt: skip
+        self,
+        name: str,
+        tags: dict[str, Any],
+        parent: str | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float | None] | None = None,
+        curves: dict[str, list[float]] | None = None,
+        status: str = "FINISHED",
+    ) -> str | None:
         """One whole run (open, log, close); returns its id, or ``None`` when the store could
         not be reached and the run went to the spool (see the module docstring)."""
         try:
@@ -208,14 +244,24 @@ class Tracker:
 
             path = spool_dir() / f"{uuid.uuid4().hex}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            record = {"experiment": self.experiment, "name": name, "tags": tags,
-                      "parent": parent, "params": params, "metrics": metrics,
-                      "curves": curves, "status": status}  # fmt: skip
+            record = {
+                "experiment": self.experiment,
+                "name": name,
+                "tags": tags,
+                "parent": parent,
+                "params": params,
+                "metrics": metrics,
+                "curves": curves,
+                "status": status,
+            }
             path.write_text(json.dumps(record, default=str))
             first = scrub(str(exc), self.uri).strip().splitlines()[0] if str(exc).strip() else ""
-            print(f"warning: MLflow store {mask(self.uri)} unreachable ({first[:200]}); run "
-                  f"'{name}' kept in {path} and replayed by the next kdbench run",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"warning: MLflow store {mask(self.uri)} unreachable ({first[:200]}); run "
+                f"'{name}' kept in {path} and replayed by the next kdbench run",
+                file=sys.stderr,
+                flush=True,
+            )
             return None
         if self._spooled():  # the store is back: log what waited for it
             self.replay_spool()
@@ -235,8 +281,12 @@ class Tracker:
             from benchmark.urls import mask, scrub
 
             first = (scrub(str(exc), self.uri).strip().splitlines() or [""])[0][:200]
-            print(f"warning: MLflow store {mask(self.uri)} unreachable ({first}); {what} not "
-                  "logged, the grid goes on", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"warning: MLflow store {mask(self.uri)} unreachable ({first}); {what} not "
+                "logged, the grid goes on",
+                file=sys.stderr,
+                flush=True,
+            )
             return None
 
     def replay_spool(self) -> int:
@@ -244,16 +294,18 @@ class Tracker:
         that fails again stays in the spool."""
         folder = spool_dir()
         done = 0
-        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if (
-            folder.is_dir()) else []  # fmt: skip
+        files = (
+            sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+            if (folder.is_dir())
+            else []
+        )
         for path in files:
             rec = json.loads(path.read_text())
             if rec.get("experiment") != self.experiment:
                 continue
             try:
                 run = self.start(rec["name"], rec["tags"], rec["parent"])
-                self.log(run, params=rec["params"], metrics=rec["metrics"],
-                         curves=rec["curves"])  # fmt: skip
+                self.log(run, params=rec["params"], metrics=rec["metrics"], curves=rec["curves"])
                 self.finish(run, rec["status"])
             except Exception:  # still unreachable: keep it for the next time
                 break

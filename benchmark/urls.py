@@ -60,19 +60,35 @@ def store_error(url: str, exc: BaseException, what: str = "Optuna storage") -> K
     except KdbenchError:
         where, db = "?", None
     low = text.lower()
-    if isinstance(exc, ModuleNotFoundError) or "no module named" in low or (
-            "can't load plugin" in low):  # fmt: skip
-        return KdbenchError(f"the database driver for {masked} is not installed: "
-                            "pip install 'kdbench[scale]' (psycopg2-binary)")  # fmt: skip
+    if (
+        isinstance(exc, ModuleNotFoundError)
+        or "no module named" in low
+        or ("can't load plugin" in low)
+    ):
+        return KdbenchError(
+            f"the database driver for {masked} is not installed: "
+            "pip install 'kdbench[scale]' (psycopg2-binary)"
+        )
     if "password authentication failed" in low or "no password supplied" in low:
-        return KdbenchError(f"wrong user or password for {masked}: fix the URL "
-                            "(or PGPASSWORD)")  # fmt: skip
+        return KdbenchError(f"wrong user or password for {masked}: fix the URL (or PGPASSWORD)")
     if "does not exist" in low and "database" in low:
-        return KdbenchError(f"database '{db}' does not exist on {where} ({masked}): create it "
-                            f"(createdb -h HOST -p PORT -U USER {db})")  # fmt: skip
-    if any(s in low for s in ("connection refused", "could not connect", "timeout expired",
-                              "could not translate host name", "name or service not known",
-                              "server closed the connection")):  # fmt: skip
-        return KdbenchError(f"cannot reach the database server at {where} ({masked}): start "
-                            "it, or check the host and port")  # fmt: skip
+        return KdbenchError(
+            f"database '{db}' does not exist on {where} ({masked}): create it "
+            f"(createdb -h HOST -p PORT -U USER {db})"
+        )
+    if any(
+        s in low
+        for s in (
+            "connection refused",
+            "could not connect",
+            "timeout expired",
+            "could not translate host name",
+            "name or service not known",
+            "server closed the connection",
+        )
+    ):
+        return KdbenchError(
+            f"cannot reach the database server at {where} ({masked}): start "
+            "it, or check the host and port"
+        )
     return KdbenchError(f"cannot open {what} {masked}: {first}")

@@ -65,8 +65,9 @@ def sidebar_filters(cells: pd.DataFrame) -> dict[str, list[str]]:
     chosen = {}
     for col in views.FILTERS:
         options = views.filter_options(cells, col)
-        chosen[col] = st.sidebar.multiselect(col, options, key=f"f_{col.replace(' ', '_')}",
-                                             format_func=lambda v: v or "(none)")  # fmt: skip
+        chosen[col] = st.sidebar.multiselect(
+            col, options, key=f"f_{col.replace(' ', '_')}", format_func=lambda v: v or "(none)"
+        )
     return chosen
 
 
@@ -97,38 +98,59 @@ def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
         f"{views.REIMPLEMENTED} = re-implemented from a partial description of the method (no "
         f"official code): see its docstring and reproduction doc. {views.EXTERNAL} = learns from "
         "external data (a pre-training corpus), as OGB's external-data flag. "
-        + kinds.legend() + "".join(f" {n}" for n in b.notes)
+        + kinds.legend()
+        + "".join(f" {n}" for n in b.notes)
     )
     left, right = st.columns(2)  # files built on click only; a download does not rerun
-    left.download_button("CSV", lambda: b.text.to_csv(index=False), f"kdbench-{family}.csv",
-                         "text/csv", key=f"csv_{family}", on_click="ignore")  # fmt: skip
-    right.download_button("LaTeX", lambda: views.latex(b), f"kdbench-{family}.tex",
-                          "text/x-tex", key=f"tex_{family}", on_click="ignore")  # fmt: skip
+    left.download_button(
+        "CSV",
+        lambda: b.text.to_csv(index=False),
+        f"kdbench-{family}.csv",
+        "text/csv",
+        key=f"csv_{family}",
+        on_click="ignore",
+    )
+    right.download_button(
+        "LaTeX",
+        lambda: views.latex(b),
+        f"kdbench-{family}.tex",
+        "text/x-tex",
+        key=f"tex_{family}",
+        on_click="ignore",
+    )
     plotted = cells
     if len(cells) > MAX_PLOT_CELLS:
         ds = st.selectbox("trade-off plots: dataset", b.datasets, key=f"plot_ds_{family}")
         plotted = cells[cells["dataset"] == ds]
     left, right = st.columns(2)
-    left.plotly_chart(plots.tradeoff(plotted, "inference_ms", "inference latency (ms)"),
-                      key=f"lat_{family}")  # fmt: skip
+    left.plotly_chart(
+        plots.tradeoff(plotted, "inference_ms", "inference latency (ms)"), key=f"lat_{family}"
+    )
     right.plotly_chart(plots.tradeoff(plotted, "num_params", "#params"), key=f"par_{family}")
 
 
 def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     st.header("Cell details")
     marks = dict(zip(cells["cell"], cells[kinds.KIND].map(kinds.mark)))
-    cell = st.selectbox("cell", sorted(cells["cell"]), key="cell",
-                        format_func=lambda c: f"{c} {marks.get(c, '')}".rstrip())  # fmt: skip
+    cell = st.selectbox(
+        "cell",
+        sorted(cells["cell"]),
+        key="cell",
+        format_func=lambda c: f"{c} {marks.get(c, '')}".rstrip(),
+    )
     row = cells[cells["cell"] == cell].iloc[0]
     warning = views.cell_warning(runs, row)
     if warning:
         st.warning(f"{kinds.mark(row[kinds.KIND])} {warning}")
-    st.caption(f"Protocol `{row['protocol']}` · kind {row[kinds.KIND]} · selection "
-               f"{row['selection'] or 'not recorded'}")  # fmt: skip
+    st.caption(
+        f"Protocol `{row['protocol']}` · kind {row[kinds.KIND]} · selection "
+        f"{row['selection'] or 'not recorded'}"
+    )
     s = views.scale(row["metric"])
     a, b, c = st.columns(3)
-    a.metric(f"test ({row['metric']})",
-             views.fmt_mean_std(row["test_mean"] * s, row["test_std"] * s))  # fmt: skip
+    a.metric(
+        f"test ({row['metric']})", views.fmt_mean_std(row["test_mean"] * s, row["test_std"] * s)
+    )
     b.metric("final seeds", int(row["seeds"]))
     c.metric("trials / budget", f"{row['trials']} / {row['budget']}")
     seeds = views.seed_table(runs, cell)
@@ -136,8 +158,12 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     links = [views.run_link(uri, e, r) for e, r in zip(seeds["experiment"], seeds["run id"])]
     if all(links):
         seeds = seeds.assign(**{"MLflow run": links})
-    st.dataframe(seeds.drop(columns="experiment"), hide_index=True, key="seeds",
-                 column_config={"MLflow run": st.column_config.LinkColumn(display_text="open")})
+    st.dataframe(
+        seeds.drop(columns="experiment"),
+        hide_index=True,
+        key="seeds",
+        column_config={"MLflow run": st.column_config.LinkColumn(display_text="open")},
+    )
     if not all(links):
         st.caption("MLflow runs: this store has no web UI of its own; serve it with")
         st.code(views.ui_command(uri), language="bash")
@@ -159,10 +185,14 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
             from optuna.visualization import plot_optimization_history
 
             if len(studies) > 1:
-                st.caption(f"{len(studies)} tuning studies, one per final seed (nested "
-                           "selection); each line is one seed's study.")  # fmt: skip
-            st.plotly_chart(plot_optimization_history(studies if len(studies) > 1
-                                                      else studies[0]), key="history")
+                st.caption(
+                    f"{len(studies)} tuning studies, one per final seed (nested "
+                    "selection); each line is one seed's study."
+                )
+            st.plotly_chart(
+                plot_optimization_history(studies if len(studies) > 1 else studies[0]),
+                key="history",
+            )
 
 
 def leaderboard(uri: str) -> None:
@@ -177,13 +207,17 @@ def leaderboard(uri: str) -> None:
         st.error(f"Cannot read the MLflow store at {mask(uri)} ({first}). Check --tracking-uri.")
         return
     if missing:
-        st.error(f"The final runs in {mask(uri)} lack the tags or metrics "
-                 f"{', '.join(missing)}, so no table can be built. Were they written by "
-                 "`kdbench run`?")  # fmt: skip
+        st.error(
+            f"The final runs in {mask(uri)} lack the tags or metrics "
+            f"{', '.join(missing)}, so no table can be built. Were they written by "
+            "`kdbench run`?"
+        )
         return
     if cells.empty:
-        st.info(f"No finished final runs in {mask(uri)} yet. Run a sweep (e.g. `kdbench run "
-                "sweeps/smoke.yaml`), then press Refresh.")  # fmt: skip
+        st.info(
+            f"No finished final runs in {mask(uri)} yet. Run a sweep (e.g. `kdbench run "
+            "sweeps/smoke.yaml`), then press Refresh."
+        )
         return
     if dropped:
         st.warning(f"{dropped} final runs lack a required tag or metric and are left out.")

@@ -24,14 +24,22 @@ MAX_CD_ROWS = 30  # beyond this the diagram's labels overlap: ask for a filter i
 
 # The cached functions below are keyed by ``key`` alone (Streamlit does not hash arguments
 # whose name starts with "_"): hashing 100k runs on every render cost a few tenths of a second.
-KEY_COLS = ["dataset", "method", "backbone", "teacher", "sweep", "protocol", kinds.KIND,
-            "metric", "test_mean"]  # fmt: skip
+KEY_COLS = [
+    "dataset",
+    "method",
+    "backbone",
+    "teacher",
+    "sweep",
+    "protocol",
+    kinds.KIND,
+    "metric",
+    "test_mean",
+]
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _friedman(key: Hashable, _cells: pd.DataFrame):
-    matrix, dropped_rows, dropped_datasets = stats.score_matrix(
-        _cells.reindex(columns=KEY_COLS))
+    matrix, dropped_rows, dropped_datasets = stats.score_matrix(_cells.reindex(columns=KEY_COLS))
     posthoc = matrix.shape[1] <= MAX_CD_ROWS
     return stats.friedman(matrix, posthoc=posthoc), dropped_rows, dropped_datasets
 
@@ -64,8 +72,11 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
             f"({res.n_rows} rows × {res.n_datasets} datasets; at α = 0.05: {verdict})."
         )
         if dropped_rows or dropped_datasets:
-            st.caption("Left out to get every row on every dataset: "
-                       + "; ".join(dropped_rows + dropped_datasets) + ".")  # fmt: skip
+            st.caption(
+                "Left out to get every row on every dataset: "
+                + "; ".join(dropped_rows + dropped_datasets)
+                + "."
+            )
         if res.n_rows <= MAX_CD_ROWS:
             import matplotlib.pyplot as plt
 
@@ -73,26 +84,37 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
             st.pyplot(fig, clear_figure=True)
             plt.close(fig)
         else:
-            st.info(f"{res.n_rows} rows: the critical-difference diagram is drawn for at most "
-                    f"{MAX_CD_ROWS}; filter methods or backbones to see it.")  # fmt: skip
+            st.info(
+                f"{res.n_rows} rows: the critical-difference diagram is drawn for at most "
+                f"{MAX_CD_ROWS}; filter methods or backbones to see it."
+            )
         ranks = res.ranks.rename("avg rank").rename_axis("row").reset_index()
         st.dataframe(ranks, hide_index=True, key="friedman_ranks")
 
     st.subheader("Paired Wilcoxon: each distilled row vs. its vanilla teacher")
     w = _wilcoxon(key, runs, cells)
     if w.empty:
-        st.info("No distilled row among the shown cells has its vanilla teacher (the `vanilla` "
-                "row of the teacher backbone, same dataset, sweep, protocol and protocol kind) "
-                "in the store.")  # fmt: skip
+        st.info(
+            "No distilled row among the shown cells has its vanilla teacher (the `vanilla` "
+            "row of the teacher backbone, same dataset, sweep, protocol and protocol kind) "
+            "in the store."
+        )
         return
     s = cells.drop_duplicates("dataset").set_index("dataset")["metric"].map(scale)
-    shown = w.assign(**{c: w[c] * w["dataset"].map(s) for c in
-                        ("student", "vanilla teacher", "mean diff")},
-                     method=kinds.marked(w["method"], w["protocol kind"]))  # fmt: skip
-    st.dataframe(shown, hide_index=True, key="wilcoxon",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
-                                ("student", "vanilla teacher", "mean diff")}
-                 | {"p": st.column_config.NumberColumn(format="%.4f")})  # fmt: skip
+    shown = w.assign(
+        **{c: w[c] * w["dataset"].map(s) for c in ("student", "vanilla teacher", "mean diff")},
+        method=kinds.marked(w["method"], w["protocol kind"]),
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="wilcoxon",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.2f")
+            for c in ("student", "vanilla teacher", "mean diff")
+        }
+        | {"p": st.column_config.NumberColumn(format="%.4f")},
+    )
     fewest = int(w["pairs"].min())
     st.caption(
         "Two-sided Wilcoxon signed-rank over the seeds both runs finished (pairs): exact, or "
@@ -125,26 +147,36 @@ def progress(uri: str) -> None:
     root = runs_root(uri)
     found = store.sweep_files(root, SWEEPS)
     st.sidebar.header("Grid progress")
-    path = st.sidebar.text_input("sweep file", value=str(found[0]) if found else "",
-                                 key="sweep_file",
-                                 help="the YAML given to `kdbench run`")  # fmt: skip
+    path = st.sidebar.text_input(
+        "sweep file",
+        value=str(found[0]) if found else "",
+        key="sweep_file",
+        help="the YAML given to `kdbench run`",
+    )
     storage = st.sidebar.text_input(
-        "Optuna storage", value="", key="storage", type="password",
+        "Optuna storage",
+        value="",
+        key="storage",
+        type="password",
         placeholder=f"journal:{root}/<sweep>/optuna.journal",
         help="as `kdbench run --storage`; empty = the journal beside the tracking store",
     )
     if not path.strip():
-        st.info(f"No sweep file under {SWEEPS} matches a grid started on this store (a "
-                f"`<sweep>/optuna.journal` in {root}); enter one in the sidebar.")  # fmt: skip
+        st.info(
+            f"No sweep file under {SWEEPS} matches a grid started on this store (a "
+            f"`<sweep>/optuna.journal` in {root}); enter one in the sidebar."
+        )
         return
     try:
         sweep = load_sweep(path.strip())
         if not storage.strip():
             journal = root / sweep.name / "optuna.journal"
             if not journal.exists():
-                st.info(f"Sweep {sweep.name} has not started on this store: no Optuna journal at "
-                        f"{journal}. Start it with `kdbench run {path.strip()}`, or give its "
-                        "storage in the sidebar.")  # fmt: skip
+                st.info(
+                    f"Sweep {sweep.name} has not started on this store: no Optuna journal at "
+                    f"{journal}. Start it with `kdbench run {path.strip()}`, or give its "
+                    "storage in the sidebar."
+                )
                 return
             storage = f"journal:{journal}"
         rows = _status(path.strip(), storage.strip())
@@ -154,8 +186,10 @@ def progress(uri: str) -> None:
     counts = status_counts(rows)
     from benchmark.urls import mask
 
-    st.caption(f"Sweep `{sweep.name}` ({path.strip()}), storage `{mask(storage.strip())}`; as "
-               f"`kdbench status {path.strip()}` reports it.")  # fmt: skip
+    st.caption(
+        f"Sweep `{sweep.name}` ({path.strip()}), storage `{mask(storage.strip())}`; as "
+        f"`kdbench status {path.strip()}` reports it."
+    )
     for col, state in zip(st.columns(len(STATES)), STATES):
         col.metric(state, f"{counts[state]} / {len(rows)}")
     st.progress(counts["done"] / max(1, len(rows)))

@@ -13,8 +13,9 @@ def row_label(cells: pd.DataFrame) -> pd.Series:
     """``method · backbone`` (``← teacher`` when distilled) for legends, with the mark of a
     marked protocol kind (``[paper]``)."""
     teacher = cells["teacher"].map(lambda t: f" ← {t}" if t else "")
-    return kinds.marked(cells["method"] + " · " + cells["backbone"] + teacher,
-                        kinds.kinds_of(cells))
+    return kinds.marked(
+        cells["method"] + " · " + cells["backbone"] + teacher, kinds.kinds_of(cells)
+    )
 
 
 def seed_spread(seeds: pd.DataFrame, metric: str, title: str):
@@ -22,8 +23,9 @@ def seed_spread(seeds: pd.DataFrame, metric: str, title: str):
     import plotly.express as px
 
     s = scale(metric)
-    long = seeds.melt(id_vars=["seed"], value_vars=["val", "test"], var_name="split",
-                      value_name="score")  # fmt: skip
+    long = seeds.melt(
+        id_vars=["seed"], value_vars=["val", "test"], var_name="split", value_name="score"
+    )
     long["score"] = long["score"] * s
     fig = px.box(long, x="split", y="score", points="all", hover_data=["seed"], title=title)
     fig.update_yaxes(title=f"{metric}{' ×100' if s != 1 else ''}")
@@ -43,30 +45,58 @@ def tradeoff(cells: pd.DataFrame, x: str, x_title: str):
     import plotly.express as px
     import plotly.graph_objects as go
 
-    c = cells.assign(score=cells["test_mean"] * cells["metric"].map(scale), row=row_label(cells),
-                     **{kinds.KIND: kinds.kinds_of(cells)})
+    c = cells.assign(
+        score=cells["test_mean"] * cells["metric"].map(scale),
+        row=row_label(cells),
+        **{kinds.KIND: kinds.kinds_of(cells)},
+    )
     if c["row"].nunique() * c["dataset"].nunique() <= MAX_TRACES:
-        fig = px.scatter(c, x=x, y="score", color="row", symbol="dataset", log_x=True,
-                         hover_data=["cell", "seeds"],
-                         labels={x: x_title, "score": "test (shown units)"})  # fmt: skip
+        fig = px.scatter(
+            c,
+            x=x,
+            y="score",
+            color="row",
+            symbol="dataset",
+            log_x=True,
+            hover_data=["cell", "seeds"],
+            labels={x: x_title, "score": "test (shown units)"},
+        )
     else:  # plain WebGL traces, one per method family: px costs ~0.2 s a figure here
         family = "method family" if "method family" in c else "method"
-        fig = go.Figure([go.Scattergl(x=g[x], y=g["score"], mode="markers", name=str(name),
-                                      text=g["row"] + " · " + g["dataset"],
-                                      hovertemplate="%{text}<br>%{x}, %{y:.2f}")
-                         for name, g in c.groupby(family)])  # fmt: skip
+        fig = go.Figure(
+            [
+                go.Scattergl(
+                    x=g[x],
+                    y=g["score"],
+                    mode="markers",
+                    name=str(name),
+                    text=g["row"] + " · " + g["dataset"],
+                    hovertemplate="%{text}<br>%{x}, %{y:.2f}",
+                )
+                for name, g in c.groupby(family)
+            ]
+        )
         fig.update_xaxes(type="log", title=x_title)
         fig.update_yaxes(title="test (shown units)")
     ctx = ["dataset", "sweep", "protocol", kinds.KIND]
-    teachers = c.loc[(c["method"] == "vanilla") & (c["teacher"] == ""),
-                     ["backbone", *ctx, x, "score"]]  # fmt: skip
+    teachers = c.loc[
+        (c["method"] == "vanilla") & (c["teacher"] == ""), ["backbone", *ctx, x, "score"]
+    ]
     pairs = c.loc[c["teacher"] != "", ["teacher", *ctx, x, "score"]].merge(
-        teachers.rename(columns={"backbone": "teacher"}), on=["teacher", *ctx],
-        suffixes=("", "_t"))  # fmt: skip
+        teachers.rename(columns={"backbone": "teacher"}), on=["teacher", *ctx], suffixes=("", "_t")
+    )
     if len(pairs):  # (teacher, student, NaN) triples: NaN breaks the line between pairs
         gap = np.full(len(pairs), np.nan)
         xs = np.column_stack([pairs[f"{x}_t"], pairs[x], gap]).ravel()
         ys = np.column_stack([pairs["score_t"], pairs["score"], gap]).ravel()
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
-                                 line={"color": "lightgrey", "dash": "dot"}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                showlegend=False,
+                hoverinfo="skip",
+                line={"color": "lightgrey", "dash": "dot"},
+            )
+        )
     return fig

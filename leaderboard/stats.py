@@ -77,13 +77,21 @@ def friedman_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     labels = row_labels(cells)
     n_marked, n_honest = labels[marked].nunique(), labels[~marked].nunique()
     if not marked.all():
-        left = (f"; the {n_marked} marked row(s) "
+        left = (
+            (
+                f"; the {n_marked} marked row(s) "
                 f"({', '.join(sorted({kinds.mark(k) for k in kind[marked]}))}) are left out: "
-                "they are never ranked with honest rows") if n_marked else ""  # fmt: skip
+                "they are never ranked with honest rows"
+            )
+            if n_marked
+            else ""
+        )
         return cells[~marked], f"Rows used: the {n_honest} honest row(s){left}."
     shown = ", ".join(sorted({kinds.mark(k) for k in kind}))
-    return cells, (f"Rows used: only marked rows ({shown}) are shown, so the test ranks them "
-                   "among themselves; its ranks are not comparable with honest rows'.")
+    return cells, (
+        f"Rows used: only marked rows ({shown}) are shown, so the test ranks them "
+        "among themselves; its ranks are not comparable with honest rows'."
+    )
 
 
 def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -152,9 +160,14 @@ def friedman(matrix: pd.DataFrame, posthoc: bool = True) -> Friedman:
     if posthoc:
         nemenyi = sp.posthoc_nemenyi_friedman(matrix.to_numpy())
         nemenyi.index = nemenyi.columns = list(matrix.columns)
-    return Friedman(statistic=float(stat), pvalue=float(p),
-                    ranks=ranks.sort_values(kind="stable"), nemenyi=nemenyi,
-                    n_datasets=n, n_rows=k)  # fmt: skip
+    return Friedman(
+        statistic=float(stat),
+        pvalue=float(p),
+        ranks=ranks.sort_values(kind="stable"),
+        nemenyi=nemenyi,
+        n_datasets=n,
+        n_rows=k,
+    )
 
 
 def cd_diagram(result: Friedman, alpha: float = 0.05):
@@ -168,15 +181,29 @@ def cd_diagram(result: Friedman, alpha: float = 0.05):
 
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * len(result.ranks)))
     sp.critical_difference_diagram(result.ranks, result.nemenyi, alpha=alpha, ax=ax)
-    ax.set_title(f"Average rank over {result.n_datasets} datasets (1 = best); bars: Nemenyi "
-                 f"p ≥ {alpha}", fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"Average rank over {result.n_datasets} datasets (1 = best); bars: Nemenyi p ≥ {alpha}",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
 
-WILCOXON_COLUMNS = ["method", "backbone", "teacher", "dataset", "sweep", "protocol",
-                    "protocol kind", "pairs", "student", "vanilla teacher", "mean diff", "p",
-                    "sig"]  # fmt: skip
+WILCOXON_COLUMNS = [
+    "method",
+    "backbone",
+    "teacher",
+    "dataset",
+    "sweep",
+    "protocol",
+    "protocol kind",
+    "pairs",
+    "student",
+    "vanilla teacher",
+    "mean diff",
+    "p",
+    "sig",
+]
 
 
 def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
@@ -197,29 +224,42 @@ def wilcoxon_vs_teacher(runs: pd.DataFrame) -> pd.DataFrame:
     """
     if runs.empty or "teacher" not in runs:
         return pd.DataFrame(columns=WILCOXON_COLUMNS)
-    r = runs.assign(seed=runs["seed"].astype(int), test=runs["m.test"].astype(float),
-                    teacher=runs["teacher"].fillna(""))  # fmt: skip
+    r = runs.assign(
+        seed=runs["seed"].astype(int),
+        test=runs["m.test"].astype(float),
+        teacher=runs["teacher"].fillna(""),
+    )
     for col in ("sweep", "protocol"):
         if col not in r:
             r[col] = ""
     r["protocol kind"] = kinds.kinds_of(r)
     ctx = ["dataset", "sweep", "protocol", "protocol kind"]
     keys = ["method", "backbone", "teacher", *ctx]
-    teachers = r.loc[(r["method"] == "vanilla") & (r["teacher"] == ""),
-                     [*ctx, "backbone", "seed", "test"]].drop_duplicates([*ctx, "backbone", "seed"])
+    teachers = r.loc[
+        (r["method"] == "vanilla") & (r["teacher"] == ""), [*ctx, "backbone", "seed", "test"]
+    ].drop_duplicates([*ctx, "backbone", "seed"])
     students = r[r["teacher"] != ""].drop_duplicates([*keys, "seed"])
-    has_teacher = students.merge(teachers[[*ctx, "backbone"]].drop_duplicates()
-                                 .rename(columns={"backbone": "teacher"}), on=[*ctx, "teacher"])
+    has_teacher = students.merge(
+        teachers[[*ctx, "backbone"]].drop_duplicates().rename(columns={"backbone": "teacher"}),
+        on=[*ctx, "teacher"],
+    )
     if has_teacher.empty:
         return pd.DataFrame(columns=WILCOXON_COLUMNS)
-    pairs = has_teacher.merge(teachers.rename(columns={"backbone": "teacher", "test": "ref"}),
-                              on=[*ctx, "teacher", "seed"], how="left")  # fmt: skip
-    sign = pairs.groupby(keys, sort=True)["metric"].first().map(
-        lambda m: 1.0 if higher_is_better(str(m)) else -1.0)  # fmt: skip
+    pairs = has_teacher.merge(
+        teachers.rename(columns={"backbone": "teacher", "test": "ref"}),
+        on=[*ctx, "teacher", "seed"],
+        how="left",
+    )
+    sign = (
+        pairs.groupby(keys, sort=True)["metric"]
+        .first()
+        .map(lambda m: 1.0 if higher_is_better(str(m)) else -1.0)
+    )
     pairs = pairs.dropna(subset=["ref"]).sort_values([*keys, "seed"])
     g = pairs.groupby(keys, sort=True)
-    out = pd.DataFrame({"pairs": g.size(), "student": g["test"].mean(),
-                        "vanilla teacher": g["ref"].mean()}).reindex(sign.index)  # fmt: skip
+    out = pd.DataFrame(
+        {"pairs": g.size(), "student": g["test"].mean(), "vanilla teacher": g["ref"].mean()}
+    ).reindex(sign.index)
     out["pairs"] = out["pairs"].fillna(0).astype(int)
     out["mean diff"] = (out["student"] - out["vanilla teacher"]) * sign
     out["p"] = _signed_rank_p(pairs.assign(pos=g.cumcount()), keys).reindex(out.index)
@@ -243,8 +283,11 @@ def _signed_rank_p(pairs: pd.DataFrame, keys: list[str]) -> pd.Series:
         rows = np.flatnonzero(n == k)
         d = a.to_numpy()[rows, :k] - b.to_numpy()[rows, :k]
         tested = (d != 0).any(axis=1)
-        plain = tested & (d != 0).all(axis=1) & (np.diff(np.sort(np.abs(d), axis=1), axis=1)
-                                                 != 0).all(axis=1)  # fmt: skip
+        plain = (
+            tested
+            & (d != 0).all(axis=1)
+            & (np.diff(np.sort(np.abs(d), axis=1), axis=1) != 0).all(axis=1)
+        )
         for chosen, method in ((plain, "exact"), (tested & ~plain, "approx")):
             if chosen.any():
                 p[rows[chosen]] = wilcoxon(d[chosen], axis=1, method=method).pvalue

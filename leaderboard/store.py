@@ -43,8 +43,9 @@ def expected_seeds(tracking_uri: str) -> dict[str, int]:
     from benchmark.results import mlflow_sql
 
     if mlflow_sql.is_sql(tracking_uri):
-        cells = mlflow_sql.runs_with_stage(tracking_uri, "cell", params=("budget.final_seeds",),
-                                           finished=False)  # fmt: skip
+        cells = mlflow_sql.runs_with_stage(
+            tracking_uri, "cell", params=("budget.final_seeds",), finished=False
+        )
         out = {}
         for cell, seeds in zip(cells.get("cell", []), cells.get("p.budget.final_seeds", [])):
             if isinstance(cell, str) and isinstance(seeds, str):
@@ -86,7 +87,7 @@ def optuna_journal(tracking_uri: str, sweep: str) -> Path:
     from benchmark.tracking import runs_dir
 
     if tracking_uri.startswith("sqlite:///"):
-        root = Path(tracking_uri[len("sqlite:///"):]).parent
+        root = Path(tracking_uri[len("sqlite:///") :]).parent
         if (root / sweep / "optuna.journal").exists() or "KDBENCH_RUNS" not in os.environ:
             return root / sweep / "optuna.journal"
     return runs_dir() / sweep / "optuna.journal"
@@ -104,10 +105,12 @@ def load_studies(tracking_uri: str, sweep: str, cell: str) -> list | None:
     if not path.exists():
         return None
     storage = JournalStorage(JournalFileBackend(str(path)))
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage)
-             if s.study_name == cell or s.study_name.startswith(f"{cell}#seed")]  # fmt: skip
-    names.sort(key=lambda n: (n != cell, int(n.rpartition("#seed")[2] or 0) if "#seed" in n
-                              else 0))  # fmt: skip
+    names = [
+        s.study_name
+        for s in optuna.get_all_study_summaries(storage)
+        if s.study_name == cell or s.study_name.startswith(f"{cell}#seed")
+    ]
+    names.sort(key=lambda n: (n != cell, int(n.rpartition("#seed")[2] or 0) if "#seed" in n else 0))
     studies = [optuna.load_study(study_name=n, storage=storage) for n in names]
     return [s for s in studies if s.trials]
 

@@ -25,10 +25,28 @@ import pandas as pd
 from benchmark.results import kinds
 
 ROW_KEYS = ["method", "backbone", "teacher"]
-FILTERS = ["dataset", "backbone", "method family", "method", "teacher", "protocol kind",
-           "protocol", "sweep"]
-REQUIRED = ["cell", "method", "dataset", "backbone", "seed", "m.test", "m.val", "m.num_params",
-            "m.inference_ms", "m.train_seconds"]  # fmt: skip
+FILTERS = [
+    "dataset",
+    "backbone",
+    "method family",
+    "method",
+    "teacher",
+    "protocol kind",
+    "protocol",
+    "sweep",
+]
+REQUIRED = [
+    "cell",
+    "method",
+    "dataset",
+    "backbone",
+    "seed",
+    "m.test",
+    "m.val",
+    "m.num_params",
+    "m.inference_ms",
+    "m.train_seconds",
+]
 PERCENT = {"accuracy", "rocauc"}
 INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
 REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
@@ -36,9 +54,20 @@ EXTERNAL = "§"  # a method that learns from data beyond the dataset (Method.ext
 NO_RANK = "–"  # the rank shown for a marked row: it is never ranked with honest rows
 RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
 PARAMS, LATENCY = "#params", "latency ms"
-PROVENANCE = ["git_sha", "config_hash", "hardware", "device", "split", "protocol",
-              "protocol_kind", "selection", "tuning_seeds", "trials", "budget",
-              "sweep"]  # fmt: skip
+PROVENANCE = [
+    "git_sha",
+    "config_hash",
+    "hardware",
+    "device",
+    "split",
+    "protocol",
+    "protocol_kind",
+    "selection",
+    "tuning_seeds",
+    "trials",
+    "budget",
+    "sweep",
+]
 
 
 def scale(metric: str) -> float:
@@ -116,9 +145,13 @@ def method_label(method: str) -> str:
 def with_family(cells: pd.DataFrame) -> pd.DataFrame:
     """Add ``family`` (the dataset's task family: the table tab), ``method family`` and
     ``protocol kind`` (the cells' ``protocol_kind``: honest / paper / shared-tuning)."""
-    return cells.assign(family=[family_of(d) for d in cells["dataset"]],
-                        **{"method family": [method_family(m) for m in cells["method"]],
-                           "protocol kind": kinds.kinds_of(cells)})  # fmt: skip
+    return cells.assign(
+        family=[family_of(d) for d in cells["dataset"]],
+        **{
+            "method family": [method_family(m) for m in cells["method"]],
+            "protocol kind": kinds.kinds_of(cells),
+        },
+    )
 
 
 def filter_options(cells: pd.DataFrame, col: str) -> list[str]:
@@ -156,8 +189,9 @@ def fill_expected(cells: pd.DataFrame, expected: Mapping[str, int]) -> pd.Series
     """Final seeds each cell should have: its sweep's ``budget.final_seeds`` when known,
     else the most seeds any cell of the same sweep has."""
     fallback = cells.groupby("sweep")["seeds"].transform("max")
-    return pd.Series([expected.get(c, f) for c, f in zip(cells["cell"], fallback)],
-                     index=cells.index, dtype=int)  # fmt: skip
+    return pd.Series(
+        [expected.get(c, f) for c, f in zip(cells["cell"], fallback)], index=cells.index, dtype=int
+    )
 
 
 @dataclass
@@ -229,8 +263,12 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     parts = ("shown", "shown_std", "seeds", "expected", "cell")
     mean, std, seeds, want, cell = (pivot(x) for x in parts)
     kind = c.groupby(keys)[kinds.KIND].first().reindex(mean.index)
-    sign = pd.Series({d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0])
-                      else -1.0 for d in datasets})  # fmt: skip
+    sign = pd.Series(
+        {
+            d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0]) else -1.0
+            for d in datasets
+        }
+    )
     within, dense = honest_ranks(mean * sign, kind)
 
     def delta(backbone_of) -> pd.Series:
@@ -247,15 +285,22 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     numbers[D_MLP] = delta(lambda f: "MLP")
     numbers[PARAMS] = grid["num_params"].groupby(level=keys).median()
     numbers[LATENCY] = grid["inference_ms"].groupby(level=keys).median()
-    order = (pd.DataFrame({"block": kinds.block(kind), "rank": within.mean(axis=1)})
-             .sort_values(["block", "rank"], kind="stable").index)  # fmt: skip
+    order = (
+        pd.DataFrame({"block": kinds.block(kind), "rank": within.mean(axis=1)})
+        .sort_values(["block", "rank"], kind="stable")
+        .index
+    )
     numbers = numbers.reindex(order)
 
     text = pd.DataFrame("", index=numbers.index, columns=numbers.columns, dtype=object)
     m, sd = mean.reindex(order), std.reindex(order)
     mark = (seeds.reindex(order) < want.reindex(order)).replace({True: INCOMPLETE, False: ""})
-    shown = (m.map(lambda v: f"{v:.2f}", na_action="ignore") + " ± "
-             + sd.map(lambda v: f"{v:.2f}", na_action="ignore").fillna("n/a") + mark)  # fmt: skip
+    shown = (
+        m.map(lambda v: f"{v:.2f}", na_action="ignore")
+        + " ± "
+        + sd.map(lambda v: f"{v:.2f}", na_action="ignore").fillna("n/a")
+        + mark
+    )
     text[datasets] = shown.where(m.notna(), "")
     text[RANK] = numbers[RANK].map(lambda v: NO_RANK if pd.isna(v) else f"{v:.2f}")
     for col in (D_VANILLA, D_MLP):
@@ -271,9 +316,16 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     # the kind's mark is part of the value too: the grid's own CSV export and sorting keep it
     flat[0]["method"] = kinds.marked(flat[0]["method"], row_kind)
     flat[1]["method"] = kinds.marked(flat[1]["method"].map(method_label), row_kind)
-    return Board(numbers=flat[0], text=flat[1], best=best.reset_index(drop=True),
-                 second=second.reset_index(drop=True), cell=cell.reindex(order).reset_index(),
-                 datasets=datasets, kind=row_kind, notes=notes)  # fmt: skip
+    return Board(
+        numbers=flat[0],
+        text=flat[1],
+        best=best.reset_index(drop=True),
+        second=second.reset_index(drop=True),
+        cell=cell.reindex(order).reset_index(),
+        datasets=datasets,
+        kind=row_kind,
+        notes=notes,
+    )
 
 
 def styled(b: Board):
@@ -299,8 +351,10 @@ def latex(b: Board) -> str:
     their mark, and a footnote line per mark says what it means."""
     t = b.text.map(kinds.tex)
     for d in b.datasets:
-        t[d] = [f"\\textbf{{{s}}}" if bo else f"\\underline{{{s}}}" if se else s
-                for s, bo, se in zip(t[d], b.best[d], b.second[d])]  # fmt: skip
+        t[d] = [
+            f"\\textbf{{{s}}}" if bo else f"\\underline{{{s}}}" if se else s
+            for s, bo, se in zip(t[d], b.best[d], b.second[d])
+        ]
     t.columns = [kinds.tex(str(c)) for c in t.columns]
     return t.to_latex(index=False, escape=False) + kinds.tex_notes(b.notes)
 
@@ -309,9 +363,16 @@ def seed_table(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
     """Per final seed of ``cell``: seed, val, test, best epoch, train seconds, latency, run id,
     experiment id."""
     g = runs[runs["cell"] == cell]
-    cols = {"seed": "seed", "m.val": "val", "m.test": "test", "m.best_epoch": "best epoch",
-            "m.train_seconds": "train s", "m.inference_ms": "latency ms", "run_id": "run id",
-            "experiment_id": "experiment"}
+    cols = {
+        "seed": "seed",
+        "m.val": "val",
+        "m.test": "test",
+        "m.best_epoch": "best epoch",
+        "m.train_seconds": "train s",
+        "m.inference_ms": "latency ms",
+        "run_id": "run id",
+        "experiment_id": "experiment",
+    }
     g = g[[c for c in cols if c in g.columns]].rename(columns=cols)
     return g.assign(seed=g["seed"].astype(int)).sort_values("seed").reset_index(drop=True)
 
@@ -320,7 +381,8 @@ def provenance(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
     """The provenance tags of ``cell``'s final runs, one row per tag (distinct values joined)."""
     g = runs[runs["cell"] == cell]
     keys = [k for k in PROVENANCE if k in g.columns] + sorted(
-        k for k in g.columns if str(k).startswith("version."))
+        k for k in g.columns if str(k).startswith("version.")
+    )
     vals = [", ".join(sorted({str(v) for v in g[k].dropna()})) for k in keys]
     return pd.DataFrame({"tag": keys, "value": vals})
 

@@ -78,10 +78,12 @@ from benchmark.train.optim import adam
 #: per-node signals in the agent's state before the optional embeddings.
 NUM_SIGNALS = 8
 CHOICES = {
-    "agent": ("rl", "random"), "kernel": ("rbf", "linear"),
-    "reward": ("improvement", "margin"), "baseline": ("none", "mean", "whiten"),
+    "agent": ("rl", "random"),
+    "kernel": ("rbf", "linear"),
+    "reward": ("improvement", "margin"),
+    "baseline": ("none", "mean", "whiten"),
     "report": ("val", "phi", "psi"),
-}  # fmt: skip
+}
 
 
 def node_kd(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
@@ -93,8 +95,9 @@ def node_kd(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
     return t * t * (lt.exp() * (lt - ls)).sum(-1)
 
 
-def local_structure(h: Tensor, edge_index: Tensor, num_nodes: int, kernel: str = "rbf",
-                    width: float = 1.0) -> Tensor:  # fmt: skip
+def local_structure(
+    h: Tensor, edge_index: Tensor, num_nodes: int, kernel: str = "rbf", width: float = 1.0
+) -> Tensor:
     r"""Log of the local-structure distribution :math:`\log S_{ij}` per edge [E]: for every
     node :math:`i` a distribution over the sources :math:`j` of the edges ``j → i`` of
     ``edge_index`` [2, E], :math:`S_{ij}\propto\exp(\kappa(h_i, h_j))` with
@@ -113,8 +116,14 @@ def local_structure(h: Tensor, edge_index: Tensor, num_nodes: int, kernel: str =
     return shifted - lse[dst]
 
 
-def structure_kd(student_h: Tensor, teacher_h: Tensor, edge_index: Tensor, num_nodes: int,
-                 kernel: str = "rbf", width: float = 1.0) -> Tensor:  # fmt: skip
+def structure_kd(
+    student_h: Tensor,
+    teacher_h: Tensor,
+    edge_index: Tensor,
+    num_nodes: int,
+    kernel: str = "rbf",
+    width: float = 1.0,
+) -> Tensor:
     r"""Per-node :math:`\mathrm{KL}(S^T_i\Vert S^S_i)` [N] between the teacher's (detached) and
     the student's local structures (:func:`local_structure`); 0 for nodes without neighbours
     and wherever both embeddings are equal."""
@@ -123,8 +132,9 @@ def structure_kd(student_h: Tensor, teacher_h: Tensor, edge_index: Tensor, num_n
     return scatter(lt.exp() * (lt - ls), edge_index[1], dim=0, dim_size=num_nodes, reduce="sum")
 
 
-def neighbourhood_mean(values: Tensor, weight: Tensor, edge_index: Tensor,
-                       num_nodes: int) -> tuple[Tensor, Tensor]:  # fmt: skip
+def neighbourhood_mean(
+    values: Tensor, weight: Tensor, edge_index: Tensor, num_nodes: int
+) -> tuple[Tensor, Tensor]:
     r"""Weighted mean of ``values`` [N] over each closed neighbourhood :math:`\{i\}\cup N(i)`
     (``edge_index`` without self-loops) with 0/1 ``weight`` [N] → (mean [N], valid [N] bool:
     some weight in the neighbourhood)."""
@@ -217,17 +227,24 @@ class Peers(nn.Module):
         self.agent = agent
         self.register_buffer("active", torch.zeros((), dtype=torch.long))
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-                num_graphs: int | None = None,
-                edge_attr: Tensor | None = None) -> BackboneOutput:  # fmt: skip
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor | None = None,
+        num_graphs: int | None = None,
+        edge_attr: Tensor | None = None,
+    ) -> BackboneOutput:
         o0, o1 = (p(x, edge_index, batch, num_graphs, edge_attr=edge_attr) for p in self.peers)
         pick = self.active.bool()
-        return BackboneOutput(h=torch.where(pick, o1.h, o0.h),
-                              logits=torch.where(pick, o1.logits, o0.logits))  # fmt: skip
+        return BackboneOutput(
+            h=torch.where(pick, o1.h, o0.h), logits=torch.where(pick, o1.logits, o0.logits)
+        )
 
 
-def agent_state(o0: BackboneOutput, o1: BackboneOutput, y: Tensor, labelled: Tensor,
-                embeddings: bool) -> Tensor:  # fmt: skip
+def agent_state(
+    o0: BackboneOutput, o1: BackboneOutput, y: Tensor, labelled: Tensor, embeddings: bool
+) -> Tensor:
     """The agent's state [N, 8] (+ [h^Φ, h^Ψ] with ``embeddings``) from both peers' outputs;
     ``y`` [N] is read only where ``labelled`` [N] bool (training nodes). Detached."""
     lab = labelled.to(o0.logits.dtype)
@@ -283,14 +300,26 @@ class FreeKD(LoopMethod):
     family = "distillation"
     fidelity = "reimplementation"
     backbones = ("GCN", "GAT", "GraphSAGE")
-    description = ("FreeKD (KDD 2022), re-implemented from the abstract: two peers, "
-                   "per-node direction and structure transfer chosen by an RL agent")  # fmt: skip
+    description = (
+        "FreeKD (KDD 2022), re-implemented from the abstract: two peers, "
+        "per-node direction and structure transfer chosen by an RL agent"
+    )
     defaults: ClassVar[dict[str, Any]] = {
-        "kd_weight": 1.0, "structure_weight": 1.0, "temperature": 1.0, "kernel": "rbf",
-        "kernel_width": 1.0, "agent": "rl", "structure": True, "state_embeddings": True,
-        "agent_hidden": 64, "agent_lr": 0.01, "agent_entropy": 0.01,
-        "reward": "improvement", "baseline": "whiten", "report": "val",
-    }  # fmt: skip
+        "kd_weight": 1.0,
+        "structure_weight": 1.0,
+        "temperature": 1.0,
+        "kernel": "rbf",
+        "kernel_width": 1.0,
+        "agent": "rl",
+        "structure": True,
+        "state_embeddings": True,
+        "agent_hidden": 64,
+        "agent_lr": 0.01,
+        "agent_entropy": 0.01,
+        "reward": "improvement",
+        "baseline": "whiten",
+        "report": "val",
+    }
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         """The peers' (as ``vanilla``'s) and the transfer weights; the agent's at defaults."""
@@ -310,8 +339,10 @@ class FreeKD(LoopMethod):
                     f"{', '.join(allowed)}; fix it with --set {key}={allowed[0]}"
                 )
         if ctx.data.card.target != "multiclass":
-            raise KdbenchError(f"{self.name} transfers class probabilities; {ctx.data.name} "
-                               f"has {ctx.data.card.target} targets")  # fmt: skip
+            raise KdbenchError(
+                f"{self.name} transfers class probabilities; {ctx.data.name} "
+                f"has {ctx.data.card.target} targets"
+            )
         dev = ctx.device
         n = ctx.data.num_items
         train = ctx.split.train.to(dev)
@@ -449,11 +480,13 @@ class FreeKD(LoopMethod):
         recv = (acts.node == 1).to(o0.logits.dtype)  # 1: Ψ teaches, Φ receives
         per_peer = []
         for student, teacher, mask in ((o0, o1, recv), (o1, o0, 1.0 - recv)):
-            term = float(p["kd_weight"]) * node_kd(student.logits, teacher.logits,
-                                                    float(p["temperature"]))  # fmt: skip
+            term = float(p["kd_weight"]) * node_kd(
+                student.logits, teacher.logits, float(p["temperature"])
+            )
             if bool(p["structure"]) and float(p["structure_weight"]) > 0:
-                sk = structure_kd(student.h, teacher.h, edges, n, p["kernel"],
-                                  float(p["kernel_width"]))  # fmt: skip
+                sk = structure_kd(
+                    student.h, teacher.h, edges, n, p["kernel"], float(p["kernel_width"])
+                )
                 term = term + float(p["structure_weight"]) * acts.structure.to(sk.dtype) * sk
             per_peer.append((term * mask * distil).sum())
         return (per_peer[0] + per_peer[1]) / distil.sum()

@@ -82,15 +82,34 @@ FUSIONS = ("code", "paper")
 SCOPES = ("batch", "graph")
 HEADS = ("own", "shared_frozen")
 #: what the teacher takes from its student's parameters (architecture and training schedule).
-SHARED = ("hidden", "layers", "dropout", "input_dropout", "norm", "heads", "out_heads",
-          "attn_dropout", "aggr", "batch_size", "epochs", "patience", "weight_decay", "tau",
-          "fusion", "attention_scope", "head_dropout", "preset")  # fmt: skip
+SHARED = (
+    "hidden",
+    "layers",
+    "dropout",
+    "input_dropout",
+    "norm",
+    "heads",
+    "out_heads",
+    "attn_dropout",
+    "aggr",
+    "batch_size",
+    "epochs",
+    "patience",
+    "weight_decay",
+    "tau",
+    "fusion",
+    "attention_scope",
+    "head_dropout",
+    "preset",
+)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise KdbenchError(f"{name} must be one of {', '.join(allowed)}, not {value!r}; "
-                           f"fix it with `--set {name}={allowed[0]}`")  # fmt: skip
+        raise KdbenchError(
+            f"{name} must be one of {', '.join(allowed)}, not {value!r}; "
+            f"fix it with `--set {name}={allowed[0]}`"
+        )
     return value
 
 
@@ -98,17 +117,24 @@ class LabelAttention(nn.Module):
     """The teacher's label-attentive fusion (module docstring): ``h`` [N, d] node embeddings,
     ``y`` [B] graph labels, ``batch`` [N] graph of each node → ideal embeddings [N, d]."""
 
-    def __init__(self, classes: int, dim: int, dropout: float, tau: float, fusion: str,
-                 scope: str) -> None:  # fmt: skip
+    def __init__(
+        self, classes: int, dim: int, dropout: float, tau: float, fusion: str, scope: str
+    ) -> None:
         super().__init__()
         self.classes, self.tau = classes, tau
         self.fusion = _choice("fusion", fusion, FUSIONS)
         self.scope = _choice("attention_scope", scope, SCOPES)
         self.encoder = nn.Sequential(
-            nn.Linear(classes, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(classes, dim),
+            nn.BatchNorm1d(dim),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(dim, dim),
-        )  # fmt: skip
+            nn.BatchNorm1d(dim),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dim, dim),
+        )
         self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         if self.fusion == "paper":
             self.norm = nn.LayerNorm(dim)
@@ -138,20 +164,34 @@ class LADNet(nn.Module):
     :class:`~benchmark.models.backbones.BackboneOutput` with ``h`` [N, d] the (ideal) node
     embeddings, ``g`` [B, d] the L2-normalised pooled embedding and ``logits`` [B, C]."""
 
-    def __init__(self, backbone: Backbone, classes: int, head_dropout: float,
-                 attention: LabelAttention | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backbone: Backbone,
+        classes: int,
+        head_dropout: float,
+        attention: LabelAttention | None = None,
+    ) -> None:
         super().__init__()
         d = backbone.embedding_dim
         backbone.head = nn.Identity()  # the backbone's own head is replaced by LAD's
         self.backbone, self.attention = backbone, attention
-        self.head = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(),
-                                  nn.Dropout(head_dropout), nn.Linear(d, classes))  # fmt: skip
+        self.head = nn.Sequential(
+            nn.Linear(d, d),
+            nn.BatchNorm1d(d),
+            nn.ReLU(),
+            nn.Dropout(head_dropout),
+            nn.Linear(d, classes),
+        )
 
     def forward(
-        self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-        num_graphs: int | None = None, y: Tensor | None = None,
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor | None = None,
+        num_graphs: int | None = None,
+        y: Tensor | None = None,
         edge_attr: Tensor | None = None,
-    ) -> BackboneOutput:  # fmt: skip
+    ) -> BackboneOutput:
         if batch is None:
             batch = x.new_zeros(x.shape[0], dtype=torch.long)
         if num_graphs is None:
@@ -201,15 +241,26 @@ class _LADBase(LoopMethod):
 
     def _check_target(self, ctx: FitContext) -> None:
         if ctx.data.card.target != "multiclass":
-            raise KdbenchError(f"{self.name} classifies graphs into classes; {ctx.data.name} "
-                               f"has {ctx.data.card.target} targets")  # fmt: skip
+            raise KdbenchError(
+                f"{self.name} classifies graphs into classes; {ctx.data.name} "
+                f"has {ctx.data.card.target} targets"
+            )
 
     def _net(self, ctx: FitContext, attention: bool) -> LADNet:
         p, d = ctx.params, ctx.data
         backbone = super().build(ctx, None)
-        att = LabelAttention(d.num_outputs, backbone.embedding_dim, float(p["dropout"]),
-                             float(p["tau"]), str(p["fusion"]), str(p["attention_scope"]),
-                             ) if attention else None  # fmt: skip
+        att = (
+            LabelAttention(
+                d.num_outputs,
+                backbone.embedding_dim,
+                float(p["dropout"]),
+                float(p["tau"]),
+                str(p["fusion"]),
+                str(p["attention_scope"]),
+            )
+            if attention
+            else None
+        )
         return LADNet(backbone, d.num_outputs, float(p["head_dropout"]), att)
 
 
@@ -227,8 +278,14 @@ class LADTeacher(_LADBase):
         return self._net(ctx, attention=True)
 
     def forward(self, model: nn.Module, batch: Batch) -> Any:
-        return model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, y=batch.y,
-                     edge_attr=batch.edge_attr)
+        return model(
+            batch.x,
+            batch.edge_index,
+            batch.batch,
+            batch.num_graphs,
+            y=batch.y,
+            edge_attr=batch.edge_attr,
+        )
 
     def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: None) -> Tensor:
         return supervised_loss("multiclass", self.forward(model, batch).logits, batch.y)
@@ -285,8 +342,9 @@ class LADGNN(_LADBase):
         "head": "own",
     }
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None, params: dict[str, Any] | None = None
+    ) -> list[Dependency]:
         """Its own teacher: ``lad_teacher`` on the same backbone, with the student's
         architecture and schedule and ``teacher_lr`` (fixed parameters: no teacher cell)."""
         from benchmark.method import resolve_params
@@ -299,8 +357,9 @@ class LADGNN(_LADBase):
             )
         own = params or resolve_params(self, BACKBONES.get(backbone), task)
         shared = {k: own[k] for k in SHARED if k in own}
-        teacher_params = resolve_params(LADTeacher(), BACKBONES.get(backbone), task,
-                                        {**shared, "lr": own["teacher_lr"]})  # fmt: skip
+        teacher_params = resolve_params(
+            LADTeacher(), BACKBONES.get(backbone), task, {**shared, "lr": own["teacher_lr"]}
+        )
         return [Dependency("teacher", "lad_teacher", backbone, params=teacher_params)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
@@ -317,8 +376,9 @@ class LADGNN(_LADBase):
         net = self._net(ctx, attention=False)
         if _choice("head", str(ctx.params["head"]), HEADS) == "shared_frozen":
             state = ctx.artifacts["teacher"].outputs["state_dict"]
-            net.head.load_state_dict({k[len("head."):]: v for k, v in state.items()
-                                      if k.startswith("head.")})  # fmt: skip
+            net.head.load_state_dict(
+                {k[len("head.") :]: v for k, v in state.items() if k.startswith("head.")}
+            )
             net.head = FrozenHead(net.head)
         return net
 
@@ -328,8 +388,10 @@ class LADGNN(_LADBase):
         self._check_target(ctx)
         teacher = ctx.artifacts.get("teacher")
         if teacher is None or teacher.outputs is None or teacher.outputs.get("g") is None:
-            raise KdbenchError("lad_gnn needs its trained teacher in ctx.artifacts['teacher'] "
-                               "(run it through `kdbench fit` or `kdbench run`)")  # fmt: skip
+            raise KdbenchError(
+                "lad_gnn needs its trained teacher in ctx.artifacts['teacher'] "
+                "(run it through `kdbench fit` or `kdbench run`)"
+            )
         g = teacher.outputs["g"]
         if g.shape[1] != int(ctx.params["hidden"]):
             raise KdbenchError(

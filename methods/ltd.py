@@ -159,8 +159,9 @@ class LTD(LoopMethod):
         "temp_dropout": 0.4,
     }
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None, params: dict[str, Any] | None = None
+    ) -> list[Dependency]:
         return [Dependency("teacher", "vanilla", teacher or backbone)]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:

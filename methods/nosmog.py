@@ -105,8 +105,9 @@ class StudentWithProjector(nn.Module):
     def __init__(self, student: nn.Module, width: int, dropout: float) -> None:
         super().__init__()
         self.student = student
-        self.project = nn.Sequential(nn.Linear(student.embedding_dim, width), nn.ReLU(),
-                                     nn.Dropout(dropout))  # fmt: skip
+        self.project = nn.Sequential(
+            nn.Linear(student.embedding_dim, width), nn.ReLU(), nn.Dropout(dropout)
+        )
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.student(*args, **kwargs)
@@ -125,14 +126,23 @@ class NOSMOG(MLPStudent):
     """GLNN + DeepWalk position features, representation similarity distillation and
     adversarial feature augmentation (each a switch)."""
 
-    description = ("NOSMOG (ICLR 2023): GLNN + DeepWalk positions, similarity distillation, "
-                   "adversarial feature augmentation")  # fmt: skip
+    description = (
+        "NOSMOG (ICLR 2023): GLNN + DeepWalk positions, similarity distillation, "
+        "adversarial feature augmentation"
+    )
     defaults: ClassVar[dict[str, Any]] = {
         **MLPStudent.defaults,
-        "position_dim": 64, "walk_length": 50, "num_walks": 5, "walk_window": 5,
-        "walk_epochs": 1, "rsd_weight": 0.1, "rsd_nodes": 512, "adv_eps": 0.04,
-        "adv_weight": 0.1, "adv_steps": 5,
-    }  # fmt: skip
+        "position_dim": 64,
+        "walk_length": 50,
+        "num_walks": 5,
+        "walk_window": 5,
+        "walk_epochs": 1,
+        "rsd_weight": 0.1,
+        "rsd_nodes": 512,
+        "adv_eps": 0.04,
+        "adv_weight": 0.1,
+        "adv_steps": 5,
+    }
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         return {
@@ -173,14 +183,10 @@ class NOSMOG(MLPStudent):
         p = ctx.params
         return StudentWithProjector(student, int(p["hidden"]), float(p["dropout"]))
 
-    def inference_model(
-        self, model: nn.Module, ctx: FitContext, state: NOSMOGState
-    ) -> nn.Module:
+    def inference_model(self, model: nn.Module, ctx: FitContext, state: NOSMOGState) -> nn.Module:
         return model.student if isinstance(model, StudentWithProjector) else model
 
-    def loss(
-        self, model: nn.Module, batch: Batch, ctx: FitContext, state: NOSMOGState
-    ) -> Tensor:
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: NOSMOGState) -> Tensor:
         p = ctx.params
         lam = float(p["label_weight"])
         term = batch.term if isinstance(batch, TermBatch) else None
@@ -188,6 +194,7 @@ class NOSMOG(MLPStudent):
         loss = self.student_loss(out.logits, batch, p, state)
         eps = float(p["adv_eps"])
         if eps > 0:
+
             def at(x: Tensor) -> Tensor:
                 logits = self.forward(model, dataclasses.replace(batch, x=x)).logits
                 return self.student_loss(logits, batch, p, state)
@@ -197,8 +204,9 @@ class NOSMOG(MLPStudent):
         if state.teacher_h is not None:
             rows = self._rsd_rows(batch, int(p["rsd_nodes"]), state.rows)
             h = out.h if term is not None else out.h[rows]
-            weight = float(p["rsd_weight"]) * (1.0 if term is None else
-                                               (lam if term == "label" else 1 - lam))  # fmt: skip
+            weight = float(p["rsd_weight"]) * (
+                1.0 if term is None else (lam if term == "label" else 1 - lam)
+            )
             if weight:
                 loss = loss + weight * rsd_loss(model.project(h), state.teacher_h[rows])
         return loss
@@ -224,10 +232,17 @@ def with_positions(ctx: FitContext, dim: int) -> Any:
     if data.task != "node":
         raise KdbenchError("nosmog's position features are for node tasks")
     g = data.data
-    pos = position_features(g.edge_index, g.num_nodes, dim, ctx.split.parts.get("hidden"),
-                            seed=ctx.seed, walk_length=int(p["walk_length"]),
-                            num_walks=int(p["num_walks"]), window=int(p["walk_window"]),
-                            epochs=int(p["walk_epochs"]))  # fmt: skip
+    pos = position_features(
+        g.edge_index,
+        g.num_nodes,
+        dim,
+        ctx.split.parts.get("hidden"),
+        seed=ctx.seed,
+        walk_length=int(p["walk_length"]),
+        num_walks=int(p["num_walks"]),
+        window=int(p["walk_window"]),
+        epochs=int(p["walk_epochs"]),
+    )
     g2 = copy.copy(g)
     g2.x = torch.cat([g.x, pos.to(g.x.dtype)], dim=1)
     return dataclasses.replace(data, data=g2, num_features=data.num_features + dim)

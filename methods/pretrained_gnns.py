@@ -48,10 +48,14 @@ from benchmark.train.loop_method import LoopMethod
 
 #: pre-training settings (the encoder's configuration; ``pretrain_*`` as ``kdbench pretrain``).
 PRETRAIN_DEFAULTS: dict[str, Any] = {
-    "pretrain_corpus": "ZINC_MOSES", "pretrain_molecules": 50_000, "pretrain_epochs": 10,
-    "pretrain_batch_size": 256, "pretrain_lr": 1e-3, "pretrain_seed": 0,
+    "pretrain_corpus": "ZINC_MOSES",
+    "pretrain_molecules": 50_000,
+    "pretrain_epochs": 10,
+    "pretrain_batch_size": 256,
+    "pretrain_lr": 1e-3,
+    "pretrain_seed": 0,
     "pretrain_missing": "train",
-}  # fmt: skip
+}
 
 
 class _FineTune(LoopMethod):
@@ -65,14 +69,20 @@ class _FineTune(LoopMethod):
     #: the ``hu2020`` architecture and fine-tuning schedule (the backbone's and loop's keys).
     overrides: ClassVar[dict[str, Any]] = preset_params("hu2020", "GIN")
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None, params: dict[str, Any] | None = None
+    ) -> list[Dependency]:
         p = {**self.overrides, **self.defaults, **(params or {})}
         config = config_from_params(self.strategy, p)
-        return [Dependency("encoder", f"pretrain:{self.strategy}", backbone,
-                           params=config.key(),
-                           build=encoder_dependency_builder(
-                               config, str(p["pretrain_missing"])))]  # fmt: skip
+        return [
+            Dependency(
+                "encoder",
+                f"pretrain:{self.strategy}",
+                backbone,
+                params=config.key(),
+                build=encoder_dependency_builder(config, str(p["pretrain_missing"])),
+            )
+        ]
 
     def build(self, ctx: FitContext, state: None) -> nn.Module:
         model = super().build(ctx, state)

@@ -22,9 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--remote-allow-origins=*"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-allow-origins=*",
+]
 #: Streamlit shows this element while the script runs; rendered = it is gone
 RUNNING = '[data-testid="stStatusWidget"]'
 
@@ -61,10 +70,22 @@ def leaderboard(tracking_uri: str, port: int | None = None) -> Iterator[str]:
     """``kdbench leaderboard --tracking-uri URI --port PORT`` as a subprocess; yields its URL
     once Streamlit's health check answers, stops it afterwards."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "benchmark.cli", "leaderboard", "--tracking-uri", tracking_uri,
-           "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "leaderboard",
+        "--tracking-uri",
+        tracking_uri,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", 90, proc)
         yield f"http://127.0.0.1:{port}/"
@@ -99,13 +120,16 @@ class Page:
                 return msg.get("result", {})
 
     def eval(self, expression: str):
-        return self.call("Runtime.evaluate", expression=expression,
-                         returnByValue=True)["result"].get("value")  # fmt: skip
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)[
+            "result"
+        ].get("value")
 
     def wait_for(self, selector: str, timeout: float) -> None:
         """Until ``selector`` is on the page and Streamlit is not running the script."""
-        js = (f"!!document.querySelector({json.dumps(selector)}) && "
-              f"!document.querySelector('{RUNNING}')")
+        js = (
+            f"!!document.querySelector({json.dumps(selector)}) && "
+            f"!document.querySelector('{RUNNING}')"
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.eval(js):
@@ -122,20 +146,30 @@ class Page:
     def click(self, element_js: str) -> None:
         """A real mouse click (press and release) at the centre of the element that the
         JavaScript expression ``element_js`` yields, scrolled into view first."""
-        box = self.eval(f"(() => {{ const e = {element_js}; if (!e) return null; "
-                        "e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
-                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()")  # fmt: skip
+        box = self.eval(
+            f"(() => {{ const e = {element_js}; if (!e) return null; "
+            "e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
         if box is None:
             raise LookupError(f"no element for {element_js}")
         for kind in ("mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
-                      clickCount=1)  # fmt: skip
+            self.call(
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=box[0],
+                y=box[1],
+                button="left",
+                clickCount=1,
+            )
 
     def choose(self, label: str, option: str, timeout: float = 60) -> None:
         """Pick ``option`` in the Streamlit multiselect labelled ``label``; wait for the rerun."""
         box = f"document.querySelector('input[role=combobox][aria-label={json.dumps(label)}]')"
-        item = ("Array.from(document.querySelectorAll('[role=option]'))"
-                f".find(o => o.textContent.trim() === {json.dumps(option)})")
+        item = (
+            "Array.from(document.querySelectorAll('[role=option]'))"
+            f".find(o => o.textContent.trim() === {json.dumps(option)})"
+        )
         self.click(box)
         end = time.monotonic() + 10
         while not self.eval(f"!!({item})"):
@@ -143,8 +177,13 @@ class Page:
                 raise TimeoutError(f"option {option!r} of {label!r} did not open")
             time.sleep(0.2)
         self.click(item)
-        self.call("Input.dispatchKeyEvent", type="keyDown", key="Escape", code="Escape",
-                  windowsVirtualKeyCode=27)  # fmt: skip
+        self.call(
+            "Input.dispatchKeyEvent",
+            type="keyDown",
+            key="Escape",
+            code="Escape",
+            windowsVirtualKeyCode=27,
+        )
         self.rerun(timeout)
 
     def download(self, text: str, folder: Path, timeout: float = 30) -> Path:
@@ -153,30 +192,46 @@ class Page:
         folder.mkdir(parents=True, exist_ok=True)
         before = set(folder.iterdir())
         self.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
-        self.click("Array.from(document.querySelectorAll('[data-testid=\"stDownloadButton\"] "
-                   f"button')).find(b => b.textContent.trim() === {json.dumps(text)})")
+        self.click(
+            'Array.from(document.querySelectorAll(\'[data-testid="stDownloadButton"] '
+            f"button')).find(b => b.textContent.trim() === {json.dumps(text)})"
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            new = [p for p in set(folder.iterdir()) - before
-                   if not p.name.endswith(".crdownload") and p.stat().st_size]  # fmt: skip
+            new = [
+                p
+                for p in set(folder.iterdir()) - before
+                if not p.name.endswith(".crdownload") and p.stat().st_size
+            ]
             if new:
                 return new[0]
             time.sleep(0.2)
         raise TimeoutError(f"the {text!r} download did not arrive in {timeout:.0f} s")
 
-    def screenshot(self, out: Path, full_height: bool = False, width: int = 1400,
-                   scale: float = 1.0) -> None:  # fmt: skip
+    def screenshot(
+        self, out: Path, full_height: bool = False, width: int = 1400, scale: float = 1.0
+    ) -> None:
         """PNG of the viewport (or of the whole page's height), scaled by ``scale``."""
         h = self.eval("window.innerHeight")
         if full_height:
-            h = int(self.eval("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight"
-                              " || document.body.scrollHeight"))  # fmt: skip
-            self.call("Emulation.setDeviceMetricsOverride", width=width, height=h,
-                      deviceScaleFactor=1, mobile=False)  # fmt: skip
+            h = int(
+                self.eval(
+                    "document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight"
+                    " || document.body.scrollHeight"
+                )
+            )
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=h,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             time.sleep(1.0)
         clip = {"x": 0, "y": 0, "width": width, "height": h, "scale": scale}
-        png = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_height,
-                        clip=clip)  # fmt: skip
+        png = self.call(
+            "Page.captureScreenshot", format="png", captureBeyondViewport=full_height, clip=clip
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(base64.b64decode(png["data"]))
 
@@ -191,10 +246,18 @@ def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
         raise FileNotFoundError("chromium is not on PATH")
     port = free_port()
     profile = tempfile.mkdtemp(prefix="kdbench-chromium-")
-    proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
-                             f"--window-size={width},{height}",
-                             f"--remote-debugging-port={port}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            exe,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--remote-debugging-port={port}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         end = time.monotonic() + 30
         while True:
@@ -210,8 +273,13 @@ def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
         with connect(ws_url, max_size=None) as ws:
             page = Page(ws)
             page.call("Page.enable")
-            page.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                      deviceScaleFactor=1, mobile=False)  # fmt: skip
+            page.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             yield page
     finally:
         stop(proc, 10)

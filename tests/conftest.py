@@ -17,9 +17,18 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+
 def toy_card(task: str, target: str = "multiclass", metric: str = "accuracy", name: str = "toy"):
-    return SimpleNamespace(name=name, task=task, target=target, metric=metric, ogb_name=None,
-                           family=task, protocol="random", protocol_args={})  # fmt: skip
+    return SimpleNamespace(
+        name=name,
+        task=task,
+        target=target,
+        metric=metric,
+        ogb_name=None,
+        family=task,
+        protocol="random",
+        protocol_args={},
+    )
 
 
 def make_node_data(n: int = 60, classes: int = 3, feats: int = 8, seed: int = 0) -> GraphData:
@@ -32,12 +41,18 @@ def make_node_data(n: int = 60, classes: int = 3, feats: int = 8, seed: int = 0)
     keep = y[src] == y[dst]
     ei = torch.stack([src[keep], dst[keep]])
     ei = torch.cat([ei, ei.flip(0)], 1)
-    return GraphData(card=toy_card("node"), y=y, num_features=feats, num_outputs=classes,
-                     data=Data(x=x, edge_index=ei, y=y))  # fmt: skip
+    return GraphData(
+        card=toy_card("node"),
+        y=y,
+        num_features=feats,
+        num_outputs=classes,
+        data=Data(x=x, edge_index=ei, y=y),
+    )
 
 
-def make_graph_data(n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0,
-                    target: str = "multiclass") -> GraphData:  # fmt: skip
+def make_graph_data(
+    n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0, target: str = "multiclass"
+) -> GraphData:
     """Small graphs whose class is visible in their node features."""
     g = torch.Generator().manual_seed(seed)
     graphs, ys = [], []
@@ -55,16 +70,33 @@ def make_graph_data(n: int = 40, classes: int = 2, feats: int = 5, seed: int = 0
     y = torch.cat(ys)
     metric = "accuracy" if target == "multiclass" else "rocauc"
     out = classes if target == "multiclass" else 2
-    return GraphData(card=toy_card("graph", target, metric), y=y, num_features=feats,
-                     num_outputs=out, graphs=graphs)  # fmt: skip
+    return GraphData(
+        card=toy_card("graph", target, metric),
+        y=y,
+        num_features=feats,
+        num_outputs=out,
+        graphs=graphs,
+    )
 
 
 #: small real molecules (rings, chains, branches) for the molecular fixtures.
 MOLECULES = [
-    "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
-    "CCCCCCCCCCO", "c1ccc2ccccc2c1", "O=C(O)c1ccccc1", "CCN(CC)CCOC(=O)c1ccc(N)cc1",
-    "C[C@H](N)C(=O)O", "C/C=C/C(=O)OCC", "OC1CCCCC1", "Clc1ccc(Cl)cc1", "CC(C)(C)OC(=O)N",
-    "c1ccncc1", "CCOCCOCCOCCO", "NC(=O)c1cccnc1", "CC1=CC(=O)C=CC1=O",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CCCCCCCCCCO",
+    "c1ccc2ccccc2c1",
+    "O=C(O)c1ccccc1",
+    "CCN(CC)CCOC(=O)c1ccc(N)cc1",
+    "C[C@H](N)C(=O)O",
+    "C/C=C/C(=O)OCC",
+    "OC1CCCCC1",
+    "Clc1ccc(Cl)cc1",
+    "CC(C)(C)OC(=O)N",
+    "c1ccncc1",
+    "CCOCCOCCOCCO",
+    "NC(=O)c1cccnc1",
+    "CC1=CC(=O)C=CC1=O",
 ]
 
 
@@ -86,16 +118,29 @@ def make_molecule_data(n: int = 24, target: str = "multilabel") -> GraphData:
         g.y = row.view(1, -1)
     card = toy_card("graph", target, "rocauc" if target != "none" else "accuracy", "toy-mol")
     card.family = "molecular"
-    return GraphData(card=card, y=y, num_features=2, num_outputs=y.shape[1], graphs=graphs,
-                     categorical=list(f.atom_vocab), edge_categorical=list(f.bond_vocab),
-                     featurization="hu", extra={"smiles": smiles})  # fmt: skip
+    return GraphData(
+        card=card,
+        y=y,
+        num_features=2,
+        num_outputs=y.shape[1],
+        graphs=graphs,
+        categorical=list(f.atom_vocab),
+        edge_categorical=list(f.bond_vocab),
+        featurization="hu",
+        extra={"smiles": smiles},
+    )
 
 
 def simple_split(n: int) -> Split:
     """60/20/20; a third of train is also named ``meta`` (as the ``ltd`` protocol does)."""
     idx = torch.arange(n)
-    return Split(idx[idx % 5 < 3], idx[idx % 5 == 3], idx[idx % 5 == 4], name="toy",
-                 parts={"meta": idx[idx % 5 == 2]})  # fmt: skip
+    return Split(
+        idx[idx % 5 < 3],
+        idx[idx % 5 == 3],
+        idx[idx % 5 == 4],
+        name="toy",
+        parts={"meta": idx[idx % 5 == 2]},
+    )
 
 
 @pytest.fixture

@@ -50,19 +50,56 @@ def postgres() -> dict[str, str | int]:
     data.chmod(0o700)
     port = _free_port()
     log = data / "server.log"
-    start = [*as_pg, str(pg / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-             f"-k {data} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off "
-             "-c max_connections=200", "start"]  # fmt: skip
+    start = [
+        *as_pg,
+        str(pg / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-w",
+        "-o",
+        f"-k {data} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off "
+        "-c max_connections=200",
+        "start",
+    ]
     try:
-        subprocess.run([*as_pg, str(pg / "initdb"), "-D", str(data), "-U", "postgres",
-                        "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
-                        "--locale=C.UTF-8", "--no-sync"], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                *as_pg,
+                str(pg / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
         subprocess.run(start, check=True, capture_output=True)
         env = {**os.environ, "PGPASSWORD": PASSWORD}
-        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-                        "create database kdbench"], check=True, capture_output=True,
-                       env=env)  # fmt: skip
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-c",
+                "create database kdbench",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         shutil.rmtree(data, ignore_errors=True)
         pytest.skip(f"cannot start a throwaway PostgreSQL: {exc}")
@@ -82,8 +119,13 @@ def pg_database(postgres) -> str:
     import psycopg2
 
     name = f"t{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(host="127.0.0.1", port=postgres["port"], user="postgres",
-                            password=postgres["password"], dbname="postgres")  # fmt: skip
+    conn = psycopg2.connect(
+        host="127.0.0.1",
+        port=postgres["port"],
+        user="postgres",
+        password=postgres["password"],
+        dbname="postgres",
+    )
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"create database {name}")

@@ -15,9 +15,16 @@ from _results import merge_seeds, perf_args, provenance, rows_by_key, write_repo
 
 
 def _row(seeds: list[int], tests: list[float], variant: str = "lad") -> dict:
-    return {"dataset": "D", "variant": variant, "seeds": seeds, "test": tests,
-            "val": [t / 2 for t in tests], "best_epoch": [s * 10 for s in seeds],
-            "test_mean": statistics.fmean(tests), "wall_seconds": 1.5}  # fmt: skip
+    return {
+        "dataset": "D",
+        "variant": variant,
+        "seeds": seeds,
+        "test": tests,
+        "val": [t / 2 for t in tests],
+        "best_epoch": [s * 10 for s in seeds],
+        "test_mean": statistics.fmean(tests),
+        "wall_seconds": 1.5,
+    }
 
 
 def test_chunks_merge_in_seed_order_with_recomputed_statistics(tmp_path: Path) -> None:
@@ -44,8 +51,11 @@ def test_a_speed_report_records_command_machine_and_threads(tmp_path: Path, monk
 
     import torch
 
-    monkeypatch.setattr(sys, "argv", ["bench/perf_x.py", "--threads", "1", "--device", "cpu",
-                                      "--out", str(tmp_path / "r.json")])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["bench/perf_x.py", "--threads", "1", "--device", "cpu", "--out", str(tmp_path / "r.json")],
+    )
     threads = torch.get_num_threads()
     try:
         args, device = perf_args(argparse.ArgumentParser(), "docs/results/perf_x.json")
@@ -93,12 +103,19 @@ def test_the_paper_protocol_gap_needs_ten_seeds_under_both_protocols(tmp_path: P
 
     def row(backbone: str, setting: str, tests: list[float]) -> dict:
         seeds = list(range(len(tests)))
-        return _row(seeds, tests, "base") | {"backbone": backbone, "setting": setting,
-                                              "dataset": "MUTAG"}  # fmt: skip
+        return _row(seeds, tests, "base") | {
+            "backbone": backbone,
+            "setting": setting,
+            "dataset": "MUTAG",
+        }
 
     out = tmp_path / "r.jsonl"
-    rows = [row("GCN", "honest", [0.70] * 10), row("GCN", "paper", [0.75] * 10),
-            row("GIN", "honest", [0.70] * 10), row("GIN", "paper", [0.90] * 5)]  # fmt: skip
+    rows = [
+        row("GCN", "honest", [0.70] * 10),
+        row("GCN", "paper", [0.75] * 10),
+        row("GIN", "honest", [0.70] * 10),
+        row("GIN", "paper", [0.90] * 5),
+    ]
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert inflation(out).splitlines()[2] == "| MUTAG | +5.0 | – | – | – |"
 
@@ -108,13 +125,20 @@ def test_the_lad_tests_are_corrected_for_their_number_and_need_ten_seeds(tmp_pat
 
     def row(backbone: str, setting: str, variant: str, tests: list[float]) -> dict:
         return _row(list(range(len(tests))), tests, variant) | {
-            "backbone": backbone, "setting": setting, "dataset": "MUTAG"}  # fmt: skip
+            "backbone": backbone,
+            "setting": setting,
+            "dataset": "MUTAG",
+        }
 
     base = [0.70 + 0.01 * i for i in range(10)]
-    rows = [row("GCN", "honest", "base", base),  # LAD above base in all ten: p = 2 / 2**10
-            row("GCN", "honest", "lad", [t + 0.02 + 0.001 * i for i, t in enumerate(base)]),
-            row("GIN", "honest", "base", base), row("GIN", "honest", "lad", base),  # p = 1
-            row("GIN", "paper", "base", base[:5]), row("GIN", "paper", "lad", base[:5])]
+    rows = [
+        row("GCN", "honest", "base", base),  # LAD above base in all ten: p = 2 / 2**10
+        row("GCN", "honest", "lad", [t + 0.02 + 0.001 * i for i, t in enumerate(base)]),
+        row("GIN", "honest", "base", base),
+        row("GIN", "honest", "lad", base),  # p = 1
+        row("GIN", "paper", "base", base[:5]),
+        row("GIN", "paper", "lad", base[:5]),
+    ]
     out = tmp_path / "r.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     md = multiplicity(out).splitlines()

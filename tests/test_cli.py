@@ -30,8 +30,17 @@ def fit_error(capsys, monkeypatch, mirror, tmp_path, dataset, backbone) -> str:
     monkeypatch.setenv("KDBENCH_MIRROR", str(mirror))
     monkeypatch.setenv("KDBENCH_DATA", str(tmp_path / "fresh-root"))
     monkeypatch.setenv("KDBENCH_TIMEOUT", "2")
-    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", dataset,
-                       "--backbone", backbone, "--no-track")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "fit",
+        "--method",
+        "vanilla",
+        "--dataset",
+        dataset,
+        "--backbone",
+        backbone,
+        "--no-track",
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
     return lines[0]
@@ -41,7 +50,10 @@ def test_seed_and_override_parsing():
     assert parse_seeds("0-9") == list(range(10))
     assert parse_seeds("0,3,5") == [0, 3, 5]
     assert parse_overrides(["hidden=64", "lr=1e-2", "norm=batch"]) == {
-        "hidden": 64, "lr": 0.01, "norm": "batch"}  # fmt: skip
+        "hidden": 64,
+        "lr": 0.01,
+        "norm": "batch",
+    }
     for bad in ("a-b", "3,3", ""):
         with pytest.raises(KdbenchError):
             parse_seeds(bad)
@@ -57,12 +69,16 @@ def test_both_set_spellings_give_the_same_overrides(command):
     from benchmark.cli.grid import tune_sweep
     from benchmark.cli.pretrain import pretrain_config
 
-    head = {"fit": ["fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
-            "tune": ["tune", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
-            "pretrain": ["pretrain", "--strategy", "attrmask"]}[command]  # fmt: skip
-    pairs = {"fit": ["epochs=30", "lr=0.02", "hidden=16"],
-             "tune": ["epochs=30", "patience=5", "hidden=16"],
-             "pretrain": ["mask_rate=0.2", "hidden=64", "layers=3"]}[command]  # fmt: skip
+    head = {
+        "fit": ["fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
+        "tune": ["tune", "--method", "vanilla", "--dataset", "MUTAG", "--backbone", "GCN"],
+        "pretrain": ["pretrain", "--strategy", "attrmask"],
+    }[command]
+    pairs = {
+        "fit": ["epochs=30", "lr=0.02", "hidden=16"],
+        "tune": ["epochs=30", "patience=5", "hidden=16"],
+        "pretrain": ["mask_rate=0.2", "hidden=64", "layers=3"],
+    }[command]
 
     def read(*tail: str):
         args = build_parser().parse_args([*head, *tail])
@@ -88,8 +104,21 @@ def test_both_set_spellings_give_the_same_overrides(command):
 
 
 def test_a_conflicting_set_is_one_error_line(capsys):
-    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG", "--backbone",
-                       "MLP", "--set", "epochs=3", "--set", "epochs=5", "--no-track")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "fit",
+        "--method",
+        "vanilla",
+        "--dataset",
+        "MUTAG",
+        "--backbone",
+        "MLP",
+        "--set",
+        "epochs=3",
+        "--set",
+        "epochs=5",
+        "--no-track",
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "--set epochs is given twice" in lines[0], err
 
@@ -106,9 +135,22 @@ def test_methods_and_datasets_listings(capsys, env):
 
 
 def test_fit_on_real_mutag_logs_to_mlflow_and_prints_json_last(capsys, env):
-    code, out, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "MUTAG",
-                         "--backbone", "GIN", "--seeds", "0,1", "--set", "epochs=3",
-                         "hidden=16", "--json")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "fit",
+        "--method",
+        "vanilla",
+        "--dataset",
+        "MUTAG",
+        "--backbone",
+        "GIN",
+        "--seeds",
+        "0,1",
+        "--set",
+        "epochs=3",
+        "hidden=16",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["method"] == "vanilla" and summary["seeds"] == [0, 1]
@@ -133,10 +175,14 @@ def test_fit_on_real_mutag_logs_to_mlflow_and_prints_json_last(capsys, env):
         (["--method", "vanila", "--dataset", "Cora", "--backbone", "GCN"], "mean 'vanilla'"),
         (["--method", "vanilla", "--dataset", "Coraa", "--backbone", "GCN"], "unknown dataset"),
         (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GNC"], "unknown backbone"),
-        (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--set", "hiden=3"],
-         "unknown hyper-parameter"),
-        (["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--device", "cuda:7"],
-         "cuda"),
+        (
+            ["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--set", "hiden=3"],
+            "unknown hyper-parameter",
+        ),
+        (
+            ["--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--device", "cuda:7"],
+            "cuda",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, env, argv, needle):
@@ -153,8 +199,20 @@ def test_missing_data_names_the_file_and_the_mirror(capsys, env, tmp_path, monke
 
 def test_unreachable_tracking_server_fails_fast(capsys, env, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
-    code, _, err = run(capsys, "fit", "--method", "vanilla", "--dataset", "Cora",
-                       "--backbone", "GCN", "--seeds", "0", "--set", "epochs=1")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "fit",
+        "--method",
+        "vanilla",
+        "--dataset",
+        "Cora",
+        "--backbone",
+        "GCN",
+        "--seeds",
+        "0",
+        "--set",
+        "epochs=1",
+    )
     assert code == 2 and "unreachable" in err and "--no-track" in err
 
 
@@ -164,8 +222,12 @@ def test_unreachable_tracking_server_fails_fast(capsys, env, monkeypatch):
 )
 def test_console_script_reports_errors_with_exit_code_2():
     exe = shutil.which("kdbench") or str(Path(sys.executable).parent / "kdbench")
-    proc = subprocess.run([exe, "fit", "--method", "nope", "--dataset", "Cora", "--backbone",
-                           "GCN"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [exe, "fit", "--method", "nope", "--dataset", "Cora", "--backbone", "GCN"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("error: unknown method 'nope'")
 
 
@@ -188,11 +250,15 @@ def test_the_cli_starts_without_torch(argv):
     Optuna, MLflow or Streamlit (each command imports them when it runs): `kdbench --help`
     starts at once."""
     call = "build_parser()" if argv is None else f"main({argv!r})"
-    code = ("import sys\nfrom benchmark.cli import build_parser, main\ntry:\n    " + call +
-            "\nexcept SystemExit:\n    pass\n"
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True)  # fmt: skip
+    code = (
+        "import sys\nfrom benchmark.cli import build_parser, main\ntry:\n    "
+        + call
+        + "\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
 
 
@@ -205,8 +271,9 @@ def _options(command: str) -> set[str]:
     return set(sub.choices[command]._option_string_actions)
 
 
-@pytest.mark.parametrize("command", ["fit", "run", "worker", "tune", "export", "slurm",
-                                     "leaderboard"])  # fmt: skip
+@pytest.mark.parametrize(
+    "command", ["fit", "run", "worker", "tune", "export", "slurm", "leaderboard"]
+)
 def test_one_spelling_of_the_tracking_uri(command):
     opts = _options(command)
     assert "--tracking-uri" in opts and "--tracking" not in opts
@@ -240,11 +307,26 @@ def test_fit_of_a_distillation_method_prints_and_tags_its_teacher(capsys, env, m
     from benchmark import fitting
 
     default = fitting.default_dependency_params
-    monkeypatch.setattr(fitting, "default_dependency_params",
-                        lambda *a: {**default(*a), "epochs": 2})  # fmt: skip
-    code, out, err = run(capsys, "fit", "--method", "kd", "--dataset", "MUTAG", "--backbone",
-                         "MLP", "--teacher", "GCN", "--seeds", "0", "--set", "epochs=2",
-                         "--json")  # fmt: skip
+    monkeypatch.setattr(
+        fitting, "default_dependency_params", lambda *a: {**default(*a), "epochs": 2}
+    )
+    code, out, err = run(
+        capsys,
+        "fit",
+        "--method",
+        "kd",
+        "--dataset",
+        "MUTAG",
+        "--backbone",
+        "MLP",
+        "--teacher",
+        "GCN",
+        "--seeds",
+        "0",
+        "--set",
+        "epochs=2",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["teacher"] == "GCN" and len(summary["teacher_val"]) == 1

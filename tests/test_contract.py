@@ -24,23 +24,33 @@ def test_method_fits_a_toy_graph(name, task, tmp_path, monkeypatch):
     method = METHODS.get(name)()
     assert isinstance(method, Method) and method.description
     molecular = method.families is not None and "molecular" in method.families
-    data = make_node_data() if task == "node" else (
-        make_molecule_data() if molecular else make_graph_data())  # fmt: skip
+    data = (
+        make_node_data()
+        if task == "node"
+        else (make_molecule_data() if molecular else make_graph_data())
+    )
     backbone = "GCN" if method.backbones is None else method.backbones[0]
     params = resolve_params(method, BACKBONES.get(backbone), task, {"epochs": 5})
 
     def teacher_params(dep, seed):
-        return resolve_params(METHODS.get(dep.method)(), BACKBONES.get(dep.backbone), task,
-                              {"epochs": 5})  # fmt: skip
+        return resolve_params(
+            METHODS.get(dep.method)(), BACKBONES.get(dep.backbone), task, {"epochs": 5}
+        )
 
-    plan = FitPlan(method, data, backbone, params, data.card.protocol, {}, backbone,
-                   teacher_params)  # fmt: skip
+    plan = FitPlan(method, data, backbone, params, data.card.protocol, {}, backbone, teacher_params)
     if any(dep.build is not None for dep in plan.dependencies()):  # a pre-trained encoder
         corpus = make_molecule_data(target="none")
-        monkeypatch.setattr("benchmark.pretrain.corpus.load_corpus",
-                            lambda *a, corpus=corpus, **k: corpus)  # fmt: skip
-    fit = functools.partial(fit_seed, plan, 0, torch.device("cpu"), ArtifactCache(tmp_path),
-                            split=simple_split(data.num_items))  # fmt: skip
+        monkeypatch.setattr(
+            "benchmark.pretrain.corpus.load_corpus", lambda *a, corpus=corpus, **k: corpus
+        )
+    fit = functools.partial(
+        fit_seed,
+        plan,
+        0,
+        torch.device("cpu"),
+        ArtifactCache(tmp_path),
+        split=simple_split(data.num_items),
+    )
     if method.dependency_only:  # fitted as the runner fits a dependency, never scored on test
         result = fit(evaluate_test=False, export_outputs=True).result
         assert result.test is None and result.outputs is not None

@@ -66,8 +66,10 @@ def test_reinforce_ignores_nodes_without_reward_and_handles_none():
 
 def _outputs(seed: int, n: int = 5, c: int = 3, d: int = 4) -> BackboneOutput:
     g = torch.Generator().manual_seed(seed)
-    return BackboneOutput(h=torch.randn(n, d, generator=g, requires_grad=True),
-                          logits=torch.randn(n, c, generator=g, requires_grad=True))  # fmt: skip
+    return BackboneOutput(
+        h=torch.randn(n, d, generator=g, requires_grad=True),
+        logits=torch.randn(n, c, generator=g, requires_grad=True),
+    )
 
 
 def test_a_peer_receives_distillation_only_where_it_is_the_student():
@@ -138,8 +140,15 @@ def _fit(name: str, **over):
     data = make_node_data()
     method = METHODS.get(name)()
     params = resolve_params(method, BACKBONES.get("GCN"), "node", {"epochs": 8, **over})
-    ctx = FitContext(data, simple_split(data.num_items), "GCN", params, 0,
-                     torch.device("cpu"), Evaluator("accuracy"))  # fmt: skip
+    ctx = FitContext(
+        data,
+        simple_split(data.num_items),
+        "GCN",
+        params,
+        0,
+        torch.device("cpu"),
+        Evaluator("accuracy"),
+    )
     return method, method.fit(ctx)
 
 
@@ -206,7 +215,7 @@ def test_validation_reuses_the_step_evaluation_and_equals_a_fresh_forward():
     split = simple_split(data.num_items)
     ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"))
     state = method.setup(ctx)  # the fit's state; then drive one step by hand
-    feeder = make_feeder(data, split, torch.device("cpu"), 0, 0)
+    feeder = make_feeder(data, split, torch.device("cpu"), batch_size=0, seed=0)
     model = method.build(ctx, state)
     opt = method.configure_optimizer(model, ctx, state)
     model.train()

@@ -26,8 +26,15 @@ def test_glnn_loss_matches_a_hand_computed_example():
     method = METHODS.get("glnn")()
     data = make_node_data(n=6, classes=2, feats=3)
     split = make_split(data, "random", 0, {"frac": (0.5, 0.25, 0.25)})
-    ctx = FitContext(data, split, "MLP", {"label_weight": 0.25, "temperature": 1.0}, 0,
-                     torch.device("cpu"), Evaluator("accuracy"))  # fmt: skip
+    ctx = FitContext(
+        data,
+        split,
+        "MLP",
+        {"label_weight": 0.25, "temperature": 1.0},
+        0,
+        torch.device("cpu"),
+        Evaluator("accuracy"),
+    )
     teacher = torch.tensor([[math.log(3.0), 0.0]] * 6)  # softmax (3/4, 1/4)
     state = TeacherState(teacher, None)
     student = torch.zeros(6, 2)  # softmax (1/2, 1/2): CE = log 2 for every label
@@ -51,8 +58,10 @@ def test_inductive_split_hides_exactly_the_inductive_test_nodes_and_their_edges(
     assert torch.equal(hidden, split.test)  # scored on the inductive nodes
     all_test = torch.cat([hidden, observed_test])
     assert hidden.numel() == round(0.25 * all_test.numel())
-    assert torch.equal(all_test.sort().values,
-                       make_split(data, "per_class_random", 2, {"sizes": IND_ARGS["sizes"]}).test)
+    assert torch.equal(
+        all_test.sort().values,
+        make_split(data, "per_class_random", 2, {"sizes": IND_ARGS["sizes"]}).test,
+    )
     feeder = NodeFeeder(data, split, torch.device("cpu"))
     ei_full, ei_obs = data.data.edge_index, feeder.observed.edge_index
     touches = torch.isin(ei_full[0], hidden) | torch.isin(ei_full[1], hidden)
@@ -74,8 +83,17 @@ def test_a_teacher_trained_on_the_observed_graph_never_sees_hidden_nodes():
     params = resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"epochs": 5})
 
     def exported(d):
-        ctx = FitContext(d, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"),
-                         evaluate_test=False, export_outputs=True)  # fmt: skip
+        ctx = FitContext(
+            d,
+            split,
+            "GCN",
+            params,
+            0,
+            torch.device("cpu"),
+            Evaluator("accuracy"),
+            evaluate_test=False,
+            export_outputs=True,
+        )
         return vanilla.fit(ctx).outputs["logits"]
 
     before = exported(data)
@@ -93,8 +111,17 @@ def test_glnn_end_to_end_reuses_its_cached_teacher_across_seeds_and_reruns(tmp_p
 
     data = make_node_data(n=90, classes=3)
     for _ in range(2):
-        summary = fit_seeds("glnn", data, "MLP", [0, 1], torch.device("cpu"), {"epochs": 5},
-                            protocol="inductive", protocol_args=IND_ARGS, teacher="GCN")
+        summary = fit_seeds(
+            "glnn",
+            data,
+            "MLP",
+            [0, 1],
+            torch.device("cpu"),
+            {"epochs": 5},
+            protocol="inductive",
+            protocol_args=IND_ARGS,
+            teacher="GCN",
+        )
         assert len(summary.seeds) == 2 and all(0 <= t <= 1 for t in summary.tests)
     builds = ArtifactCache(tmp_path / "runs" / "artifacts").builds()
     assert sorted(b["key"]["seed"] for b in builds) == [0, 1]  # one teacher per seed, reused

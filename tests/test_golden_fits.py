@@ -39,8 +39,14 @@ CASES: list[tuple[str, str, str, str | None, str | None, dict[str, Any]]] = [
     ("freekd_random", "Cora", "GCN", "GCN", None, {"epochs": 10}),
     ("freekd_node", "Cora", "GCN", "GCN", None, {"epochs": 10}),
     ("lad_gnn", "MUTAG", "GCN", None, None, {"epochs": 40}),
-    ("pretrain_attrmask", "BACE", "GIN", None, None,
-     {"epochs": 3, "pretrain_molecules": 100, "pretrain_epochs": 1, "hidden": 32}),
+    (
+        "pretrain_attrmask",
+        "BACE",
+        "GIN",
+        None,
+        None,
+        {"epochs": 3, "pretrain_molecules": 100, "pretrain_epochs": 1, "hidden": 32},
+    ),
 ]
 
 
@@ -56,8 +62,16 @@ def fit_case(case: tuple, load_real) -> dict[str, Any]:
 
     method, dataset, backbone, teacher, protocol, overrides = case
     torch.set_num_threads(1)
-    summary = fit_seeds(method, load_real(dataset), backbone, [0], torch.device("cpu"),
-                        dict(overrides), protocol=protocol, teacher=teacher)  # fmt: skip
+    summary = fit_seeds(
+        method,
+        load_real(dataset),
+        backbone,
+        [0],
+        torch.device("cpu"),
+        dict(overrides),
+        protocol=protocol,
+        teacher=teacher,
+    )
     r = summary.seeds[0].result
     return {"val": r.val, "test": r.test, "best_epoch": r.best_epoch}
 
@@ -72,8 +86,9 @@ def test_refit_gives_the_recorded_scores(case, golden, runs, load_real):
     got = fit_case(case, load_real)
     if os.environ.get("KDBENCH_REGEN_GOLDEN"):
         golden["cases"][case_id(case)] = got
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
         golden["commit"] = commit
         GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
         return

@@ -73,7 +73,8 @@ def _ctx(method: str, data, split, **over) -> FitContext:
 def _teacher(data, split, **over):
     ctx = _ctx("lad_teacher", data, split, **over)
     return METHODS.get("lad_teacher")().fit(
-        dataclasses.replace(ctx, evaluate_test=False, export_outputs=True))
+        dataclasses.replace(ctx, evaluate_test=False, export_outputs=True)
+    )
 
 
 def test_teacher_cannot_be_evaluated_on_test():
@@ -139,7 +140,7 @@ def test_distillation_term_is_zero_when_the_student_matches_its_teacher():
     ctx = _ctx("lad_gnn", data, split, distill_weight=3.0)
     g_teacher = torch.full((30, 16), torch.nan)  # the fit's state: g_T of every graph
     model = method.build(ctx, g_teacher).eval()
-    batch = next(iter(make_feeder(data, split, CPU, 8, 0).train_batches()))
+    batch = next(iter(make_feeder(data, split, CPU, batch_size=8, seed=0).train_batches()))
     out = method.forward(model, batch)
     g_teacher[batch.ids] = out.g.detach()
     ce = supervised_loss("multiclass", out.logits, batch.y)
@@ -153,8 +154,9 @@ def test_shared_frozen_head_is_the_teachers_and_stays_frozen():
     data = make_graph_data(n=30, classes=C)
     split = simple_split(30)
     teacher = _teacher(data, split)
-    ctx = dataclasses.replace(_ctx("lad_gnn", data, split, head="shared_frozen"),
-                              artifacts={"teacher": teacher})  # fmt: skip
+    ctx = dataclasses.replace(
+        _ctx("lad_gnn", data, split, head="shared_frozen"), artifacts={"teacher": teacher}
+    )
     model = METHODS.get("lad_gnn")().build(ctx, None).train()
     state = teacher.outputs["state_dict"]
     assert torch.equal(model.head.inner[0].weight, state["head.0.weight"])
@@ -209,9 +211,11 @@ def test_a_sweep_naming_the_teacher_is_rejected_and_paper_yaml_has_lad(tmp_path)
     from benchmark.runner.sweep import expand, load_sweep
 
     path = tmp_path / "s.yaml"
-    path.write_text("name: s\nbudget: {trials: 1, tuning_seeds: [0], final_seeds: [0]}\n"
-                    "grid:\n  - methods: [lad_teacher]\n    datasets: [MUTAG]\n"
-                    "    backbones: [GIN]\n")  # fmt: skip
+    path.write_text(
+        "name: s\nbudget: {trials: 1, tuning_seeds: [0], final_seeds: [0]}\n"
+        "grid:\n  - methods: [lad_teacher]\n    datasets: [MUTAG]\n"
+        "    backbones: [GIN]\n"
+    )
     with pytest.raises(KdbenchError, match=r"lad_teacher.*sweep that method"):
         load_sweep(path)
     cells = expand(load_sweep(Path(__file__).parents[1] / "sweeps" / "paper.yaml"))

@@ -37,9 +37,12 @@ def write_tu(folder: Path, name: str, seed: int = 0) -> list[str]:
         graph_labels.append(c + 1)
         first += n
     files = {
-        "A": [f"{a}, {b}" for a, b in edges], "graph_indicator": indicator,
-        "graph_labels": graph_labels, "node_labels": node_labels, "node_attributes": attrs,
-    }  # fmt: skip
+        "A": [f"{a}, {b}" for a, b in edges],
+        "graph_indicator": indicator,
+        "graph_labels": graph_labels,
+        "node_labels": node_labels,
+        "node_attributes": attrs,
+    }
     raw = folder / name / "raw"
     raw.mkdir(parents=True)
     for kind, lines in files.items():
@@ -51,12 +54,19 @@ def write_tu(folder: Path, name: str, seed: int = 0) -> list[str]:
 def six_class(tmp_path: Path, card_dir, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
     files = write_tu(tmp_path / "mirror", "SIXCLASS")
-    card_dir(**toy_card_fields(
-        name="SIXCLASS", path="SIXCLASS", loader_args={"use_node_attr": True},
-        files=[{"path": f"raw/{f}", "sha256": None} for f in files],
-        stats={"num_graphs": CLASSES * PER_CLASS, "num_classes": CLASSES,
-               "num_features": ATTRS + NODE_LABELS},
-    ))  # fmt: skip
+    card_dir(
+        **toy_card_fields(
+            name="SIXCLASS",
+            path="SIXCLASS",
+            loader_args={"use_node_attr": True},
+            files=[{"path": f"raw/{f}", "sha256": None} for f in files],
+            stats={
+                "num_graphs": CLASSES * PER_CLASS,
+                "num_classes": CLASSES,
+                "num_features": ATTRS + NODE_LABELS,
+            },
+        )
+    )
     return load_dataset("SIXCLASS", data_root=tmp_path / "data", mirror=str(tmp_path / "mirror"))
 
 
@@ -69,6 +79,7 @@ def test_the_tu_loader_keeps_six_classes_and_the_continuous_attributes(six_class
 
 @pytest.mark.parametrize("protocol", [None, "paper"])
 def test_lad_gnn_runs_unchanged_on_a_six_class_set(six_class, protocol) -> None:
-    summary = fit_seeds("lad_gnn", six_class, "GIN", [0, 1], torch.device("cpu"),
-                        {"epochs": 2}, protocol=protocol)  # fmt: skip
+    summary = fit_seeds(
+        "lad_gnn", six_class, "GIN", [0, 1], torch.device("cpu"), {"epochs": 2}, protocol=protocol
+    )
     assert len(summary.tests) == 2 and all(0.0 <= t <= 1.0 for t in summary.tests)

@@ -29,7 +29,7 @@ def app(uri: str, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setenv("KDBENCH_TRACKING_URI", uri)
     if uri.startswith("sqlite:///"):  # as `kdbench leaderboard` does (its server_env)
-        monkeypatch.setenv("KDBENCH_RUNS", str(Path(uri[len("sqlite:///"):]).parent))
+        monkeypatch.setenv("KDBENCH_RUNS", str(Path(uri[len("sqlite:///") :]).parent))
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
 
@@ -47,16 +47,31 @@ def family_tables(at) -> list[pd.DataFrame]:
 # ---------------------------------------------------------------- views, without Streamlit
 def synthetic_cells() -> pd.DataFrame:
     rows = []
-    spec = {("vanilla", "GCN", ""): [0.80, 0.70], ("vanilla", "MLP", ""): [0.60, 0.65],
-            ("kd", "MLP", "GCN"): [0.75, 0.72]}  # fmt: skip
+    spec = {
+        ("vanilla", "GCN", ""): [0.80, 0.70],
+        ("vanilla", "MLP", ""): [0.60, 0.65],
+        ("kd", "MLP", "GCN"): [0.75, 0.72],
+    }
     for (method, backbone, teacher), means in spec.items():
         for dataset, mean in zip(["A", "B"], means):
             seeds = 1 if (method, dataset) == ("kd", "B") else 2
-            rows.append({"cell": f"s/{method}/{dataset}/{backbone}/{teacher}", "sweep": "s",
-                         "method": method, "dataset": dataset, "backbone": backbone,
-                         "teacher": teacher, "protocol": "", "metric": "accuracy", "seeds": seeds,
-                         "test_mean": mean, "test_std": 0.01 if seeds > 1 else float("nan"),
-                         "num_params": 100.0, "inference_ms": 1.0})  # fmt: skip
+            rows.append(
+                {
+                    "cell": f"s/{method}/{dataset}/{backbone}/{teacher}",
+                    "sweep": "s",
+                    "method": method,
+                    "dataset": dataset,
+                    "backbone": backbone,
+                    "teacher": teacher,
+                    "protocol": "",
+                    "metric": "accuracy",
+                    "seeds": seeds,
+                    "test_mean": mean,
+                    "test_std": 0.01 if seeds > 1 else float("nan"),
+                    "num_params": 100.0,
+                    "inference_ms": 1.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,7 +112,10 @@ def test_reimplemented_methods_are_marked_in_the_table_only():
 
 
 def test_mlflow_run_links():
-    assert views.run_link("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
+    assert (
+        views.run_link("http://host:5000/", "3", "abc")
+        == "http://host:5000/#/experiments/3/runs/abc"
+    )
     assert views.run_link("https://mlflow.example.org", "1", "r").startswith("https://mlflow.")
     assert views.run_link("sqlite:///runs/mlflow.db", "1", "r") is None
     assert views.ui_command("sqlite:///x.db") == "mlflow ui --backend-store-uri sqlite:///x.db"
@@ -140,9 +158,11 @@ def test_sql_reader_equals_the_mlflow_client(smoke_uri):
     fast, slow = final_runs(smoke_uri), final_runs_client(smoke_uri)
     assert len(fast) == 8 and set(fast.columns) == set(slow.columns)
     cols = sorted(fast.columns)
-    pd.testing.assert_frame_equal(fast.sort_values("run_id")[cols].reset_index(drop=True),
-                                  slow.sort_values("run_id")[cols].reset_index(drop=True),
-                                  check_dtype=False)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        fast.sort_values("run_id")[cols].reset_index(drop=True),
+        slow.sort_values("run_id")[cols].reset_index(drop=True),
+        check_dtype=False,
+    )
     assert final_runs(smoke_uri, sweep="nope").empty
     assert store.expected_seeds(smoke_uri) == dict.fromkeys(set(fast["cell"]), 2)
 
@@ -206,13 +226,17 @@ def test_app_progress_shows_failures(smoke_uri, tmp_path, monkeypatch):
     from benchmark.runner.sweep import expand, load_sweep
 
     sweep = yaml.safe_load((REPO / "sweeps" / "smoke.yaml").read_text())
-    sweep.update(name="broken", budget={**sweep["budget"], "trials": 1},
-                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}])
+    sweep.update(
+        name="broken",
+        budget={**sweep["budget"], "trials": 1},
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}],
+    )
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(sweep))
     journal = tmp_path / "broken.journal"
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(journal)))
+        optuna.storages.journal.JournalFileBackend(str(journal))
+    )
     tune_name, final_name = study_names(expand(load_sweep(str(path)))[0])
     optuna.create_study(study_name=tune_name, storage=storage)
     final = optuna.create_study(study_name=final_name, storage=storage)
@@ -259,7 +283,8 @@ def test_statistics_panel_renders_friedman_cd_and_wilcoxon():
     assert ranks["row"].tolist() == ["vanilla · GCN", "vanilla · MLP", "kd · MLP ← GCN"]
     w = next(d.value for d in at.dataframe if "sig" in d.value.columns)
     assert w[["method", "pairs", "sig"]].to_dict("records") == [
-        {"method": "kd", "pairs": 6, "sig": "*"}]  # fmt: skip
+        {"method": "kd", "pairs": 6, "sig": "*"}
+    ]
     assert w["mean diff"].iloc[0] == pytest.approx(3.5)  # in points (×100)
 
 
@@ -313,8 +338,10 @@ def test_cell_details_read_every_tuning_study_of_a_cell(smoke_uri, smoke_runs, m
 
     monkeypatch.setenv("KDBENCH_RUNS", str(smoke_runs))
     mutag = store.load_studies(smoke_uri, "smoke", "smoke/vanilla/MUTAG/GCN")
-    assert [s.study_name for s in mutag] == ["smoke/vanilla/MUTAG/GCN#seed0",
-                                             "smoke/vanilla/MUTAG/GCN#seed1"]  # fmt: skip
+    assert [s.study_name for s in mutag] == [
+        "smoke/vanilla/MUTAG/GCN#seed0",
+        "smoke/vanilla/MUTAG/GCN#seed1",
+    ]
     assert all(len(s.trials) == 3 for s in mutag)
     cora = store.load_studies(smoke_uri, "smoke", "smoke/vanilla/Cora/GCN")
     assert [s.study_name for s in cora] == ["smoke/vanilla/Cora/GCN"]

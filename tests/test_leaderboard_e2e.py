@@ -50,8 +50,11 @@ def test_leaderboard_renders_in_headless_chromium(smoke_runs):
     assert "kdbench leaderboard" in text and "Traceback" not in text
     assert expected in text  # the drill-down of the first cell, Cora · GCN, selected by default
     header = rows[0]
-    row = next(r for r in rows[1:] if r[header.index("method")] == "vanilla"
-               and r[header.index("backbone")] == "GCN")  # fmt: skip
+    row = next(
+        r
+        for r in rows[1:]
+        if r[header.index("method")] == "vanilla" and r[header.index("backbone")] == "GCN"
+    )
     assert math.isclose(float(row[header.index("Cora")]), 100 * cell.test_mean, rel_tol=1e-9)
     assert (SHOTS / "leaderboard.png").stat().st_size > 20_000  # a drawn page, not a blank one
 
@@ -79,7 +82,7 @@ def check_downloads(page: browser.Page, folder, n_paper: int, n_shared: int) -> 
     tex = page.download("LaTeX", folder / "tex").read_text()
     body = tex[: tex.index("\\end{tabular}")]
     assert body.count(PAPER) == n_paper and body.count(SHARED) == n_shared
-    assert "\\texttt{lad\\_paper}" in tex[tex.index("\\end{tabular}"):]
+    assert "\\texttt{lad\\_paper}" in tex[tex.index("\\end{tabular}") :]
 
 
 @pytest.fixture(scope="module")

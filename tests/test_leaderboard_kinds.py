@@ -29,11 +29,16 @@ OFFSETS = [-0.02, -0.01, 0.0, 0.01, 0.02]  # per-seed test = mean + offset (std 
 PAPER, SHARED = MARKS["paper"], MARKS["shared-tuning"]
 #: (method, backbone, teacher, protocol, {dataset: test mean}); honest cells on three sets so
 #: that Friedman has a block, paper cells (higher than every honest one) on MUTAG only
-HONEST_CELLS = [("vanilla", "GCN", "", {"MUTAG": 0.80, "PROTEINS": 0.72, "NCI1": 0.78}),
-                ("vanilla", "MLP", "", {"MUTAG": 0.70, "PROTEINS": 0.68, "NCI1": 0.65}),
-                ("kd", "MLP", "GCN", {"MUTAG": 0.75, "PROTEINS": 0.70, "NCI1": 0.70})]
-PAPER_CELLS = [("vanilla", "GCN", "", {"MUTAG": 0.90}), ("lad_gnn", "GCN", "", {"MUTAG": 0.95}),
-               ("kd", "MLP", "GCN", {"MUTAG": 0.92})]  # fmt: skip
+HONEST_CELLS = [
+    ("vanilla", "GCN", "", {"MUTAG": 0.80, "PROTEINS": 0.72, "NCI1": 0.78}),
+    ("vanilla", "MLP", "", {"MUTAG": 0.70, "PROTEINS": 0.68, "NCI1": 0.65}),
+    ("kd", "MLP", "GCN", {"MUTAG": 0.75, "PROTEINS": 0.70, "NCI1": 0.70}),
+]
+PAPER_CELLS = [
+    ("vanilla", "GCN", "", {"MUTAG": 0.90}),
+    ("lad_gnn", "GCN", "", {"MUTAG": 0.95}),
+    ("kd", "MLP", "GCN", {"MUTAG": 0.92}),
+]
 LEGACY_CELL = "kinds/vanilla/MUTAG/GIN"  # no protocol, protocol_kind, selection tags; 3 trials
 
 
@@ -50,13 +55,24 @@ def record_cell(tracker, tags: dict, mean: float, params_of) -> None:
     parent = tracker.start(tags["cell"], {**tags, "stage": "cell"})
     tracker.log(parent, params={"budget.final_seeds": json.dumps(SEEDS)})
     for seed, offset in zip(SEEDS, OFFSETS):
-        seed_tags = {**tags, "stage": "final", "seed": seed, "split": f"split{seed}",
-                     "hardware": "test", "git_sha": "abc"}  # fmt: skip
+        seed_tags = {
+            **tags,
+            "stage": "final",
+            "seed": seed,
+            "split": f"split{seed}",
+            "hardware": "test",
+            "git_sha": "abc",
+        }
         if tags.get("selection") == "nested":
             seed_tags["tuning_seeds"] = json.dumps([seed])
-        metrics = {"test": mean + offset, "val": mean - 0.05, "num_params": 1000.0,
-                   "inference_ms": 1.0 + len(tags["method"]) / 10, "train_seconds": 2.0,
-                   "best_epoch": 10.0 + seed}  # fmt: skip
+        metrics = {
+            "test": mean + offset,
+            "val": mean - 0.05,
+            "num_params": 1000.0,
+            "inference_ms": 1.0 + len(tags["method"]) / 10,
+            "train_seconds": 2.0,
+            "best_epoch": 10.0 + seed,
+        }
         if tags["teacher"]:
             metrics["teacher_params"] = 5000.0
         tracker.record(f"seed{seed}", seed_tags, parent, params=params_of(seed), metrics=metrics)
@@ -76,19 +92,42 @@ def write_store(folder: Path) -> str:
     ):
         for method, backbone, teacher, means in specs:
             for dataset, mean in means.items():
-                key = cell_key(method, dataset, backbone, teacher,
-                               protocol if protocol == "lad_paper" else "")  # fmt: skip
-                tags = {"cell": key, "sweep": SWEEP, "method": method, "dataset": dataset,
-                        "backbone": backbone, "teacher": teacher, "protocol": protocol,
-                        "protocol_kind": kind, "selection": selection, "metric": "accuracy",
-                        "trials": trials, "budget": trials}  # fmt: skip
+                key = cell_key(
+                    method, dataset, backbone, teacher, protocol if protocol == "lad_paper" else ""
+                )
+                tags = {
+                    "cell": key,
+                    "sweep": SWEEP,
+                    "method": method,
+                    "dataset": dataset,
+                    "backbone": backbone,
+                    "teacher": teacher,
+                    "protocol": protocol,
+                    "protocol_kind": kind,
+                    "selection": selection,
+                    "metric": "accuracy",
+                    "trials": trials,
+                    "budget": trials,
+                }
                 nested = selection == "nested"
-                record_cell(tracker, tags, mean,
-                            lambda s, n=nested: {"lr": 0.01 * (s + 1) if n else 0.01,
-                                                 "hidden": 64})  # fmt: skip
-    legacy = {"cell": LEGACY_CELL, "sweep": SWEEP, "method": "vanilla", "dataset": "MUTAG",
-              "backbone": "GIN", "teacher": "", "protocol": "", "metric": "accuracy",
-              "trials": 3, "budget": 3}  # fmt: skip
+                record_cell(
+                    tracker,
+                    tags,
+                    mean,
+                    lambda s, n=nested: {"lr": 0.01 * (s + 1) if n else 0.01, "hidden": 64},
+                )
+    legacy = {
+        "cell": LEGACY_CELL,
+        "sweep": SWEEP,
+        "method": "vanilla",
+        "dataset": "MUTAG",
+        "backbone": "GIN",
+        "teacher": "",
+        "protocol": "",
+        "metric": "accuracy",
+        "trials": 3,
+        "budget": 3,
+    }
     record_cell(tracker, legacy, 0.85, lambda s: {"lr": 0.02, "hidden": 32})
     return uri
 
@@ -111,34 +150,57 @@ def is_marked_label(label: str) -> bool:
 
 # ---------------------------------------------------------------- aggregate and export
 def test_cells_carry_kind_and_selection_and_legacy_runs_get_derived_ones(cells):
-    assert {"protocol_kind", "selection"} <= set(COLUMNS) and list(cells.columns[:len(COLUMNS)]) \
-        == COLUMNS  # fmt: skip
+    assert {"protocol_kind", "selection"} <= set(COLUMNS) and list(
+        cells.columns[: len(COLUMNS)]
+    ) == COLUMNS
     c = cells.set_index("cell")
     assert c.at["kinds/vanilla/MUTAG/GCN", "protocol_kind"] == "honest"
     assert c.at["kinds/vanilla/MUTAG/GCN", "selection"] == "nested"
     assert c.at["kinds/lad_gnn/MUTAG/GCN/protocol=lad_paper", "protocol_kind"] == "paper"
     # legacy: the card's protocol, shared tuning (3 trials on a per-seed protocol)
     assert c.loc[LEGACY_CELL, ["protocol", "protocol_kind", "selection"]].tolist() == [
-        "tu_10fold", "shared-tuning", "shared"]  # fmt: skip
+        "tu_10fold",
+        "shared-tuning",
+        "shared",
+    ]
     assert (c["protocol"] != "").all()
     assert c["protocol kind"].tolist() == c["protocol_kind"].tolist()  # the filter's column
 
 
 def test_legacy_rules_without_a_store():
-    runs = pd.DataFrame([
-        {"dataset": "MUTAG", "protocol": "lad_paper", "trials": "1"},  # paper, untuned
-        {"dataset": "MUTAG", "protocol": None, "trials": "3"},  # card: tu_10fold, shared
-        {"dataset": "Cora", "protocol": "", "trials": "3"},  # planetoid_public: one partition
-        {"dataset": "MUTAG", "protocol": "tu_10fold", "trials": None},  # trials unknown
-        {"dataset": "NoSuchSet", "protocol": "", "trials": "3"},  # no card: no protocol
-        {"dataset": "MUTAG", "protocol": "tu_10fold", "trials": "3", "protocol_kind": "honest",
-         "selection": "nested"},  # tagged by the runner: kept
-    ])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            {"dataset": "MUTAG", "protocol": "lad_paper", "trials": "1"},  # paper, untuned
+            {"dataset": "MUTAG", "protocol": None, "trials": "3"},  # card: tu_10fold, shared
+            {"dataset": "Cora", "protocol": "", "trials": "3"},  # planetoid_public: one partition
+            {"dataset": "MUTAG", "protocol": "tu_10fold", "trials": None},  # trials unknown
+            {"dataset": "NoSuchSet", "protocol": "", "trials": "3"},  # no card: no protocol
+            {
+                "dataset": "MUTAG",
+                "protocol": "tu_10fold",
+                "trials": "3",
+                "protocol_kind": "honest",
+                "selection": "nested",
+            },  # tagged by the runner: kept
+        ]
+    )
     out = kinds.with_kinds(runs)
-    assert out["protocol"].tolist() == ["lad_paper", "tu_10fold", "planetoid_public",
-                                        "tu_10fold", "", "tu_10fold"]  # fmt: skip
-    assert out["protocol_kind"].tolist() == ["paper", "shared-tuning", "honest", "honest",
-                                             "honest", "honest"]  # fmt: skip
+    assert out["protocol"].tolist() == [
+        "lad_paper",
+        "tu_10fold",
+        "planetoid_public",
+        "tu_10fold",
+        "",
+        "tu_10fold",
+    ]
+    assert out["protocol_kind"].tolist() == [
+        "paper",
+        "shared-tuning",
+        "honest",
+        "honest",
+        "honest",
+        "honest",
+    ]
     assert out["selection"].tolist() == ["none", "shared", "shared", "", "shared", "nested"]
     pd.testing.assert_frame_equal(kinds.with_kinds(out), out)  # idempotent
 
@@ -153,7 +215,7 @@ def test_export_marks_every_non_honest_row(cells, tmp_path):
         assert got.at["kinds/vanilla/MUTAG/GCN/protocol=lad_paper", "protocol"] == "lad_paper"
     export(table, "latex", str(tmp_path / "t.tex"))
     tex = (tmp_path / "t.tex").read_text()
-    body = tex[tex.index("\\midrule"):tex.index("\\bottomrule")]
+    body = tex[tex.index("\\midrule") : tex.index("\\bottomrule")]
     rows = [r for r in body.splitlines() if "&" in r]
     assert len(rows) == len(table) and "protocol" in tex.split("\\midrule")[0]
     paper_rows = [r for r in rows if "lad\\_paper" in r]
@@ -162,7 +224,7 @@ def test_export_marks_every_non_honest_row(cells, tmp_path):
     assert len(shared_rows) == 1 and "GIN" in shared_rows[0]
     assert sum(PAPER in r or SHARED in r for r in rows) == 4  # honest rows are not marked
     assert rows.index(paper_rows[0]) > max(i for i, r in enumerate(rows) if "[" not in r)
-    notes = tex[tex.index("\\end{tabular}"):]
+    notes = tex[tex.index("\\end{tabular}") :]
     assert kinds.tex(kind_warning("paper", "lad_paper")) in notes and PAPER in notes
     assert "\\texttt{lad\\_paper}" in notes and SHARED in notes and "tu\\_10fold" in notes
 
@@ -195,8 +257,10 @@ def test_board_ranks_and_bolds_honest_rows_only(cells):
     assert b.text.at[key[f"lad_gnn {PAPER} GCN"], "MUTAG"] == "95.00 ± 1.58"
     assert "protocol_kind" in b.text.columns  # two kinds: the kind is part of the row key
     # the paper kd row's Δ is against the paper vanilla GCN, never the honest one
-    assert b.numbers.at[key[f"kd {PAPER} MLP"], views.D_VANILLA] != b.numbers.at[
-        key["kd MLP"], views.D_VANILLA]  # fmt: skip
+    assert (
+        b.numbers.at[key[f"kd {PAPER} MLP"], views.D_VANILLA]
+        != b.numbers.at[key["kd MLP"], views.D_VANILLA]
+    )
     tex = views.latex(b)
     assert "\\textbf{80.00 $\\pm$ 1.58}" in tex and "\\textbf{95" not in tex
     assert kinds.tex(kind_warning("paper", "lad_paper")) in tex
@@ -214,8 +278,10 @@ def test_a_filter_never_removes_the_mark(cells):
 def test_cells_of_different_kinds_are_separate_rows(cells):
     mutag = cells[(cells["dataset"] == "MUTAG") & (cells["protocol"] == "tu_10fold")]
     twin = mutag[mutag["cell"] == "kinds/vanilla/MUTAG/GCN"].assign(
-        cell="kinds/vanilla/MUTAG/GCN/selection=shared", protocol_kind="shared-tuning",
-        test_mean=0.99)  # same method, backbone, teacher, dataset and protocol  # fmt: skip
+        cell="kinds/vanilla/MUTAG/GCN/selection=shared",
+        protocol_kind="shared-tuning",
+        test_mean=0.99,
+    )  # same method, backbone, teacher, dataset and protocol
     b = views.board(pd.concat([mutag, twin]).drop(columns="test_per_seed"))
     assert len(b.text) == len(mutag) + 1
     check_marked_rows(b)
@@ -278,15 +344,17 @@ def test_app_marks_paper_rows_everywhere(kinds_uri, monkeypatch):
     at = app(kinds_uri, monkeypatch)
     assert not at.exception and not at.error
     assert [t.label for t in at.tabs] == ["graph"]
-    table, styled = styled_rows(next(d for d in at.dataframe
-                                     if d.proto.arrow_data.HasField("styler")))  # fmt: skip
+    table, styled = styled_rows(
+        next(d for d in at.dataframe if d.proto.arrow_data.HasField("styler"))
+    )
     marked = [i for i, s in enumerate(table["method"]) if is_marked_label(s)]
     assert len(marked) == 4 and styled and not styled & set(marked)
     assert (table.loc[marked, views.RANK] == views.NO_RANK).all()
     assert marked == list(range(len(table) - 4, len(table)))  # under the honest rows
     captions = " ".join(c.value for c in at.caption)
-    assert f"{PAPER} = a paper protocol" in captions and kind_warning("paper", "lad_paper") in \
-        captions  # fmt: skip
+    assert (
+        f"{PAPER} = a paper protocol" in captions and kind_warning("paper", "lad_paper") in captions
+    )
     assert "Rows used: the 3 honest row(s); the 4 marked row(s)" in captions
     ranks = next(d.value for d in at.dataframe if list(d.value.columns) == ["row", "avg rank"])
     assert len(ranks) == 3 and not any(is_marked_label(r) for r in ranks["row"])
@@ -299,8 +367,9 @@ def test_app_marks_paper_rows_everywhere(kinds_uri, monkeypatch):
     # the paper-only filter keeps the marks (and the first cell is now a paper one)
     at.sidebar.multiselect(key="f_protocol_kind").set_value(["paper"]).run()
     assert not at.exception
-    table, styled = styled_rows(next(d for d in at.dataframe
-                                     if d.proto.arrow_data.HasField("styler")))  # fmt: skip
+    table, styled = styled_rows(
+        next(d for d in at.dataframe if d.proto.arrow_data.HasField("styler"))
+    )
     assert len(table) == 3 and all(s.endswith(PAPER) for s in table["method"]) and not styled
     assert (table[views.RANK] == views.NO_RANK).all()
     assert "only marked rows" in " ".join(c.value for c in at.caption)

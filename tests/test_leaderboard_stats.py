@@ -11,8 +11,12 @@ from scipy.stats import friedmanchisquare, wilcoxon
 from leaderboard import stats
 
 # datasets × rows: A is best everywhere, C worst except on d4 where B is worst.
-SCORES = {"d1": (0.90, 0.80, 0.70), "d2": (0.85, 0.75, 0.65), "d3": (0.95, 0.90, 0.60),
-          "d4": (0.70, 0.50, 0.60)}  # fmt: skip
+SCORES = {
+    "d1": (0.90, 0.80, 0.70),
+    "d2": (0.85, 0.75, 0.65),
+    "d3": (0.95, 0.90, 0.60),
+    "d4": (0.70, 0.50, 0.60),
+}
 ROWS = [("vanilla", "GCN", ""), ("vanilla", "MLP", ""), ("kd", "MLP", "GCN")]
 
 
@@ -22,9 +26,18 @@ def cells(scores=SCORES, metric: str = "accuracy") -> pd.DataFrame:
         for (method, backbone, teacher), v in zip(ROWS, values):
             if v is None:
                 continue
-            out.append({"dataset": ds, "method": method, "backbone": backbone,
-                        "teacher": teacher, "sweep": "s", "protocol": "", "metric": metric,
-                        "test_mean": v})  # fmt: skip
+            out.append(
+                {
+                    "dataset": ds,
+                    "method": method,
+                    "backbone": backbone,
+                    "teacher": teacher,
+                    "sweep": "s",
+                    "protocol": "",
+                    "metric": metric,
+                    "test_mean": v,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -37,8 +50,9 @@ def test_friedman_matches_scipy_and_known_ranks():
     assert res.statistic == pytest.approx(expected.statistic)
     assert res.pvalue == pytest.approx(expected.pvalue)
     # ranks per dataset (1 = best): A 1,1,1,1; B 2,2,2,3; C 3,3,3,2
-    assert res.ranks.to_dict() == pytest.approx({"vanilla · GCN": 1.0, "vanilla · MLP": 2.25,
-                                                 "kd · MLP ← GCN": 2.75})  # fmt: skip
+    assert res.ranks.to_dict() == pytest.approx(
+        {"vanilla · GCN": 1.0, "vanilla · MLP": 2.25, "kd · MLP ← GCN": 2.75}
+    )
     assert res.ranks.index[0] == "vanilla · GCN"  # ascending: best first
     # by hand: chi2 = 12 / (N k (k+1)) * sum R_j^2 - 3 N (k+1), N=4, k=3, rank sums 4, 9, 11
     assert res.statistic == pytest.approx(12 / (4 * 3 * 4) * (16 + 81 + 121) - 3 * 4 * 4)
@@ -69,13 +83,16 @@ def test_incomplete_rows_are_dropped_and_too_few_is_a_sentence():
 def seed_runs(student: list[float], teacher: list[float], dataset: str = "Cora") -> pd.DataFrame:
     rows = []
     for seed, v in enumerate(student):
-        rows.append({"method": "kd", "backbone": "MLP", "teacher": "GCN", "seed": str(seed),
-                     "m.test": v})  # fmt: skip
+        rows.append(
+            {"method": "kd", "backbone": "MLP", "teacher": "GCN", "seed": str(seed), "m.test": v}
+        )
     for seed, v in enumerate(teacher):
-        rows.append({"method": "vanilla", "backbone": "GCN", "teacher": "", "seed": str(seed),
-                     "m.test": v})  # fmt: skip
-    rows.append({"method": "vanilla", "backbone": "MLP", "teacher": "", "seed": "0",
-                 "m.test": 0.1})  # another backbone: not the teacher  # fmt: skip
+        rows.append(
+            {"method": "vanilla", "backbone": "GCN", "teacher": "", "seed": str(seed), "m.test": v}
+        )
+    rows.append(
+        {"method": "vanilla", "backbone": "MLP", "teacher": "", "seed": "0", "m.test": 0.1}
+    )  # another backbone: not the teacher
     df = pd.DataFrame(rows).assign(dataset=dataset, sweep="s", protocol="", metric="accuracy")
     return df.sample(frac=1.0, random_state=0)  # order must not matter: pairs are by seed
 
@@ -125,7 +142,12 @@ def test_wilcoxon_batches_cells_with_different_numbers_of_pairs():
 
 def test_stars_and_min_p():
     assert [stats.stars(p) for p in (0.0005, 0.005, 0.03, 0.2, float("nan"))] == [
-        "***", "**", "*", "n.s.", ""]  # fmt: skip
+        "***",
+        "**",
+        "*",
+        "n.s.",
+        "",
+    ]
     assert stats.min_attainable_p(5) == pytest.approx(0.0625)
     assert stats.min_attainable_p(6) < 0.05
 

@@ -237,8 +237,9 @@ def test_minmax_degree_normalises_within_each_graph() -> None:
     assert torch.allclose(t(path.clone()).x.flatten(), torch.tensor([0.5, 1, 0.5, 0]), atol=1e-6)
 
 
-@pytest.mark.parametrize("name,graphs", [("IMDB-BINARY-minmaxdeg", 1000),
-                                         ("IMDB-MULTI-minmaxdeg", 1500)])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,graphs", [("IMDB-BINARY-minmaxdeg", 1000), ("IMDB-MULTI-minmaxdeg", 1500)]
+)
 def test_imdb_with_the_lad_official_features(load_real, name: str, graphs: int) -> None:
     gd = load_real(name)
     assert gd.num_features == 1 and gd.num_items == graphs
@@ -257,8 +258,9 @@ def test_a_dataset_is_fetched_and_processed_by_one_process_at_a_time(
 
     load_dataset("MUTAG", session_data_root, str(real_mirror))  # warm: a load takes < 1 s
     got: list = []
-    worker = threading.Thread(target=lambda: got.append(
-        load_dataset("MUTAG", session_data_root, str(real_mirror))))  # fmt: skip
+    worker = threading.Thread(
+        target=lambda: got.append(load_dataset("MUTAG", session_data_root, str(real_mirror)))
+    )
     with dataset_lock(session_data_root, "TUDataset/MUTAG"):  # another process holds it
         worker.start()
         worker.join(timeout=1.0)

@@ -16,8 +16,9 @@ def ctx_for(data, backbone="GCN", method="vanilla", **over):
     m = METHODS.get(method)()
     params = resolve_params(m, BACKBONES.get(backbone), data.task, {"epochs": 25, **over})
     split = simple_split(data.num_items)
-    return m, FitContext(data, split, backbone, params, 0, torch.device("cpu"),
-                         Evaluator(data.card.metric))  # fmt: skip
+    return m, FitContext(
+        data, split, backbone, params, 0, torch.device("cpu"), Evaluator(data.card.metric)
+    )
 
 
 @pytest.mark.parametrize("make", [make_node_data, make_graph_data])

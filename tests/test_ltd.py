@@ -39,14 +39,20 @@ def test_ltd_distill_loss_matches_a_hand_computed_example():
     logits = torch.tensor([[0.0, 0.0], [math.log(3), 0.0]])
     teacher = torch.tensor([[math.log(3), 0.0], [0.0, 0.0]])
     soft = -(0.75 * math.log(0.5) + 0.25 * math.log(0.5)) - (
-        0.5 * math.log(0.75) + 0.5 * math.log(0.25))  # fmt: skip
+        0.5 * math.log(0.75) + 0.5 * math.log(0.25)
+    )
     hard = -math.log(0.5)
-    got = distill_loss(logits, teacher, torch.ones(2), torch.tensor([1, 0]), torch.tensor([0]),
-                       2.0)  # fmt: skip
+    got = distill_loss(logits, teacher, torch.ones(2), torch.tensor([1, 0]), torch.tensor([0]), 2.0)
     assert got.item() == pytest.approx(soft + 2 * hard, rel=1e-6)
     # a negative temperature inverts the teacher: target (1/4, 3/4) for node 0
-    neg = distill_loss(logits[:1], teacher[:1], -torch.ones(1), torch.tensor([1]),
-                       torch.tensor([], dtype=torch.long), 0.0)  # fmt: skip
+    neg = distill_loss(
+        logits[:1],
+        teacher[:1],
+        -torch.ones(1),
+        torch.tensor([1]),
+        torch.tensor([], dtype=torch.long),
+        0.0,
+    )
     assert neg.item() == pytest.approx(math.log(2), rel=1e-6)
 
 
@@ -55,8 +61,7 @@ def test_neighbourhood_entropy_equals_dense_brute_force_with_isolated_nodes():
     n, c = 9, 4
     probs = torch.softmax(torch.randn(n, c, generator=g), -1)
     # node 8 isolated; a self-loop on 0 and a repeated edge 1→2 are ignored
-    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 6, 0, 7, 1],
-                       [1, 0, 2, 1, 4, 3, 6, 5, 0, 6, 2]])  # fmt: skip
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 6, 0, 7, 1], [1, 0, 2, 1, 4, 3, 6, 5, 0, 6, 2]])
     got = neighbourhood_entropy(probs, ei, n)
     adj = torch.zeros(n, n)
     adj[ei[1], ei[0]] = 1.0  # row i: the nodes sending to i
@@ -96,9 +101,12 @@ def _setup(name: str):
     data = make_node_data(n=30, classes=3, feats=6)
     method = METHODS.get(name)()
     split = simple_split(30)
-    params = resolve_params(method, BACKBONES.get("GCN"), "node",
-                            {"dropout": 0.0, "temp_dropout": 0.0, "hidden": 8,
-                             "student_step": 0.05})  # fmt: skip
+    params = resolve_params(
+        method,
+        BACKBONES.get("GCN"),
+        "node",
+        {"dropout": 0.0, "temp_dropout": 0.0, "hidden": 8, "student_step": 0.05},
+    )
     teacher = torch.randn(30, 3, dtype=torch.float64) * 2
     ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"))
     meta = split.parts["meta"]
@@ -108,8 +116,9 @@ def _setup(name: str):
     method.configure_optimizer(model, ctx, state)
     state.temp_net.double()
     g = data.data
-    batch = Batch(g.x.double(), g.edge_index, data.y[split.train], split.train,
-                  rows=split.train, graph=g)  # fmt: skip
+    batch = Batch(
+        g.x.double(), g.edge_index, data.y[split.train], split.train, rows=split.train, graph=g
+    )
     return method, model, batch, params, state
 
 
@@ -123,8 +132,9 @@ def _unrolled_meta_loss(method, model, batch, params, state) -> float:
         for q, g in zip(theta, grads):
             q.sub_(params["student_step"] * g)
         logits = model(batch.x, batch.edge_index).logits
-        meta = torch.nn.functional.cross_entropy(logits[state.meta], state.y[state.meta],
-                                                 reduction="sum")  # fmt: skip
+        meta = torch.nn.functional.cross_entropy(
+            logits[state.meta], state.y[state.meta], reduction="sum"
+        )
         for q, s in zip(theta, saved):
             q.copy_(s)
     return meta.item()
@@ -150,8 +160,10 @@ def test_ltd_meta_gradient_matches_finite_differences_of_the_unrolled_step():
     _, _, phi_grads = method.meta_grads(model, batch, params, state)
     g = torch.Generator().manual_seed(1)
     for _ in range(3):
-        direction = [torch.randn(q.shape, generator=g, dtype=torch.float64)
-                     for q in state.temp_net.parameters()]  # fmt: skip
+        direction = [
+            torch.randn(q.shape, generator=g, dtype=torch.float64)
+            for q in state.temp_net.parameters()
+        ]
         analytic = sum((a * d).sum() for a, d in zip(phi_grads, direction)).item()
         numeric = _directional_fd(method, model, batch, params, state, direction)
         assert abs(analytic) > 1e-6  # the second-order path carries signal
@@ -190,13 +202,35 @@ def test_end_to_end_with_a_teacher_moves_the_temperature_net(name):
     method = METHODS.get(name)()
     split = simple_split(data.num_items)
     tp = resolve_params(METHODS.get("vanilla")(), BACKBONES.get("GCN"), "node", {"epochs": 20})
-    teacher = METHODS.get("vanilla")().fit(FitContext(
-        data, split, "GCN", tp, 0, torch.device("cpu"), Evaluator("accuracy"),
-        evaluate_test=False, export_outputs=True))  # fmt: skip
-    params = resolve_params(method, BACKBONES.get("GCN"), "node",
-                            {"epochs": 30, "meta_start": 3} if name != "kd" else {"epochs": 30})
-    ctx = FitContext(data, split, "GCN", params, 0, torch.device("cpu"), Evaluator("accuracy"),
-                     artifacts={"teacher": teacher})  # fmt: skip
+    teacher = METHODS.get("vanilla")().fit(
+        FitContext(
+            data,
+            split,
+            "GCN",
+            tp,
+            0,
+            torch.device("cpu"),
+            Evaluator("accuracy"),
+            evaluate_test=False,
+            export_outputs=True,
+        )
+    )
+    params = resolve_params(
+        method,
+        BACKBONES.get("GCN"),
+        "node",
+        {"epochs": 30, "meta_start": 3} if name != "kd" else {"epochs": 30},
+    )
+    ctx = FitContext(
+        data,
+        split,
+        "GCN",
+        params,
+        0,
+        torch.device("cpu"),
+        Evaluator("accuracy"),
+        artifacts={"teacher": teacher},
+    )
     states = []  # the fit's state, kept by the test only: the method keeps none
     setup = method.setup
     method.setup = lambda c: states.append(setup(c)) or states[-1]

@@ -23,9 +23,9 @@ def test_rocauc_matches_sklearn_with_ties_and_missing_labels():
     y[0, 2] = float("nan")
     s = torch.round(torch.randn(200, 3, generator=g) * 2) / 2  # many ties
     ev = Evaluator("rocauc")
-    expected = np.mean([
-        roc_auc_score(y[~torch.isnan(y[:, t]), t], s[~torch.isnan(y[:, t]), t]) for t in (0, 1)
-    ])  # fmt: skip
+    expected = np.mean(
+        [roc_auc_score(y[~torch.isnan(y[:, t]), t], s[~torch.isnan(y[:, t]), t]) for t in (0, 1)]
+    )
     assert ev.eval(y, s) == pytest.approx(expected)
     assert float(ev.score(y, s)) == pytest.approx(expected, abs=1e-6)
 

@@ -8,8 +8,12 @@ from benchmark.registry import METHODS
 
 N, F, C = 12, 6, 3
 X = torch.randn(N, F)
-EI = torch.tensor([[i for i in range(N)] + [(i + 1) % N for i in range(N)],
-                   [(i + 1) % N for i in range(N)] + [i for i in range(N)]])  # fmt: skip
+EI = torch.tensor(
+    [
+        [i for i in range(N)] + [(i + 1) % N for i in range(N)],
+        [(i + 1) % N for i in range(N)] + [i for i in range(N)],
+    ]
+)
 BATCH = torch.tensor([0] * 5 + [1] * 7)
 
 
@@ -107,8 +111,9 @@ def test_sgc_is_linear_in_k_hop_smoothed_features():
 @pytest.mark.parametrize("width", [4, 9])  # narrower and wider than F: both orders of the map
 def test_graphsage_gcn_aggregator_is_one_weight_on_the_mean_with_self(width):
     """``aggr="gcn"``: h' = W (h_v + Σ_{u∈N(v)} h_u) / (deg v + 1) + b, dense check."""
-    model = build_backbone("GraphSAGE", F, C, "node", {"aggr": "gcn", "hidden": width,
-                                                        "dropout": 0.0}).eval()  # fmt: skip
+    model = build_backbone(
+        "GraphSAGE", F, C, "node", {"aggr": "gcn", "hidden": width, "dropout": 0.0}
+    ).eval()
     a = torch.zeros(N, N)
     a[EI[1], EI[0]] = 1.0
     a += torch.eye(N)

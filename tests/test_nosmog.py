@@ -51,13 +51,23 @@ def test_deepwalk_is_seeded_and_places_neighbours_closer_than_strangers():
 
 def test_inductive_positions_ignore_hidden_nodes_and_average_observed_neighbours():
     ei = _path_graph(6)  # 0-1-2-3-4-5 with 3 and 4 hidden: walks see 0-1-2 and a lone 5
-    pos = position_features(ei, 6, 4, torch.tensor([3, 4]), seed=0, walk_length=5,
-                            num_walks=3, window=2, epochs=1)  # fmt: skip
+    pos = position_features(
+        ei, 6, 4, torch.tensor([3, 4]), seed=0, walk_length=5, num_walks=3, window=2, epochs=1
+    )
     assert not torch.equal(pos[3], torch.zeros(4))
     assert torch.allclose(pos[3], pos[2])  # node 3's only observed neighbour is 2
     assert torch.allclose(pos[4], pos[5])  # node 4's only observed neighbour is 5
-    nobody = position_features(_path_graph(3), 4, 4, torch.tensor([3]), seed=0, walk_length=3,
-                               num_walks=1, window=1, epochs=1)  # fmt: skip
+    nobody = position_features(
+        _path_graph(3),
+        4,
+        4,
+        torch.tensor([3]),
+        seed=0,
+        walk_length=3,
+        num_walks=1,
+        window=1,
+        epochs=1,
+    )
     assert torch.equal(nobody[3], torch.zeros(4))  # no observed neighbour: zeros
 
 
@@ -103,16 +113,32 @@ def test_with_every_switch_off_nosmog_is_glnn():
     assert off.seeds[0].result.val_curve == glnn.seeds[0].result.val_curve
 
 
-@pytest.mark.parametrize("switch", [{"position_dim": 8}, {"rsd_weight": 0.5, "rsd_nodes": 16},
-                                    {"adv_eps": 0.05}, {"batch_size": 16}])  # fmt: skip
+@pytest.mark.parametrize(
+    "switch",
+    [
+        {"position_dim": 8},
+        {"rsd_weight": 0.5, "rsd_nodes": 16},
+        {"adv_eps": 0.05},
+        {"batch_size": 16},
+    ],
+)
 def test_each_switch_trains_end_to_end_and_only_the_mlp_is_counted(switch, tmp_path, monkeypatch):
     monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))
     data = make_node_data(n=60, classes=3)
     params = {"epochs": 4, **OFF, **switch}
     if "batch_size" in switch:  # the official two-pass schedule with all three on
         params.update(position_dim=4, rsd_weight=0.5, adv_eps=0.05, label_weight=0.3)
-    summary = fit_seeds("nosmog", data, "MLP", [0, 1], torch.device("cpu"), params,
-                        protocol="inductive", protocol_args=IND_ARGS, teacher="GCN")  # fmt: skip
+    summary = fit_seeds(
+        "nosmog",
+        data,
+        "MLP",
+        [0, 1],
+        torch.device("cpu"),
+        params,
+        protocol="inductive",
+        protocol_args=IND_ARGS,
+        teacher="GCN",
+    )
     assert all(0 <= t <= 1 for t in summary.tests)
     width = data.num_features + int(params["position_dim"])
     hidden = 128

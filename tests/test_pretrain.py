@@ -27,8 +27,15 @@ from benchmark.registry import METHODS
 from benchmark.train.feeders import GraphFeeder
 from tests.conftest import MOLECULES, make_molecule_data, simple_split
 
-SMALL = {"hidden": 16, "layers": 3, "gin_mlp": "wide", "edge_features": True, "norm": "batch",
-         "act_last": False, "jk": "last"}  # fmt: skip
+SMALL = {
+    "hidden": 16,
+    "layers": 3,
+    "gin_mlp": "wide",
+    "edge_features": True,
+    "norm": "batch",
+    "act_last": False,
+    "jk": "last",
+}
 
 
 def _batch(data, ids=None):
@@ -58,11 +65,13 @@ def test_mask_counts_are_fifteen_percent_rounded_at_least_one():
 def test_masking_hides_exactly_the_share_per_molecule_and_labels_are_original_types():
     data = make_molecule_data()
     batch = _batch(data)
-    masked = sample_masked_atoms(batch.batch, batch.num_graphs, 0.15,
-                                 torch.Generator().manual_seed(0))  # fmt: skip
+    masked = sample_masked_atoms(
+        batch.batch, batch.num_graphs, 0.15, torch.Generator().manual_seed(0)
+    )
     sizes = torch.bincount(batch.batch)
-    assert torch.equal(torch.bincount(batch.batch[masked], minlength=len(sizes)),
-                       mask_counts(sizes, 0.15))  # fmt: skip
+    assert torch.equal(
+        torch.bincount(batch.batch[masked], minlength=len(sizes)), mask_counts(sizes, 0.15)
+    )
     # the loss's targets are the atoms' original types (mask token never a target)
     strategy = STRATEGIES.get("attrmask")
     seen = {}
@@ -71,10 +80,21 @@ def test_masking_hides_exactly_the_share_per_molecule_and_labels_are_original_ty
         seen["target"] = target
         return logits.sum() * 0
 
-    enc = build_backbone("GIN", 2, 1, "graph", SMALL, categorical=data.categorical,
-                         edge_categorical=data.edge_categorical)  # fmt: skip
-    vocab = {"atom_vocab": data.categorical, "bond_vocab": data.edge_categorical,
-             "mask_atom": 119, "mask_bond": 4}  # fmt: skip
+    enc = build_backbone(
+        "GIN",
+        2,
+        1,
+        "graph",
+        SMALL,
+        categorical=data.categorical,
+        edge_categorical=data.edge_categorical,
+    )
+    vocab = {
+        "atom_vocab": data.categorical,
+        "bond_vocab": data.edge_categorical,
+        "mask_atom": 119,
+        "mask_bond": 4,
+    }
     s = strategy(enc, vocab, {}, SMALL)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("benchmark.pretrain.strategies.F.cross_entropy", spy)
@@ -128,8 +148,15 @@ def test_batched_distances_stay_inside_each_molecule():
 
 def test_context_prediction_needs_anchors_between_the_radii():
     data = make_molecule_data()
-    enc = build_backbone("GIN", 2, 1, "graph", SMALL, categorical=data.categorical,
-                         edge_categorical=data.edge_categorical)  # fmt: skip
+    enc = build_backbone(
+        "GIN",
+        2,
+        1,
+        "graph",
+        SMALL,
+        categorical=data.categorical,
+        edge_categorical=data.edge_categorical,
+    )
     vocab = {"atom_vocab": data.categorical, "bond_vocab": data.edge_categorical}
     with pytest.raises(KdbenchError, match="r1 < layers <= r2"):
         STRATEGIES.get("contextpred")(enc, vocab, {"r1": 3, "r2": 7}, SMALL)
@@ -148,8 +175,15 @@ def test_gin_edge_features_change_the_output_and_hu_head_is_linear():
     data = make_molecule_data()
     batch = _batch(data)
     params = {**SMALL, "graph_head": "linear", "readout": "mean"}
-    model = build_backbone("GIN", 2, 2, "graph", params, categorical=data.categorical,
-                           edge_categorical=data.edge_categorical).eval()  # fmt: skip
+    model = build_backbone(
+        "GIN",
+        2,
+        2,
+        "graph",
+        params,
+        categorical=data.categorical,
+        edge_categorical=data.edge_categorical,
+    ).eval()
     assert isinstance(model.head, torch.nn.Linear)
     out = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs, edge_attr=batch.edge_attr)
     other = batch.edge_attr.clone()
@@ -158,8 +192,15 @@ def test_gin_edge_features_change_the_output_and_hu_head_is_linear():
     assert out.logits.shape == (data.num_items, 2) and not torch.allclose(out.logits, out2.logits)
     assert (out.h < 0).any()  # act_last=False: the last layer ends with batch norm, no ReLU
     with pytest.raises(KdbenchError, match="GIN only"):
-        build_backbone("GCN", 2, 2, "graph", params, categorical=data.categorical,
-                       edge_categorical=data.edge_categorical)  # fmt: skip
+        build_backbone(
+            "GCN",
+            2,
+            2,
+            "graph",
+            params,
+            categorical=data.categorical,
+            edge_categorical=data.edge_categorical,
+        )
 
 
 # ------------------------------------------------------------------ the encoder artefact
@@ -180,9 +221,15 @@ def test_encoder_round_trips_through_the_cache(tmp_path, monkeypatch):
     assert cache.built == 1 and len(first["losses"]) == 2
     assert all(torch.equal(first["encoder"][k], again["encoder"][k]) for k in first["encoder"])
     assert not any(k.startswith("head.") for k in first["encoder"])
-    model = build_backbone("GIN", 2, 3, "graph", {**SMALL, "graph_head": "linear"},
-                           categorical=corpus.categorical,
-                           edge_categorical=corpus.edge_categorical)  # fmt: skip
+    model = build_backbone(
+        "GIN",
+        2,
+        3,
+        "graph",
+        {**SMALL, "graph_head": "linear"},
+        categorical=corpus.categorical,
+        edge_categorical=corpus.edge_categorical,
+    )
     load_encoder(model, first, make_molecule_data())
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in first["encoder"].items())
@@ -207,9 +254,15 @@ def test_encoder_of_another_featurisation_or_architecture_is_refused():
     corpus = make_molecule_data(target="none")
     art = train_encoder(_config("attrmask", pretrain_epochs=1), corpus, torch.device("cpu"))
     data = make_molecule_data()
-    wider = build_backbone("GIN", 2, 1, "graph", {**SMALL, "hidden": 32},
-                           categorical=data.categorical,
-                           edge_categorical=data.edge_categorical)  # fmt: skip
+    wider = build_backbone(
+        "GIN",
+        2,
+        1,
+        "graph",
+        {**SMALL, "hidden": 32},
+        categorical=data.categorical,
+        edge_categorical=data.edge_categorical,
+    )
     with pytest.raises(KdbenchError, match="does not fit"):
         load_encoder(wider, art, data)
     data.featurization = "ogb"
@@ -227,10 +280,20 @@ def _write_corpus(card_dir, card_fields, root, smiles, graphs) -> None:
     """A ``smiles_csv`` card ``Corpus`` (hu featurisation) counting ``graphs`` molecules."""
     (root / "Corpus" / "raw").mkdir(parents=True)
     (root / "Corpus" / "raw" / "c.csv").write_text("SMILES\n" + "\n".join(smiles) + "\n")
-    card_dir(**card_fields(name="Corpus", family="molecular", loader="smiles_csv", path="Corpus",
-                           loader_args={"file": "c.csv", "column": "SMILES", "featurizer": "hu"},
-                           files=[{"path": "raw/c.csv"}], target="none", metric="none",
-                           protocol="none", stats={"num_graphs": graphs}))  # fmt: skip
+    card_dir(
+        **card_fields(
+            name="Corpus",
+            family="molecular",
+            loader="smiles_csv",
+            path="Corpus",
+            loader_args={"file": "c.csv", "column": "SMILES", "featurizer": "hu"},
+            files=[{"path": "raw/c.csv"}],
+            target="none",
+            metric="none",
+            protocol="none",
+            stats={"num_graphs": graphs},
+        )
+    )
 
 
 def _count_featurised(monkeypatch) -> list[str]:
@@ -250,9 +313,10 @@ def _count_featurised(monkeypatch) -> list[str]:
 
 def _same_graphs(a, b) -> bool:
     return len(a) == len(b) and all(
-        g.smiles == h.smiles and all(torch.equal(g[k], h[k]) for k in ("x", "edge_index",
-                                                                      "edge_attr"))
-        for g, h in zip(a, b))  # fmt: skip
+        g.smiles == h.smiles
+        and all(torch.equal(g[k], h[k]) for k in ("x", "edge_index", "edge_attr"))
+        for g, h in zip(a, b)
+    )
 
 
 def test_a_sample_featurises_only_its_molecules_and_is_the_sample_drawn_before(
@@ -274,8 +338,13 @@ def test_a_sample_featurises_only_its_molecules_and_is_the_sample_drawn_before(
     drawn = corpus_sample(full, 7, 3)
     assert _same_graphs(sample.graphs, drawn.graphs) and drawn.extra["smiles"] == seen[:7]
     # so the encoder (and its cache key: corpus, molecules, seed) is the one built before
-    config = _config("attrmask", pretrain_corpus="Corpus", pretrain_epochs=1,
-                     pretrain_molecules=7, pretrain_seed=3)  # fmt: skip
+    config = _config(
+        "attrmask",
+        pretrain_corpus="Corpus",
+        pretrain_epochs=1,
+        pretrain_molecules=7,
+        pretrain_seed=3,
+    )
     a, b = (train_encoder(config, d, torch.device("cpu")) for d in (sample, full))
     assert a["losses"] == b["losses"] and a["molecules"] == b["molecules"] == 7
     assert all(torch.equal(a["encoder"][k], b["encoder"][k]) for k in a["encoder"])
@@ -315,8 +384,16 @@ def test_tiny_pretrain_then_finetune(name, tmp_path, monkeypatch):
     (dep,) = method.dependencies("graph", "GIN", None, params)
     cache = ArtifactCache(tmp_path)
     art = dep.build(cache, torch.device("cpu"))
-    ctx = FitContext(data, simple_split(data.num_items), "GIN", params, 0, torch.device("cpu"),
-                     Evaluator("rocauc"), artifacts={"encoder": art})  # fmt: skip
+    ctx = FitContext(
+        data,
+        simple_split(data.num_items),
+        "GIN",
+        params,
+        0,
+        torch.device("cpu"),
+        Evaluator("rocauc"),
+        artifacts={"encoder": art},
+    )
     result = method.fit(ctx)
     assert 0.0 <= result.test <= 1.0 and result.epochs_run == 3
     assert cache.built == 1
@@ -329,8 +406,9 @@ def test_the_named_pretrain_command_builds_the_encoder_a_cell_needs():
     from benchmark.cli.pretrain import pretrain_config
 
     method = METHODS.get("pretrain_contextpred")()
-    params = resolve_params(method, BACKBONES.get("GIN"), "graph",
-                            {"pretrain_molecules": 1234, "r2": 8, "hidden": 256})  # fmt: skip
+    params = resolve_params(
+        method, BACKBONES.get("GIN"), "graph", {"pretrain_molecules": 1234, "r2": 8, "hidden": 256}
+    )
     config = config_from_params("contextpred", params)
     argv = shlex.split(config.command())[1:]
     assert argv[:3] == ["pretrain", "--strategy", "contextpred"]

@@ -58,8 +58,10 @@ def method_imports(source: str) -> list[str]:
 
 
 def test_the_import_check_catches_every_spelling():
-    source = ("import methods.kd\nfrom methods.glnn import GLNN\nfrom . import kd\n"
-              "def f():\n    from methods import vanilla\nimport benchmark.method\n")  # fmt: skip
+    source = (
+        "import methods.kd\nfrom methods.glnn import GLNN\nfrom . import kd\n"
+        "def f():\n    from methods import vanilla\nimport benchmark.method\n"
+    )
     assert method_imports(source) == ["methods.kd", "methods.glnn", ".", "methods"]
 
 

@@ -18,11 +18,14 @@ from benchmark.runner.sweep import expand, load_sweep
 
 
 def write(tmp_path, name="t", **over):
-    sweep = {"name": name,
-             "budget": {"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
-             "grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}],
-             "search_spaces": {"vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05,
-                                                  "log": True}}}}  # fmt: skip
+    sweep = {
+        "name": name,
+        "budget": {"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
+        "grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}],
+        "search_spaces": {
+            "vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05, "log": True}}
+        },
+    }
     sweep.update(over)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
@@ -40,28 +43,93 @@ def final_runs(runs_dir, sweep):
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"grid": [{"methods": ["vanila"], "datasets": ["MUTAG"], "backbones": ["GCN"]}]},
-         "grid.0.methods.0: unknown method 'vanila'"),
-        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCM"]}]},
-         "grid.0.backbones.0"),
-        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAGG"], "backbones": ["GCN"]}]},
-         "unknown dataset"),
-        ({"search_spaces": {"vanilla": {"lr": {"type": "float", "low": 0.1, "high": 0.01}}}},
-         "search_spaces.vanilla.lr"),
-        ({"search_spaces": {"vanilla": {"lrr": {"type": "float", "low": 0.1, "high": 1}}}},
-         "unknown hyper-parameter(s) lrr"),
+        (
+            {"grid": [{"methods": ["vanila"], "datasets": ["MUTAG"], "backbones": ["GCN"]}]},
+            "grid.0.methods.0: unknown method 'vanila'",
+        ),
+        (
+            {"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCM"]}]},
+            "grid.0.backbones.0",
+        ),
+        (
+            {"grid": [{"methods": ["vanilla"], "datasets": ["MUTAGG"], "backbones": ["GCN"]}]},
+            "unknown dataset",
+        ),
+        (
+            {"search_spaces": {"vanilla": {"lr": {"type": "float", "low": 0.1, "high": 0.01}}}},
+            "search_spaces.vanilla.lr",
+        ),
+        (
+            {"search_spaces": {"vanilla": {"lrr": {"type": "float", "low": 0.1, "high": 1}}}},
+            "unknown hyper-parameter(s) lrr",
+        ),
         ({"budget": {"tuning_seeds": [0]}}, "budget.trials: Field required"),
         ({"bugdet": 3}, "bugdet"),
-        ({"grid": [{"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
-                    "protocol": "ldt"}]}, "grid.0.protocol: unknown split protocol 'ldt'"),
-        ({"grid": [{"methods": ["ltd", "kd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
-                    "protocol": "paper"}]}, "grid.0.methods.1: method 'kd' has no `paper`"),
-        ({"grid": [{"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN"],
-                    "fixed": {"preset": "ltdd"}}]}, "grid.0.fixed: unknown preset 'ltdd'"),
-        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCN"],
-                    "fixed": {"preset": "hu2020"}}]}, "grid.0.fixed: preset 'hu2020' has no"),
-        ({"grid": [{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GCN"],
-                    "fixed": {"hiden": 16}}]}, "grid.0.fixed: unknown hyper-parameter(s) hiden"),
+        (
+            {
+                "grid": [
+                    {
+                        "methods": ["ltd"],
+                        "datasets": ["Cora-CPF"],
+                        "backbones": ["GCN"],
+                        "protocol": "ldt",
+                    }
+                ]
+            },
+            "grid.0.protocol: unknown split protocol 'ldt'",
+        ),
+        (
+            {
+                "grid": [
+                    {
+                        "methods": ["ltd", "kd"],
+                        "datasets": ["Cora-CPF"],
+                        "backbones": ["GCN"],
+                        "protocol": "paper",
+                    }
+                ]
+            },
+            "grid.0.methods.1: method 'kd' has no `paper`",
+        ),
+        (
+            {
+                "grid": [
+                    {
+                        "methods": ["ltd"],
+                        "datasets": ["Cora-CPF"],
+                        "backbones": ["GCN"],
+                        "fixed": {"preset": "ltdd"},
+                    }
+                ]
+            },
+            "grid.0.fixed: unknown preset 'ltdd'",
+        ),
+        (
+            {
+                "grid": [
+                    {
+                        "methods": ["vanilla"],
+                        "datasets": ["MUTAG"],
+                        "backbones": ["GCN"],
+                        "fixed": {"preset": "hu2020"},
+                    }
+                ]
+            },
+            "grid.0.fixed: preset 'hu2020' has no",
+        ),
+        (
+            {
+                "grid": [
+                    {
+                        "methods": ["vanilla"],
+                        "datasets": ["MUTAG"],
+                        "backbones": ["GCN"],
+                        "fixed": {"hiden": 16},
+                    }
+                ]
+            },
+            "grid.0.fixed: unknown hyper-parameter(s) hiden",
+        ),
     ],
 )
 def test_malformed_sweeps_fail_naming_the_key_and_line(tmp_path, change, needle):
@@ -96,10 +164,13 @@ def test_smoke_sweep_runs_and_a_rerun_adds_nothing(smoke_runs, runs, monkeypatch
     hpo = all_runs[all_runs["tags.stage"] == "hpo"]
     assert hpo.filter(like="metrics.test").isna().all().all()  # tuning never tests
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(smoke_runs / "smoke" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(smoke_runs / "smoke" / "optuna.journal"))
+    )
     for cell in cells:  # the sampler does not repeat itself
-        params = [tuple(sorted(t.params.items())) for t in
-                  optuna.load_study(study_name=cell.key, storage=storage).trials]  # fmt: skip
+        params = [
+            tuple(sorted(t.params.items()))
+            for t in optuna.load_study(study_name=cell.key, storage=storage).trials
+        ]
         assert len(set(params)) == len(params), (cell.key, params)
     run_sweep(str(smoke), device="cpu")
     again, _ = final_runs(smoke_runs, "smoke")
@@ -107,9 +178,19 @@ def test_smoke_sweep_runs_and_a_rerun_adds_nothing(smoke_runs, runs, monkeypatch
 
 
 def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
-    path = write(tmp_path, name="kd", grid=[{"methods": ["kd"], "datasets": ["MUTAG"],
-                                             "backbones": ["GCN", "MLP"], "teachers": ["GCN"]}],
-                 search_spaces={})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="kd",
+        grid=[
+            {
+                "methods": ["kd"],
+                "datasets": ["MUTAG"],
+                "backbones": ["GCN", "MLP"],
+                "teachers": ["GCN"],
+            }
+        ],
+        search_spaces={},
+    )
     cells = run_sweep(str(path), device="cpu", track=False)
     assert [c.method for c in cells] == ["vanilla", "kd", "kd"]  # teacher cell first
     from benchmark.artifacts import ArtifactCache
@@ -122,10 +203,19 @@ def test_teacher_is_trained_once_per_split_and_seed(runs, tmp_path):
 
 
 def test_a_selection_keeps_matching_cells_and_their_teachers(tmp_path):
-    path = write(tmp_path, name="s", grid=[
-        {"methods": ["kd", "ltd"], "datasets": ["Cora-CPF"], "backbones": ["GCN", "GAT"],
-         "protocol": "ltd"},
-        {"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GIN"]}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="s",
+        grid=[
+            {
+                "methods": ["kd", "ltd"],
+                "datasets": ["Cora-CPF"],
+                "backbones": ["GCN", "GAT"],
+                "protocol": "ltd",
+            },
+            {"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["GIN"]},
+        ],
+    )
     cells = expand(load_sweep(path))
     assert Selection().apply(cells) == cells
 
@@ -133,11 +223,14 @@ def test_a_selection_keeps_matching_cells_and_their_teachers(tmp_path):
         return [c.key for c in sel.apply(cells)]
 
     assert keys(Selection(cells="*/Cora-CPF/GAT*")) == [
-        "s/vanilla/Cora-CPF/GAT/protocol=ltd", "s/kd/Cora-CPF/GAT/teacher=GAT/protocol=ltd",
-        "s/ltd/Cora-CPF/GAT/teacher=GAT/protocol=ltd"]  # fmt: skip
+        "s/vanilla/Cora-CPF/GAT/protocol=ltd",
+        "s/kd/Cora-CPF/GAT/teacher=GAT/protocol=ltd",
+        "s/ltd/Cora-CPF/GAT/teacher=GAT/protocol=ltd",
+    ]
     assert keys(Selection("kd", "*/GCN/*,*/MUTAG/*")) == [  # teacher kept, vanilla GIN not kd
         "s/vanilla/Cora-CPF/GCN/protocol=ltd",
-        "s/kd/Cora-CPF/GCN/teacher=GCN/protocol=ltd"]  # fmt: skip
+        "s/kd/Cora-CPF/GCN/teacher=GCN/protocol=ltd",
+    ]
     assert keys(Selection(cells="s/vanilla/MUTAG/GIN")) == ["s/vanilla/MUTAG/GIN"]
     assert Selection("kd", "*/GAT*").argv() == ["--only", "kd", "--cells", "*/GAT*"]
     with pytest.raises(KdbenchError) as exc:
@@ -150,16 +243,32 @@ def test_an_entrys_fixed_values_reach_its_cells_and_their_teachers(tmp_path):
 
     from benchmark.runner.cellrun import cell_params
 
-    path = write(tmp_path, name="f", grid=[
-        {"methods": ["ltd"], "datasets": ["Cora-CPF"], "backbones": ["SGC"], "protocol": "ltd",
-         "fixed": {"preset": "ltd"}},
-        {"methods": ["vanilla"], "datasets": ["Cora-CPF"], "backbones": ["SGC"],
-         "protocol": "ltd"}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="f",
+        grid=[
+            {
+                "methods": ["ltd"],
+                "datasets": ["Cora-CPF"],
+                "backbones": ["SGC"],
+                "protocol": "ltd",
+                "fixed": {"preset": "ltd"},
+            },
+            {
+                "methods": ["vanilla"],
+                "datasets": ["Cora-CPF"],
+                "backbones": ["SGC"],
+                "protocol": "ltd",
+            },
+        ],
+    )
     sweep = load_sweep(path)
     teacher, student, plain = cells = expand(sweep)
-    assert [c.key for c in cells] == ["f/vanilla/Cora-CPF/SGC/protocol=ltd/preset=ltd",
-                                      "f/ltd/Cora-CPF/SGC/teacher=SGC/protocol=ltd/preset=ltd",
-                                      "f/vanilla/Cora-CPF/SGC/protocol=ltd"]  # fmt: skip
+    assert [c.key for c in cells] == [
+        "f/vanilla/Cora-CPF/SGC/protocol=ltd/preset=ltd",
+        "f/ltd/Cora-CPF/SGC/teacher=SGC/protocol=ltd/preset=ltd",
+        "f/vanilla/Cora-CPF/SGC/protocol=ltd",
+    ]
     env = SimpleNamespace(sweep=sweep)
     assert cell_params(env, teacher, {})["lr"] == 0.1  # LTD's SGC setting
     assert cell_params(env, student, {})["lr"] == 0.1
@@ -169,14 +278,26 @@ def test_an_entrys_fixed_values_reach_its_cells_and_their_teachers(tmp_path):
 
 def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path):
     """A grid entry's ``protocol: ltd`` reaches every cell, teacher included (real Cora-CPF)."""
-    path = write(tmp_path, name="ltd", budget={"trials": 1, "tuning_seeds": [0],
-                                               "final_seeds": [0], "epochs": 3},
-                 grid=[{"methods": ["kd", "ltd"], "datasets": ["Cora-CPF"],
-                        "backbones": ["SGC"], "protocol": "ltd"}],
-                 search_spaces={})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="ltd",
+        budget={"trials": 1, "tuning_seeds": [0], "final_seeds": [0], "epochs": 3},
+        grid=[
+            {
+                "methods": ["kd", "ltd"],
+                "datasets": ["Cora-CPF"],
+                "backbones": ["SGC"],
+                "protocol": "ltd",
+            }
+        ],
+        search_spaces={},
+    )
     cells = run_sweep(str(path), device="cpu", track=False)
-    assert [(c.method, c.protocol) for c in cells] == [("vanilla", "ltd"), ("kd", "ltd"),
-                                                        ("ltd", "ltd")]  # fmt: skip
+    assert [(c.method, c.protocol) for c in cells] == [
+        ("vanilla", "ltd"),
+        ("kd", "ltd"),
+        ("ltd", "ltd"),
+    ]
     from benchmark.artifacts import ArtifactCache
 
     builds = ArtifactCache(runs / "artifacts").builds()
@@ -185,25 +306,40 @@ def test_ltd_entry_runs_on_its_own_protocol_with_a_shared_teacher(runs, tmp_path
 
 
 def test_a_paper_entry_gives_teachers_the_methods_concrete_paper_protocol(tmp_path):
-    path = write(tmp_path, name="p", grid=[{"methods": ["ltd"], "datasets": ["Cora-CPF"],
-                                            "backbones": ["GCN"], "protocol": "paper"}])
+    path = write(
+        tmp_path,
+        name="p",
+        grid=[
+            {
+                "methods": ["ltd"],
+                "datasets": ["Cora-CPF"],
+                "backbones": ["GCN"],
+                "protocol": "paper",
+            }
+        ],
+    )
     cells = expand(load_sweep(path))
-    assert [(c.method, c.protocol) for c in cells] == [("vanilla", "ltd_fixed"),
-                                                        ("ltd", "ltd_fixed")]  # fmt: skip
+    assert [(c.method, c.protocol) for c in cells] == [
+        ("vanilla", "ltd_fixed"),
+        ("ltd", "ltd_fixed"),
+    ]
 
 
 def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):
-    path = write(tmp_path, name="two", budget={"trials": 3, "tuning_seeds": [0],
-                                               "final_seeds": [0, 1, 2], "epochs": 3},
-                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
-                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="two",
+        budget={"trials": 3, "tuning_seeds": [0], "final_seeds": [0, 1, 2], "epochs": 3},
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP", "GCN"]}],
+    )
     cells = run_sweep(str(path), workers=2, device="cpu")
     _, finals = final_runs(runs, "two")
     for cell in cells:
         seeds = finals[finals["tags.cell"] == cell.key]["tags.seed"].tolist()
         assert sorted(seeds) == ["0", "1", "2"], (cell.key, seeds)
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "two" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(runs / "two" / "optuna.journal"))
+    )
     for cell in cells:  # MUTAG's folds: one study per final seed (nested selection)
         assert not optuna.load_study(study_name=cell.key, storage=storage).trials
         for seed in (0, 1, 2):
@@ -212,16 +348,33 @@ def test_two_workers_make_exactly_one_final_set_per_cell(runs, tmp_path):
 
 
 def test_sigkill_mid_trial_then_rerun_completes_without_duplicates(runs, tmp_path):
-    path = write(tmp_path, name="kill", budget={"trials": 2, "tuning_seeds": [0],
-                                                "final_seeds": [0, 1], "epochs": 100},
-                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="kill",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 100},
+        fixed={"vanilla": {"patience": None}},
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "run", str(path),
-                             "--device", "cpu", "--threads", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "run",
+            str(path),
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     (runs / "kill").mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "kill" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(runs / "kill" / "optuna.journal"))
+    )
     key = tuning_study_name(expand(load_sweep(path))[0], 0)
     deadline = time.time() + 120
     killed_number = None
@@ -259,9 +412,12 @@ def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, m
 
     METHODS.names()  # load the plug-ins first
     monkeypatch.setitem(METHODS._items, "crash", Crash)
-    path = write(tmp_path, name="crash", search_spaces={},
-                 grid=[{"methods": ["crash", "vanilla"], "datasets": ["MUTAG"],
-                        "backbones": ["MLP"]}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="crash",
+        search_spaces={},
+        grid=[{"methods": ["crash", "vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"]}],
+    )
     run_sweep(str(path), device="cpu", track=False)
     states = {r["cell"].split("/")[1]: r for r in status_rows(str(path), None)}
     # 2 trials in each of the two folds' studies
@@ -269,7 +425,8 @@ def test_a_crashing_method_fails_its_cell_and_the_grid_goes_on(runs, tmp_path, m
     assert states["crash"]["errors"] == ["RuntimeError: boom"] and not states["vanilla"]["errors"]
     assert states["vanilla"]["state"] == "done"
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(runs / "crash" / "optuna.journal"))
+    )
     study = optuna.load_study(study_name="crash/crash/MUTAG/MLP#seed0", storage=storage)
     assert all(t.user_attrs["error"] == "RuntimeError: boom" for t in study.trials)
     assert not any(t.user_attrs.get("env_error") for t in study.trials)
@@ -314,10 +471,12 @@ def test_ltd_paper_sweep_matches_the_paper_grid_but_for_split_and_seeds():
         assert fixed.search_spaces[m] == paper.search_spaces[m]
     assert fixed.budget.trials == paper.budget.trials
     assert fixed.budget.tuning_seeds == [0] and fixed.budget.final_seeds == [0]
-    ltd_cells = {c.key.split("/", 1)[1].replace("protocol=ltd/", "")
-                 for c in expand(paper) if c.protocol == "ltd"}  # fmt: skip
-    fixed_cells = {c.key.split("/", 1)[1].replace("protocol=ltd_fixed/", "")
-                   for c in expand(fixed)}  # fmt: skip
+    ltd_cells = {
+        c.key.split("/", 1)[1].replace("protocol=ltd/", "")
+        for c in expand(paper)
+        if c.protocol == "ltd"
+    }
+    fixed_cells = {c.key.split("/", 1)[1].replace("protocol=ltd_fixed/", "") for c in expand(fixed)}
     assert fixed_cells == ltd_cells and len(fixed_cells) == 40
 
 
@@ -329,17 +488,22 @@ def test_a_tuned_fold_cell_is_tuned_per_fold_with_its_teacher_tuned_per_fold(run
     from benchmark.artifacts import ArtifactCache
     from benchmark.runner.cellrun import cell_params
 
-    path = write(tmp_path, name="nested",
-                 budget={"trials": 3, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
-                 grid=[{"methods": ["kd"], "datasets": ["MUTAG"], "backbones": ["MLP"],
-                        "teachers": ["GCN"]}],
-                 search_spaces={"vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05,
-                                                   "log": True}},
-                                "kd": {"kd_weight": {"type": "float", "low": 0.1,
-                                                     "high": 10.0, "log": True}}})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="nested",
+        budget={"trials": 3, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 3},
+        grid=[
+            {"methods": ["kd"], "datasets": ["MUTAG"], "backbones": ["MLP"], "teachers": ["GCN"]}
+        ],
+        search_spaces={
+            "vanilla": {"lr": {"type": "float", "low": 0.001, "high": 0.05, "log": True}},
+            "kd": {"kd_weight": {"type": "float", "low": 0.1, "high": 10.0, "log": True}},
+        },
+    )
     teacher, student = cells = run_sweep(str(path), device="cpu")
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "nested" / "optuna.journal")))
+        optuna.storages.journal.JournalFileBackend(str(runs / "nested" / "optuna.journal"))
+    )
     best = {}
     for cell in cells:
         for seed in (0, 1):
@@ -351,14 +515,20 @@ def test_a_tuned_fold_cell_is_tuned_per_fold_with_its_teacher_tuned_per_fold(run
     for cell in cells:
         r = rows[cell.key]
         assert (r["state"], r["selection"], r["kind"], r["trials"], r["tuned"]) == (
-            "done", "nested", "honest", "6/6", "2/2")
+            "done",
+            "nested",
+            "honest",
+            "6/6",
+            "2/2",
+        )
         assert [(s["seed"], s["params"]) for s in r["per_seed"]] == [
-            (0, best[cell.key, 0]), (1, best[cell.key, 1])]
+            (0, best[cell.key, 0]),
+            (1, best[cell.key, 1]),
+        ]
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{runs / 'mlflow.db'}")
-    finals = mlflow.search_runs(experiment_names=["nested"],
-                                filter_string="tags.stage = 'final'")  # fmt: skip
+    finals = mlflow.search_runs(experiment_names=["nested"], filter_string="tags.stage = 'final'")
     for _, run in finals.iterrows():
         seed = int(run["tags.seed"])
         cell = next(c for c in cells if c.key == run["tags.cell"])
@@ -367,8 +537,9 @@ def test_a_tuned_fold_cell_is_tuned_per_fold_with_its_teacher_tuned_per_fold(run
         for k, v in best[cell.key, seed].items():
             assert float(run[f"params.{k}"]) == pytest.approx(v)
     env = type("E", (), {"sweep": load_sweep(path)})()
-    teachers = {b["key"]["seed"]: b["key"]["params"] for b in
-                ArtifactCache(runs / "artifacts").builds()}  # fmt: skip
+    teachers = {
+        b["key"]["seed"]: b["key"]["params"] for b in ArtifactCache(runs / "artifacts").builds()
+    }
     assert sorted(teachers) == [0, 1]  # one teacher per fold ...
     for seed in (0, 1):  # ... with the parameters tuned on that fold
         assert teachers[seed] == cell_params(env, teacher, best[teacher.key, seed])
@@ -396,7 +567,8 @@ def test_status_prints_whole_cell_keys_that_cells_takes_verbatim(smoke_runs, mon
 
 
 def test_without_the_mirror_every_cell_fails_and_with_it_the_same_command_finishes(
-        runs, tmp_path, monkeypatch):  # fmt: skip
+    runs, tmp_path, monkeypatch
+):
     """A newcomer's first session: `kdbench run sweeps/smoke.yaml` before setting
     KDBENCH_MIRROR (and without internet) fails every cell with a DataError; once it is set,
     the same command trains the failed trials again and finishes every cell."""
@@ -427,20 +599,33 @@ def test_without_the_mirror_every_cell_fails_and_with_it_the_same_command_finish
 
 def test_an_untuned_entry_runs_its_defaults_without_tuning(runs, tmp_path):
     """`trials: 1` on an entry: no tuning study runs; every final seed trains the defaults."""
-    path = write(tmp_path, name="untuned", grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
-                                                  "backbones": ["MLP"], "trials": 1}])
+    path = write(
+        tmp_path,
+        name="untuned",
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP"], "trials": 1}],
+    )
     (cell,) = run_sweep(str(path), device="cpu", track=False)
     assert cell.key == "untuned/vanilla/MUTAG/MLP/trials=1"
     (row,) = status_rows(str(path), None)
     assert (row["state"], row["selection"], row["trials"], row["final"]) == (
-        "done", "none", "0/0", "2/2")
+        "done",
+        "none",
+        "0/0",
+        "2/2",
+    )
 
 
-@pytest.mark.parametrize(("exc", "environment"), [
-    (KdbenchError("bad value"), False), (RuntimeError("boom"), False),
-    (ValueError("validation score is nan"), False), (MemoryError(), True),
-    (OSError(28, "No space left on device"), True), (ConnectionError("reset"), True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "environment"),
+    [
+        (KdbenchError("bad value"), False),
+        (RuntimeError("boom"), False),
+        (ValueError("validation score is nan"), False),
+        (MemoryError(), True),
+        (OSError(28, "No space left on device"), True),
+        (ConnectionError("reset"), True),
+    ],
+)
 def test_environment_failures_are_told_apart_from_the_methods(exc, environment):
     import torch
 
@@ -458,12 +643,19 @@ def test_a_study_tuned_over_other_names_than_the_space_has_now_is_refused(runs, 
     from benchmark.runner.cellrun import best_params
     from benchmark.runner.launch import make_env
 
-    path = write(tmp_path, name="renamed", budget={"trials": 2, "tuning_seeds": [0],
-                                                   "final_seeds": [0], "epochs": 2})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="renamed",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0], "epochs": 2},
+    )
     run_sweep(str(path), device="cpu", track=False)
     space = {"weight_decay": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
-    path = write(tmp_path, name="renamed", search_spaces={"vanilla": space},
-                 budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0], "epochs": 2})
+    path = write(
+        tmp_path,
+        name="renamed",
+        search_spaces={"vanilla": space},
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0], "epochs": 2},
+    )
     sweep = load_sweep(str(path))
     (cell,) = expand(sweep)
     env = make_env(sweep, None, "cpu", track=False)

@@ -27,13 +27,16 @@ def finals(storage, cells) -> dict[str, list[int]]:
     out = {}
     for cell in cells:
         study = optuna.load_study(study_name=cell.key + "#final", storage=storage)
-        out[cell.key] = sorted(t.user_attrs["seed"] for t in study.trials
-                               if t.state == TrialState.COMPLETE)  # fmt: skip
+        out[cell.key] = sorted(
+            t.user_attrs["seed"] for t in study.trials if t.state == TrialState.COMPLETE
+        )
     return out
 
 
 def test_mask_hides_passwords_in_every_kind_of_url():
-    assert mask("postgresql+psycopg2://kd:pa:ss@db:5432/x") == "postgresql+psycopg2://kd:***@db:5432/x"
+    assert (
+        mask("postgresql+psycopg2://kd:pa:ss@db:5432/x") == "postgresql+psycopg2://kd:***@db:5432/x"
+    )
     assert mask("http://u:p@host:5000") == "http://u:***@host:5000"
     assert mask("sqlite:///runs/optuna.db") == "sqlite:///runs/optuna.db"
     assert mask("postgresql://kd@db/x") == "postgresql://kd@db/x"
@@ -44,12 +47,18 @@ def test_bad_storage_urls_are_one_line_with_the_password_masked(postgres, tmp_pa
     port = postgres["port"]
     cases = [
         ("postgresql+psycopg2//postgres:hunter2@127.0.0.1/kdbench", "malformed storage URL"),
-        (f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port + 1}/kdbench",
-         "cannot reach the database server at 127.0.0.1"),
-        (f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port}/kdbench",
-         "wrong user or password"),
-        (f"postgresql+psycopg2://postgres:{pw}@127.0.0.1:{port}/nosuchdb",
-         "database 'nosuchdb' does not exist"),
+        (
+            f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port + 1}/kdbench",
+            "cannot reach the database server at 127.0.0.1",
+        ),
+        (
+            f"postgresql+psycopg2://postgres:hunter2@127.0.0.1:{port}/kdbench",
+            "wrong user or password",
+        ),
+        (
+            f"postgresql+psycopg2://postgres:{pw}@127.0.0.1:{port}/nosuchdb",
+            "database 'nosuchdb' does not exist",
+        ),
     ]
     for url, needle in cases:
         with pytest.raises(KdbenchError) as err:
@@ -61,10 +70,12 @@ def test_bad_storage_urls_are_one_line_with_the_password_masked(postgres, tmp_pa
 
 @pytest.mark.usefixtures("runs")
 def test_three_workers_on_postgres_give_the_one_worker_final_set(pg_database, tmp_path):
-    path = write(tmp_path, name="pg3", budget={"trials": 2, "tuning_seeds": [0],
-                                               "final_seeds": [0, 1, 2], "epochs": 3},
-                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
-                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="pg3",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1, 2], "epochs": 3},
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP", "GCN"]}],
+    )
     cells = run_sweep(str(path), workers=1, device="cpu", track=False)
     from benchmark.tracking import runs_dir
 
@@ -75,14 +86,28 @@ def test_three_workers_on_postgres_give_the_one_worker_final_set(pg_database, tm
 
 
 @pytest.mark.usefixtures("runs")
-def test_a_worker_killed_mid_trial_on_postgres_is_retried_without_duplicates(pg_database,
-                                                                            tmp_path):  # fmt: skip
-    path = write(tmp_path, name="pgkill", budget={"trials": 2, "tuning_seeds": [0],
-                                                  "final_seeds": [0, 1], "epochs": 100},
-                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+def test_a_worker_killed_mid_trial_on_postgres_is_retried_without_duplicates(pg_database, tmp_path):
+    path = write(
+        tmp_path,
+        name="pgkill",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 100},
+        fixed={"vanilla": {"patience": None}},
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
-           "--threads", "1", "--storage", pg_database, "--no-track"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        str(path),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--storage",
+        pg_database,
+        "--no-track",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     key = tuning_study_name(expand(load_sweep(path))[0], 0)  # MUTAG: per fold
     deadline, killed = time.time() + 120, None
@@ -92,8 +117,9 @@ def test_a_worker_killed_mid_trial_on_postgres_is_retried_without_duplicates(pg_
             study = optuna.load_study(study_name=key, storage=pg_database)
         except (KeyError, Exception):  # not created yet
             continue
-        running = [t for t in study.trials if t.state == TrialState.RUNNING
-                   and "owner" in t.user_attrs]  # fmt: skip
+        running = [
+            t for t in study.trials if t.state == TrialState.RUNNING and "owner" in t.user_attrs
+        ]
         if running:
             killed = running[0].number
     os.kill(proc.pid, signal.SIGKILL)
@@ -167,14 +193,30 @@ def test_serve_refuses_a_backend_that_is_not_a_database(tmp_path):
 
 @pytest.mark.usefixtures("runs")
 def test_a_database_restart_mid_sweep_is_ridden_out(postgres, pg_database, tmp_path):
-    path = write(tmp_path, name="pgrestart", budget={"trials": 3, "tuning_seeds": [0],
-                                                     "final_seeds": [0, 1], "epochs": 60},
-                 fixed={"vanilla": {"patience": None}})  # fmt: skip
+    path = write(
+        tmp_path,
+        name="pgrestart",
+        budget={"trials": 3, "tuning_seeds": [0], "final_seeds": [0, 1], "epochs": 60},
+        fixed={"vanilla": {"patience": None}},
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "KDBENCH_STALE_SECONDS": "5"}
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
-           "--threads", "1", "--storage", pg_database, "--no-track"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        str(path),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--storage",
+        pg_database,
+        "--no-track",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     key = tuning_study_name(expand(load_sweep(path))[0], 0)  # MUTAG: per fold
     deadline, started = time.time() + 120, False
     while time.time() < deadline and not started:
@@ -201,20 +243,37 @@ def test_slurm_array_of_workers_through_submitits_local_executor(tmp_path):
     from benchmark.cli.slurm import submit
 
     pytest.importorskip("submitit")
-    path = write(tmp_path, name="array", budget={"trials": 2, "tuning_seeds": [0],
-                                                 "final_seeds": [0, 1, 2], "epochs": 3},
-                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
-                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
-    args = build_parser().parse_args(["slurm", str(path), "--array", "2", "--cluster", "local",
-                                      "--device", "cpu", "--cpus-per-task", "1", "--no-track",
-                                      "--folder", str(tmp_path / "jobs")])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="array",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1, 2], "epochs": 3},
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP", "GCN"]}],
+    )
+    args = build_parser().parse_args(
+        [
+            "slurm",
+            str(path),
+            "--array",
+            "2",
+            "--cluster",
+            "local",
+            "--device",
+            "cpu",
+            "--cpus-per-task",
+            "1",
+            "--no-track",
+            "--folder",
+            str(tmp_path / "jobs"),
+        ]
+    )
     jobs = submit(args)
     assert [job.result() for job in jobs] == [1, 2]
     from benchmark.tracking import runs_dir
 
     cells = expand(load_sweep(path))
     assert finals(make_storage(None, runs_dir() / "array"), cells) == {
-        c.key: [0, 1, 2] for c in cells}
+        c.key: [0, 1, 2] for c in cells
+    }
 
 
 @pytest.mark.usefixtures("runs")
@@ -223,19 +282,37 @@ def test_a_tracking_server_restart_mid_sweep_loses_no_final_run(tmp_path):
 
     from benchmark.cli.serve import start_server, stop_server
 
-    path = write(tmp_path, name="mlrestart", budget={"trials": 2, "tuning_seeds": [0],
-                                                     "final_seeds": [0, 1, 2], "epochs": 40},
-                 grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"],
-                        "backbones": ["MLP", "GCN"]}])  # fmt: skip
+    path = write(
+        tmp_path,
+        name="mlrestart",
+        budget={"trials": 2, "tuning_seeds": [0], "final_seeds": [0, 1, 2], "epochs": 40},
+        grid=[{"methods": ["vanilla"], "datasets": ["MUTAG"], "backbones": ["MLP", "GCN"]}],
+    )
     backend, art, port = f"sqlite:///{tmp_path}/ml.db", str(tmp_path / "art"), _free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(backend, art, port=port)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # fmt: skip
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(path), "--device", "cpu",
-           "--threads", "1", "--tracking-uri", url]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        str(path),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--tracking-uri",
+        url,
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         client = MlflowClient(url)
         deadline = time.time() + 120
@@ -251,8 +328,9 @@ def test_a_tracking_server_restart_mid_sweep_loses_no_final_run(tmp_path):
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
         exp = client.get_experiment_by_name("mlrestart")
-        runs = client.search_runs([exp.experiment_id],
-                                  "tags.stage = 'final' and attributes.status = 'FINISHED'")
+        runs = client.search_runs(
+            [exp.experiment_id], "tags.stage = 'final' and attributes.status = 'FINISHED'"
+        )
         got = sorted((r.data.tags["cell"], r.data.tags["seed"]) for r in runs)
         cells = expand(load_sweep(path))
         assert got == sorted((c.key, str(s)) for c in cells for s in (0, 1, 2))

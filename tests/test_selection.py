@@ -26,10 +26,20 @@ from benchmark.runner.sweep import expand, load_sweep, teacher_cells
 from benchmark.selection import HONEST, PAPER, SHARED_TUNING, legacy_kind, protocol_kind
 
 #: a real dataset for every registered protocol (``none`` has no split: a pre-training corpus)
-REAL = {"planetoid_public": "Cora", "geom_gcn": "Texas", "tu_10fold": "MUTAG",
-        "per_class_random": "Cora-CPF", "ltd": "Cora-CPF", "ltd_fixed": "Cora-CPF",
-        "inductive": "Cora-CPF", "lad_paper": "MUTAG", "random": "MUTAG", "hu_paper": "BACE",
-        "scaffold": "BACE", "ogb_official": "ogbg-molbace"}  # fmt: skip
+REAL = {
+    "planetoid_public": "Cora",
+    "geom_gcn": "Texas",
+    "tu_10fold": "MUTAG",
+    "per_class_random": "Cora-CPF",
+    "ltd": "Cora-CPF",
+    "ltd_fixed": "Cora-CPF",
+    "inductive": "Cora-CPF",
+    "lad_paper": "MUTAG",
+    "random": "MUTAG",
+    "hu_paper": "BACE",
+    "scaffold": "BACE",
+    "ogb_official": "ogbg-molbace",
+}
 FINAL = list(range(10))
 
 
@@ -66,10 +76,19 @@ def sweep_file(tmp_path: Path, protocol: str, dataset: str, **entry) -> Path:
     """A sweep tuning a distillation cell (and so its teacher cell) on ``protocol``."""
     card_task = real_task(dataset)
     method = "kd" if card_task in METHODS.get("kd").tasks else "vanilla"
-    body = {"name": "leak", "budget": {"trials": 3, "tuning_seeds": [0, 1, 2],
-                                       "final_seeds": FINAL},
-            "grid": [{"methods": [method], "datasets": [dataset], "backbones": ["GCN"],
-                      "protocol": protocol, **entry}]}  # fmt: skip
+    body = {
+        "name": "leak",
+        "budget": {"trials": 3, "tuning_seeds": [0, 1, 2], "final_seeds": FINAL},
+        "grid": [
+            {
+                "methods": [method],
+                "datasets": [dataset],
+                "backbones": ["GCN"],
+                "protocol": protocol,
+                **entry,
+            }
+        ],
+    }
     path = tmp_path / f"{protocol}.yaml"
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     return path

@@ -30,8 +30,13 @@ def sparse_x(n: int = 40, f: int = 30, density: float = 0.06, seed: int = 0) -> 
     return (torch.rand(n, f, generator=g) < density) * torch.rand(n, f, generator=g)
 
 
-SPARSE_CAPABLE = [("GCN", {}), ("GAT", {"heads": 2}), ("GraphSAGE", {"aggr": "gcn"}),
-                  ("APPNP", {}), ("MLP", {})]  # fmt: skip
+SPARSE_CAPABLE = [
+    ("GCN", {}),
+    ("GAT", {"heads": 2}),
+    ("GraphSAGE", {"aggr": "gcn"}),
+    ("APPNP", {}),
+    ("MLP", {}),
+]
 DENSE_ONLY = [("SGC", {}), ("GIN", {}), ("GraphSAGE", {"aggr": "mean"})]
 
 

@@ -76,8 +76,11 @@ def test_geom_gcn_picks_column_seed_mod_10():
 
 
 def test_ogb_official_maps_valid_to_val():
-    split = {"train": torch.tensor([4, 0, 2]), "valid": torch.tensor([1]),
-             "test": torch.tensor([3])}
+    split = {
+        "train": torch.tensor([4, 0, 2]),
+        "valid": torch.tensor([1]),
+        "test": torch.tensor([3]),
+    }
     data = toy(torch.zeros(6, 1), ogb_split=split)
     s = make_split(data, "ogb_official", 5)
     assert_well_formed(s, 6)
@@ -281,8 +284,12 @@ def test_bad_frac_is_named():
 
 @pytest.mark.parametrize(
     ("protocol", "key"),
-    [("planetoid_public", "masks"), ("geom_gcn", "masks"), ("scaffold", "smiles"),
-     ("ogb_official", "ogb_split")],
+    [
+        ("planetoid_public", "masks"),
+        ("geom_gcn", "masks"),
+        ("scaffold", "smiles"),
+        ("ogb_official", "ogb_split"),
+    ],
 )
 def test_missing_extra_key_names_protocol_dataset_key(protocol, key):
     with pytest.raises(KdbenchError) as err:
@@ -291,7 +298,18 @@ def test_missing_extra_key_names_protocol_dataset_key(protocol, key):
 
 
 def test_registry_lists_every_protocol():
-    assert set(SPLITS.names()) == {"planetoid_public", "geom_gcn", "tu_10fold",
-                                   "per_class_random", "scaffold", "ogb_official", "random", "none",
-                                   "ltd", "ltd_fixed", "inductive", "lad_paper",
-                                   "hu_paper"}  # fmt: skip
+    assert set(SPLITS.names()) == {
+        "planetoid_public",
+        "geom_gcn",
+        "tu_10fold",
+        "per_class_random",
+        "scaffold",
+        "ogb_official",
+        "random",
+        "none",
+        "ltd",
+        "ltd_fixed",
+        "inductive",
+        "lad_paper",
+        "hu_paper",
+    }

@@ -17,10 +17,24 @@ APP = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"
 
 def streamlit_command(tracking_uri: str, host: str, port: int) -> list[str]:
     """The ``python -m streamlit run`` command line serving the app on ``host:port``."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-            "--server.address", host, "--server.port", str(port),
-            "--browser.gatherUsageStats", "false",
-            "--", "--tracking-uri", tracking_uri]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--tracking-uri",
+        tracking_uri,
+    ]
 
 
 def server_env(tracking_uri: str) -> dict[str, str]:
@@ -47,8 +61,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     uri = args.tracking_uri or tracking_uri()
     cmd = streamlit_command(uri, args.host, args.port)
-    print(f"kdbench leaderboard on http://{args.host}:{args.port} (store: {mask(uri)}); "
-          "Ctrl-C stops it", flush=True)  # fmt: skip
+    print(
+        f"kdbench leaderboard on http://{args.host}:{args.port} (store: {mask(uri)}); "
+        "Ctrl-C stops it",
+        flush=True,
+    )
     proc = subprocess.Popen(cmd, env=server_env(uri))
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stop the server with us
     try:

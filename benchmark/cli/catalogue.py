@@ -22,8 +22,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for col in ("name", "task", "size", "classes", "metric", "protocol", "available"):
         table.add_column(col, justify="right" if col in ("size", "classes") else "left")
     for r in rows:
-        table.add_row(*(str(r[c]) for c in ("name", "task", "size", "classes", "metric",
-                                            "protocol", "available")))  # fmt: skip
+        table.add_row(
+            *(
+                str(r[c])
+                for c in ("name", "task", "size", "classes", "metric", "protocol", "available")
+            )
+        )
     console().print(table)
     return 0
 
@@ -36,8 +40,14 @@ def cmd_methods(args: argparse.Namespace) -> int:
     rows = []
     for name in METHODS.names():
         m = METHODS.get(name)()
-        rows.append({"name": name, "tasks": list(m.tasks), "needs_teacher": m.needs_teacher,
-                     "description": m.description})  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "tasks": list(m.tasks),
+                "needs_teacher": m.needs_teacher,
+                "description": m.description,
+            }
+        )
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -45,8 +55,9 @@ def cmd_methods(args: argparse.Namespace) -> int:
     for col in ("name", "tasks", "teacher?", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], "/".join(r["tasks"]), "yes" if r["needs_teacher"] else "no",
-                      r["description"])  # fmt: skip
+        table.add_row(
+            r["name"], "/".join(r["tasks"]), "yes" if r["needs_teacher"] else "no", r["description"]
+        )
     console().print(table)
     return 0
 

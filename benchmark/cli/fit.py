@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from benchmark.cli.console import console
+from benchmark.cli.console import console, progress_bar
 from benchmark.cli.options import (
     add_data_options,
     add_seeds_option,
@@ -29,7 +29,6 @@ def _fmt(x: float | None, scale: float) -> str:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from benchmark.data.card import get_card
@@ -48,21 +47,35 @@ def cmd_fit(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     out = console(stderr=args.json)
     data = load_dataset(args.dataset, args.data_root, args.mirror)
-    plan = plan_fit(args.method, data, args.backbone, overrides, args.protocol,
-                    teacher=args.teacher)  # fmt: skip
+    plan = plan_fit(
+        args.method, data, args.backbone, overrides, args.protocol, teacher=args.teacher
+    )
     teacher = plan.teacher_backbone()
     tracker = None if args.no_track else Tracker(args.experiment)
     scale = 100.0 if data.card.metric in ("accuracy", "rocauc") else 1.0
-    progress = Progress(TextColumn("seed {task.fields[seed]}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=out, disable=not out.is_terminal)  # fmt: skip
-    config: dict[str, Any] = {"method": args.method, "dataset": data.name,
-                              "backbone": args.backbone, "params": plan.params,
-                              "protocol": plan.protocol}  # fmt: skip
+    progress = progress_bar(out, "seed {task.fields[seed]}")
+    config: dict[str, Any] = {
+        "method": args.method,
+        "dataset": data.name,
+        "backbone": args.backbone,
+        "params": plan.params,
+        "protocol": plan.protocol,
+    }
     if teacher is not None:
         config["teacher"] = teacher
-    base_tags = {**provenance_tags(args.method, data.name, args.backbone, teacher, plan.protocol,
-                                   data.card.metric, config=config, device=device),
-                 "stage": "fit"}  # fmt: skip
+    base_tags = {
+        **provenance_tags(
+            args.method,
+            data.name,
+            args.backbone,
+            teacher,
+            plan.protocol,
+            data.card.metric,
+            config=config,
+            device=device,
+        ),
+        "stage": "fit",
+    }
     parent: str | None = None
 
     def on_seed_start(seed: int) -> Callable[[int, int], None]:
@@ -74,10 +87,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if sr.teacher_val is not None:
             out.print(f"seed {sr.seed}: teacher {teacher} val = {_fmt(sr.teacher_val, scale)}")
         if tracker is not None:
-            tracker.record(f"seed{sr.seed}", {**base_tags, **seed_tags(sr)}, parent,
-                           params=plan.params, metrics=result_metrics(r),
-                           curves={"val_curve": r.val_curve,
-                                   "train_loss": r.loss_curve})  # fmt: skip
+            tracker.record(
+                f"seed{sr.seed}",
+                {**base_tags, **seed_tags(sr)},
+                parent,
+                params=plan.params,
+                metrics=result_metrics(r),
+                curves={"val_curve": r.val_curve, "train_loss": r.loss_curve},
+            )
 
     if tracker is not None:
         parent = tracker.start(f"{args.method}-{args.backbone}-{data.name}", base_tags)
@@ -92,11 +109,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
             tracker.finish(parent, status if status == "FINISHED" else "KILLED")
     (tm, ts), (vm, vs) = summary.test_mean_std, summary.val_mean_std
     if tracker is not None:
-        tracker.log(parent, metrics={"test_mean": tm, "test_std": ts, "val_mean": vm,
-                                     "val_std": vs})  # fmt: skip
+        tracker.log(
+            parent, metrics={"test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs}
+        )
     student = args.backbone if teacher is None else f"{args.backbone} ← teacher {teacher}"
-    table = Table(title=f"{args.method} · {student} · {data.name} ({plan.protocol}, "
-                        f"{data.card.metric}{' %' if scale == 100 else ''}, {device})")  # fmt: skip
+    table = Table(
+        title=f"{args.method} · {student} · {data.name} ({plan.protocol}, "
+        f"{data.card.metric}{' %' if scale == 100 else ''}, {device})"
+    )
     cols = ["seed", "best epoch", "val", "test", "train s"]
     if teacher is not None:
         cols.insert(2, "teacher val")
@@ -104,14 +124,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
         table.add_column(col, justify="right")
     for s in summary.seeds:
         r = s.result
-        row = [str(s.seed), str(r.best_epoch), _fmt(r.val, scale), _fmt(r.test, scale),
-               f"{r.train_seconds:.1f}"]  # fmt: skip
+        row = [
+            str(s.seed),
+            str(r.best_epoch),
+            _fmt(r.val, scale),
+            _fmt(r.test, scale),
+            f"{r.train_seconds:.1f}",
+        ]
         if teacher is not None:
             row.insert(2, _fmt(s.teacher_val, scale))
         table.add_row(*row)
     out.print(table)
-    out.print(f"test = {_fmt(tm, scale)} ± {_fmt(ts, scale)}   (val = {_fmt(vm, scale)} ± "
-              f"{_fmt(vs, scale)}; mean ± unbiased std over {len(seeds)} seed(s))")  # fmt: skip
+    out.print(
+        f"test = {_fmt(tm, scale)} ± {_fmt(ts, scale)}   (val = {_fmt(vm, scale)} ± "
+        f"{_fmt(vs, scale)}; mean ± unbiased std over {len(seeds)} seed(s))"
+    )
     if tracker is not None:
         from benchmark.urls import mask
 
@@ -129,15 +156,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", required=True, help="GCN, GAT, GIN, GraphSAGE, APPNP, SGC or MLP")
     add_seeds_option(p)
     add_set_option(p, "hyper-parameter overrides")
-    p.add_argument("--protocol", default=None,
-                   help="split protocol (default: the card's; `paper`: the method's paper "
-                        "protocol, e.g. ltd_fixed for ltd)")  # fmt: skip
-    p.add_argument("--teacher", default=None,
-                   help="teacher backbone of a distillation method (default: --backbone); "
-                        "trained with its default configuration")  # fmt: skip
+    p.add_argument(
+        "--protocol",
+        default=None,
+        help="split protocol (default: the card's; `paper`: the method's paper "
+        "protocol, e.g. ltd_fixed for ltd)",
+    )
+    p.add_argument(
+        "--teacher",
+        default=None,
+        help="teacher backbone of a distillation method (default: --backbone); "
+        "trained with its default configuration",
+    )
     p.add_argument("--experiment", default="fit", help="MLflow experiment (default 'fit')")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON line with the summary last (tables go to stderr)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line with the summary last (tables go to stderr)",
+    )
     add_training_options(p)
     add_data_options(p)
     p.set_defaults(func=cmd_fit)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.cli.console import progress_bar
 from benchmark.cli.options import add_set_option, add_tracking_option, add_training_options
 from benchmark.errors import KdbenchError
 
@@ -24,50 +25,63 @@ def selection_of(args: argparse.Namespace) -> Selection:
 def add_selection(p: argparse.ArgumentParser) -> None:
     """``--only`` and ``--cells``: the part of a sweep a command works."""
     p.add_argument("--only", default=None, help="only these methods (comma-separated)")
-    p.add_argument("--cells", default=None,
-                   help="only cells whose key matches one of these globs (comma-separated), "
-                        "e.g. '*/Cora-CPF/GAT*'; keys: `kdbench status SWEEP`")  # fmt: skip
+    p.add_argument(
+        "--cells",
+        default=None,
+        help="only cells whose key matches one of these globs (comma-separated), "
+        "e.g. '*/Cora-CPF/GAT*'; keys: `kdbench status SWEEP`",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from benchmark.runner.launch import run_sweep, status_rows
 
     console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console,
-                        disable=not console.is_terminal)  # fmt: skip
-    bars = {k: progress.add_task(k, total=None) for k in ("cells", "tuning trials",
-                                                           "final seeds")}  # fmt: skip
+    progress = progress_bar(console, "{task.description}")
+    bars = {k: progress.add_task(k, total=None) for k in ("cells", "tuning trials", "final seeds")}
 
     def tick() -> None:
         rows = status_rows(args.sweep, args.storage)
-        progress.update(bars["cells"], completed=sum(r["state"] == "done" for r in rows),
-                        total=len(rows))  # fmt: skip
+        progress.update(
+            bars["cells"], completed=sum(r["state"] == "done" for r in rows), total=len(rows)
+        )
         for name, key in (("tuning trials", "trials"), ("final seeds", "final")):
             done = [tuple(map(int, r[key].split("/"))) for r in rows]
-            progress.update(bars[name], completed=sum(d for d, _ in done),
-                            total=sum(t for _, t in done))  # fmt: skip
+            progress.update(
+                bars[name], completed=sum(d for d, _ in done), total=sum(t for _, t in done)
+            )
 
     with progress:
-        cells = run_sweep(args.sweep, args.workers, args.storage, args.device, not args.no_track,
-                          selection_of(args), on_progress=tick if console.is_terminal else None,
-                          retry_failed=getattr(args, "retry_failed", False))  # fmt: skip
+        cells = run_sweep(
+            args.sweep,
+            args.workers,
+            args.storage,
+            args.device,
+            not args.no_track,
+            selection_of(args),
+            on_progress=tick if console.is_terminal else None,
+            retry_failed=getattr(args, "retry_failed", False),
+        )
     rows = status_rows(args.sweep, args.storage)
     keys = {c.key for c in cells}
     done = sum(r["state"] == "done" for r in rows if r["cell"] in keys)
     failed = [r for r in rows if r["cell"] in keys and r["state"] == "failed"]
-    console.print(f"{done}/{len(cells)} cells done" + (
-        f"; failed: {', '.join(r['cell'] for r in failed)}" if failed else ""), soft_wrap=True)
+    console.print(
+        f"{done}/{len(cells)} cells done"
+        + (f"; failed: {', '.join(r['cell'] for r in failed)}" if failed else ""),
+        soft_wrap=True,
+    )
     for r in failed:
         for err in r["errors"]:
             console.print(f"  {r['cell']}: {err}", markup=False, soft_wrap=True)
     if failed:
-        console.print("once the cause is fixed, run the same command again: trials and seeds "
-                      "that failed for a reason of the environment (data, memory, disk, "
-                      "storage) are retried; `--retry-failed` retries every failed one")
+        console.print(
+            "once the cause is fixed, run the same command again: trials and seeds "
+            "that failed for a reason of the environment (data, memory, disk, "
+            "storage) are retried; `--retry-failed` retries every failed one"
+        )
     console.print("see `kdbench status` and `kdbench export`")
     return 0 if not failed else 1
 
@@ -75,8 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from benchmark.runner.launch import run_worker
 
-    run_worker(args.sweep, args.storage, args.device, not args.no_track, selection_of(args),
-               args.index)  # fmt: skip
+    run_worker(
+        args.sweep, args.storage, args.device, not args.no_track, selection_of(args), args.index
+    )
     return 0
 
 
@@ -90,10 +105,15 @@ def tune_sweep(args: argparse.Namespace) -> dict:
     fixed = parse_overrides(args.set)
     if fixed:  # keys of the cell end in /name=value
         entry["fixed"] = fixed
-    return {"name": name, "budget": {"trials": args.trials,
-                                     "tuning_seeds": list(range(args.tuning_seeds)),
-                                     "final_seeds": list(range(args.final_seeds))},
-            "grid": [entry]}  # fmt: skip
+    return {
+        "name": name,
+        "budget": {
+            "trials": args.trials,
+            "tuning_seeds": list(range(args.tuning_seeds)),
+            "final_seeds": list(range(args.final_seeds)),
+        },
+        "grid": [entry],
+    }
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -127,8 +147,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     table = Table(title=f"status of {args.sweep}")
-    cols = ("cell", "state", "selection", "kind", "space", "trials", "tuned", "running", "final",
-            "failed", "seconds")  # fmt: skip
+    cols = (
+        "cell",
+        "state",
+        "selection",
+        "kind",
+        "space",
+        "trials",
+        "tuned",
+        "running",
+        "final",
+        "failed",
+        "seconds",
+    )
     widest = max((len(r["cell"]) for r in rows), default=4)
     if not console.is_terminal:  # piped: whole lines, nothing folded
         console = Console(width=max(console.width, widest + 100))
@@ -146,15 +177,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         for r in rows:
             for st in r["per_seed"]:
                 best = "" if st["best_val"] is None else f"{st['best_val']:.4f}"
-                params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                   for k, v in (st["params"] or {}).items())  # fmt: skip
+                params = ", ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in (st["params"] or {}).items()
+                )
                 study = "shared" if st["seed"] is None else f"seed {st['seed']}"
                 per_seed.add_row(r["cell"], study, st["trials"], best, params)
         console.print(per_seed)
     counts = status_counts(rows)
     eta = eta_seconds(rows)
-    tail = "" if eta is None else (f"; ETA ≈ {eta[0] / 60:.0f} min on 1 worker (from the mean "
-                                   f"duration of {eta[1]} finished trials and seeds)")  # fmt: skip
+    tail = (
+        ""
+        if eta is None
+        else (
+            f"; ETA ≈ {eta[0] / 60:.0f} min on 1 worker (from the mean "
+            f"duration of {eta[1]} finished trials and seeds)"
+        )
+    )
     console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + tail)
     for r in rows:
         for err in r["errors"]:
@@ -181,23 +220,33 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser, sweep: bool = True) -> None:
         if sweep:
             p.add_argument("sweep", help="a sweep file, e.g. sweeps/smoke.yaml")
-        p.add_argument("--storage", default=None,
-                       help="Optuna storage URL (default: a journal file under runs/<sweep>/)")
+        p.add_argument(
+            "--storage",
+            default=None,
+            help="Optuna storage URL (default: a journal file under runs/<sweep>/)",
+        )
         add_training_options(p)
 
     p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
     common(p)
     p.add_argument("--workers", type=int, default=1, help="processes on this machine")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="also retry the trials and seeds that failed by an error of the method "
-                        "(those the environment failed are always retried)")  # fmt: skip
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also retry the trials and seeds that failed by an error of the method "
+        "(those the environment failed are always retried)",
+    )
     add_selection(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="join a prepared grid (from any machine)")
     common(p)
-    p.add_argument("--index", type=int, default=None,
-                   help="worker number (seeds its samplers; default: from the process id)")
+    p.add_argument(
+        "--index",
+        type=int,
+        default=None,
+        help="worker number (seeds its samplers; default: from the process id)",
+    )
     add_selection(p)
     p.set_defaults(func=cmd_worker)
 
@@ -207,9 +256,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--backbone", required=True)
     p.add_argument("--trials", type=int, default=30)
-    p.add_argument("--tuning-seeds", type=int, default=3,
-                   help="seeds 0..k-1 for the objective of a shared study (protocols whose "
-                        "seeds share one split); nested studies score their own seed")
+    p.add_argument(
+        "--tuning-seeds",
+        type=int,
+        default=3,
+        help="seeds 0..k-1 for the objective of a shared study (protocols whose "
+        "seeds share one split); nested studies score their own seed",
+    )
     p.add_argument("--final-seeds", type=int, default=10, help="seeds 0..k-1 for the final stage")
     add_set_option(p, "fixed values of the cell (not tuned), e.g. preset=ltd")
     p.set_defaults(func=cmd_tune)
@@ -218,9 +271,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep")
     p.add_argument("--storage", default=None)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--seeds", action="store_true",
-                   help="also each tuning study (per final seed when nested): trials, best "
-                        "validation score and parameters")  # fmt: skip
+    p.add_argument(
+        "--seeds",
+        action="store_true",
+        help="also each tuning study (per final seed when nested): trials, best "
+        "validation score and parameters",
+    )
     p.add_argument("--cells", default=None, help="only cells whose key matches these globs")
     p.set_defaults(func=cmd_status)
 

@@ -50,8 +50,9 @@ def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
                 parsed = float(parsed)
         key = key.strip()
         if key in out and out[key] != parsed:
-            raise KdbenchError(f"--set {key} is given twice, as {out[key]!r} and {parsed!r}; "
-                               "keep one")  # fmt: skip
+            raise KdbenchError(
+                f"--set {key} is given twice, as {out[key]!r} and {parsed!r}; keep one"
+            )
         out[key] = parsed
     return out
 
@@ -59,25 +60,35 @@ def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
 def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--set KEY=VALUE ...``, repeatable: ``--set a=1 b=2`` and ``--set a=1 --set b=2`` give
     the same list (argparse's ``extend``; a plain ``nargs`` option keeps the last one only)."""
-    parser.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                        help=f"{help}; repeatable (--set a=1 b=2 or --set a=1 --set b=2)")
+    parser.add_argument(
+        "--set",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{help}; repeatable (--set a=1 b=2 or --set a=1 --set b=2)",
+    )
 
 
 def add_seeds_option(parser: argparse.ArgumentParser, default: str = "0-9") -> None:
     """``--seeds``: a list of seeds, read with :func:`parse_seeds`."""
-    parser.add_argument("--seeds", default=default,
-                        help=f"e.g. 0-9 or 0,3,5 (default {default})")  # fmt: skip
+    parser.add_argument("--seeds", default=default, help=f"e.g. 0-9 or 0,3,5 (default {default})")
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """``--data-root`` and ``--mirror``: where datasets live and where missing files come
     from."""
-    parser.add_argument("--data-root", default=None,
-                        help="where datasets are stored and processed (default $KDBENCH_DATA or "
-                             "~/.cache/kdbench/data)")  # fmt: skip
-    parser.add_argument("--mirror", default=None,
-                        help="folder or URL laid out like the official servers "
-                             "(default $KDBENCH_MIRROR)")  # fmt: skip
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="where datasets are stored and processed (default $KDBENCH_DATA or "
+        "~/.cache/kdbench/data)",
+    )
+    parser.add_argument(
+        "--mirror",
+        default=None,
+        help="folder or URL laid out like the official servers (default $KDBENCH_MIRROR)",
+    )
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
@@ -87,15 +98,22 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads``: torch's intra-op CPU threads for this process (0: torch's default)."""
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads of this process (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads of this process (default: torch's choice)",
+    )
 
 
 def add_tracking_option(parser: argparse.ArgumentParser) -> None:
     """``--tracking-uri``: the MLflow store this command (and the workers it starts) uses."""
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow tracking URI, e.g. http://HOST:5000 from `kdbench serve` "
-                             "(default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")  # fmt: skip
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI, e.g. http://HOST:5000 from `kdbench serve` "
+        "(default: $MLFLOW_TRACKING_URI or runs/mlflow.db)",
+    )
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:

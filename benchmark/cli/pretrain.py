@@ -27,8 +27,9 @@ def corpus_card(name: str) -> str:
     match = [c for c in load_catalogue() if c.lower().replace("-", "_") == norm]
     card = get_card(match[0] if match else name)  # unknown: did-you-mean error
     if card.target != "none":
-        raise KdbenchError(f"{card.name} is a labelled dataset, not a pre-training corpus; "
-                           "use ZINC_MOSES")  # fmt: skip
+        raise KdbenchError(
+            f"{card.name} is a labelled dataset, not a pre-training corpus; use ZINC_MOSES"
+        )
     return card.name
 
 
@@ -41,8 +42,9 @@ def pretrain_config(args: argparse.Namespace) -> Any:
 
     strategy = STRATEGIES.get(args.strategy)
     if args.preset not in PRESETS:
-        raise KdbenchError(f"unknown --preset '{args.preset}'; use one of "
-                           f"{', '.join(sorted(PRESETS))}")  # fmt: skip
+        raise KdbenchError(
+            f"unknown --preset '{args.preset}'; use one of {', '.join(sorted(PRESETS))}"
+        )
     scale = dict(PRESETS[args.preset])
     for key in ("molecules", "epochs"):
         if getattr(args, key) is not None:
@@ -56,12 +58,20 @@ def pretrain_config(args: argparse.Namespace) -> Any:
         elif key in params:
             params[key] = value
         else:
-            raise KdbenchError(f"unknown --set {key}; known: "
-                               f"{', '.join(sorted([*ENCODER_KEYS, *params]))}")  # fmt: skip
-    return PretrainConfig(strategy=args.strategy, corpus=corpus_card(args.corpus),
-                          molecules=int(scale["molecules"]), epochs=int(scale["epochs"]),
-                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, arch=arch,
-                          strategy_params=params)  # fmt: skip
+            raise KdbenchError(
+                f"unknown --set {key}; known: {', '.join(sorted([*ENCODER_KEYS, *params]))}"
+            )
+    return PretrainConfig(
+        strategy=args.strategy,
+        corpus=corpus_card(args.corpus),
+        molecules=int(scale["molecules"]),
+        epochs=int(scale["epochs"]),
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        arch=arch,
+        strategy_params=params,
+    )
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -74,20 +84,36 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     cache = ArtifactCache(runs_dir() / "artifacts")
     device = resolve_device(args.device)
     path = cache.path(config.key())
-    state = "cached" if path.exists() else (
-        "resuming" if path.with_suffix(".ckpt").exists() else "training")  # fmt: skip
-    print(f"{config.strategy} encoder ({state}): {config.molecules or 'all'} molecules of "
-          f"{config.corpus}, {config.epochs} epochs, on {device} → {path}", flush=True)
-    art = ensure_encoder(config, cache, device, "train", progress=True,
-                         data_root=args.data_root, mirror=args.mirror)  # fmt: skip
+    state = (
+        "cached"
+        if path.exists()
+        else ("resuming" if path.with_suffix(".ckpt").exists() else "training")
+    )
+    print(
+        f"{config.strategy} encoder ({state}): {config.molecules or 'all'} molecules of "
+        f"{config.corpus}, {config.epochs} epochs, on {device} → {path}",
+        flush=True,
+    )
+    art = ensure_encoder(
+        config, cache, device, "train", progress=True, data_root=args.data_root, mirror=args.mirror
+    )
     seconds = float(art["seconds"])
     rate = art["molecules"] * len(art["losses"]) / seconds if seconds else float("nan")
-    summary = {"artefact": str(path), "molecules": art["molecules"], "epochs": len(art["losses"]),
-               "losses": [round(x, 4) for x in art["losses"]], "train_seconds": round(seconds, 1),
-               "molecules_per_second": round(rate, 1)}  # fmt: skip
-    print(json.dumps(summary) if args.json else
-          f"loss per epoch {summary['losses']}; {seconds:.0f} s training "
-          f"({rate:.0f} molecules/s)", flush=True)  # fmt: skip
+    summary = {
+        "artefact": str(path),
+        "molecules": art["molecules"],
+        "epochs": len(art["losses"]),
+        "losses": [round(x, 4) for x in art["losses"]],
+        "train_seconds": round(seconds, 1),
+        "molecules_per_second": round(rate, 1),
+    }
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"loss per epoch {summary['losses']}; {seconds:.0f} s training "
+        f"({rate:.0f} molecules/s)",
+        flush=True,
+    )
     return 0
 
 
@@ -96,11 +122,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pre-train a GNN encoder on a molecule corpus (cached)")
     p.add_argument("--strategy", required=True, help="attrmask or contextpred")
     p.add_argument("--corpus", default="ZINC_MOSES", help="corpus card (default ZINC_MOSES)")
-    p.add_argument("--preset", default="cpu",
-                   help="cpu: 50k molecules x 10 epochs; paper: every molecule x 100 epochs "
-                        "(a GPU job)")  # fmt: skip
-    p.add_argument("--molecules", type=int, default=None,
-                   help="corpus sample size (0: all; overrides the preset)")
+    p.add_argument(
+        "--preset",
+        default="cpu",
+        help="cpu: 50k molecules x 10 epochs; paper: every molecule x 100 epochs (a GPU job)",
+    )
+    p.add_argument(
+        "--molecules",
+        type=int,
+        default=None,
+        help="corpus sample size (0: all; overrides the preset)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="epochs (overrides the preset)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -22,8 +22,16 @@ if TYPE_CHECKING:
     from benchmark.runner.launch import Selection
 
 
-def worker_job(sweep: str, storage: str | None, tracking: str | None, track: bool,
-               device: str, selection: Selection, index: int, threads: int) -> int:  # fmt: skip
+def worker_job(
+    sweep: str,
+    storage: str | None,
+    tracking: str | None,
+    track: bool,
+    device: str,
+    selection: Selection,
+    index: int,
+    threads: int,
+) -> int:
     """What one array job runs (picklable: submitit sends it to the node)."""
     if tracking:
         os.environ["MLFLOW_TRACKING_URI"] = tracking
@@ -51,37 +59,56 @@ def submit(args: argparse.Namespace) -> list[Any]:
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     if args.storage is None and args.cluster != "local":
-        raise KdbenchError("jobs on other nodes cannot share the embedded journal: give "
-                           "--storage postgresql+psycopg2://USER@HOST/DB "
-                           "(docs/scale-out.md)")  # fmt: skip
+        raise KdbenchError(
+            "jobs on other nodes cannot share the embedded journal: give "
+            "--storage postgresql+psycopg2://USER@HOST/DB "
+            "(docs/scale-out.md)"
+        )
     sweep = load_sweep(args.sweep)
     cells = available(selection_of(args).apply(expand(sweep)), None, None)
     env = make_env(sweep, args.storage, "cpu", track=not args.no_track)
     prepare(env, cells)
     folder = Path(args.folder or runs_dir() / "slurm" / sweep.name)
     executor = submitit.AutoExecutor(folder=folder, cluster=args.cluster)
-    params: dict[str, Any] = {"timeout_min": args.time_min, "cpus_per_task": args.cpus_per_task,
-                              "name": f"kdbench-{sweep.name}"}  # fmt: skip
+    params: dict[str, Any] = {
+        "timeout_min": args.time_min,
+        "cpus_per_task": args.cpus_per_task,
+        "name": f"kdbench-{sweep.name}",
+    }
     if args.cluster != "local":
         params.update(slurm_array_parallelism=args.array, gpus_per_node=args.gpus_per_task)
         if args.partition:
             params["slurm_partition"] = args.partition
     executor.update_parameters(**params)
-    tracking = None if args.no_track else (
-        args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    tracking = (
+        None if args.no_track else (args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    )
     with executor.batch():
-        jobs = [executor.submit(worker_job, str(Path(args.sweep).resolve()), args.storage,
-                                tracking, not args.no_track, args.device, selection_of(args), i + 1,
-                                args.cpus_per_task)
-                for i in range(args.array)]  # fmt: skip
+        jobs = [
+            executor.submit(
+                worker_job,
+                str(Path(args.sweep).resolve()),
+                args.storage,
+                tracking,
+                not args.no_track,
+                args.device,
+                selection_of(args),
+                i + 1,
+                args.cpus_per_task,
+            )
+            for i in range(args.array)
+        ]
     return jobs
 
 
 def cmd_slurm(args: argparse.Namespace) -> int:
     jobs = submit(args)
     ids = ", ".join(str(j.job_id) for j in jobs)
-    print(f"submitted {len(jobs)} worker job(s): {ids}; follow with `kdbench status "
-          f"{args.sweep}{' --storage ...' if args.storage else ''}`", flush=True)  # fmt: skip
+    print(
+        f"submitted {len(jobs)} worker job(s): {ids}; follow with `kdbench status "
+        f"{args.sweep}{' --storage ...' if args.storage else ''}`",
+        flush=True,
+    )
     if args.wait:
         for job in jobs:
             job.result()
@@ -104,7 +131,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_device_option(p)
     add_selection(p)
     p.add_argument("--folder", default=None, help="submitit's log folder (default runs/slurm)")
-    p.add_argument("--cluster", default=None,
-                   help="submitit cluster: slurm (default when sbatch exists) or local")
+    p.add_argument(
+        "--cluster",
+        default=None,
+        help="submitit cluster: slurm (default when sbatch exists) or local",
+    )
     p.add_argument("--wait", action="store_true", help="wait for every job to finish")
     p.set_defaults(func=cmd_slurm)

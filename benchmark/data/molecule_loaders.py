@@ -133,9 +133,13 @@ class SmilesCsv(InMemoryDataset):
         smiles = self.smiles()
         seconds = len(smiles) / FEATURIZE_RATE
         took = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-        print(f"{Path(self.root).name}: featurising all {len(smiles):,} molecules "
-              f"({self.featurizer}) once, ~{took} on one core; cached in "
-              f"{self.processed_paths[0]}", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"{Path(self.root).name}: featurising all {len(smiles):,} molecules "
+            f"({self.featurizer}) once, ~{took} on one core; cached in "
+            f"{self.processed_paths[0]}",
+            file=sys.stderr,
+            flush=True,
+        )
         graphs, _ = featurize_all(smiles, self.featurizer, progress=True)
         self.save(graphs, self.processed_paths[0])
 

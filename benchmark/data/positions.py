@@ -21,8 +21,13 @@ from torch import Tensor
 from benchmark.errors import KdbenchError
 
 
-def random_walks(edge_index: Tensor, num_nodes: int, starts: Tensor, walk_length: int,
-                 generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+def random_walks(
+    edge_index: Tensor,
+    num_nodes: int,
+    starts: Tensor,
+    walk_length: int,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Uniform random walks, one per entry of ``starts``, all advanced together.
 
     ``edge_index`` [2, E] (each undirected edge in both directions), ``starts`` [W] long →
@@ -48,9 +53,17 @@ def random_walks(edge_index: Tensor, num_nodes: int, starts: Tensor, walk_length
     return walks
 
 
-def deepwalk(edge_index: Tensor, num_nodes: int, dim: int, walk_length: int = 50,
-             num_walks: int = 5, window: int = 5, epochs: int = 1, seed: int = 0,
-             nodes: Tensor | None = None) -> Tensor:  # fmt: skip
+def deepwalk(
+    edge_index: Tensor,
+    num_nodes: int,
+    dim: int,
+    walk_length: int = 50,
+    num_walks: int = 5,
+    window: int = 5,
+    epochs: int = 1,
+    seed: int = 0,
+    nodes: Tensor | None = None,
+) -> Tensor:
     """DeepWalk embeddings [num_nodes, dim] float32 (CPU) of the graph ``edge_index`` [2, E].
 
     Walks start ``num_walks`` times from every node of ``nodes`` (default: all); a node that
@@ -67,16 +80,31 @@ def deepwalk(edge_index: Tensor, num_nodes: int, dim: int, walk_length: int = 50
     walks = walks[torch.randperm(walks.shape[0], generator=gen)]  # gensim reads in order
     names = [str(i) for i in range(num_nodes)]  # gensim's tokens: strings, shared by walks
     sentences = [[names[i] for i in walk] for walk in walks.tolist()]
-    model = Word2Vec(sentences, vector_size=dim, window=window, epochs=epochs, sg=1, hs=1,
-                     min_count=0, workers=1, seed=seed)  # fmt: skip
+    model = Word2Vec(
+        sentences,
+        vector_size=dim,
+        window=window,
+        epochs=epochs,
+        sg=1,
+        hs=1,
+        min_count=0,
+        workers=1,
+        seed=seed,
+    )
     out = np.zeros((num_nodes, dim), dtype=np.float32)
     keys = np.asarray(model.wv.index_to_key, dtype=np.int64)
     out[keys] = model.wv.vectors
     return torch.from_numpy(out)
 
 
-def position_features(edge_index: Tensor, num_nodes: int, dim: int, hidden: Tensor | None = None,
-                      seed: int = 0, **walk: int) -> Tensor:  # fmt: skip
+def position_features(
+    edge_index: Tensor,
+    num_nodes: int,
+    dim: int,
+    hidden: Tensor | None = None,
+    seed: int = 0,
+    **walk: int,
+) -> Tensor:
     """NOSMOG's position features [num_nodes, dim] (CPU).
 
     Transductive (``hidden`` ``None`` or empty): DeepWalk on the whole graph. Inductive: DeepWalk

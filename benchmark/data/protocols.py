@@ -46,8 +46,9 @@ class ProtocolTraits:
 TRAITS: dict[str, ProtocolTraits] = {}
 
 
-def protocol(name: str, *, shared: bool, selects_on_test: bool = False,
-             paper: str = "") -> Callable[[Protocol], Protocol]:  # fmt: skip
+def protocol(
+    name: str, *, shared: bool, selects_on_test: bool = False, paper: str = ""
+) -> Callable[[Protocol], Protocol]:
     """Decorator: register a split protocol under ``name`` with its traits."""
     register = SPLITS.register(name)
 

@@ -25,8 +25,10 @@ from benchmark.data.types import GraphData, Split
 from benchmark.errors import KdbenchError
 
 #: paper protocols' notes: what each does that the honest rule does not
-_LTD_FIXED = ("one fixed split (the official code's seed-0 draw) for every seed; seeds vary only "
-              "the initialisation")
+_LTD_FIXED = (
+    "one fixed split (the official code's seed-0 draw) for every seed; seeds vary only "
+    "the initialisation"
+)
 _LAD_PAPER = "test chose the epoch (the best test accuracy over epochs, as the official code)"
 _HU_PAPER = "scored at the last epoch, not at the epoch chosen on validation"
 
@@ -93,8 +95,10 @@ def _finish(
 ) -> Split:
     """Builds the Split; checks range and disjointness (a loader's masks may be wrong)."""
     sets = {"train": train, "val": val, "test": test, **(parts or {})}
-    out = {k: torch.as_tensor(v, dtype=torch.long).cpu().flatten().sort().values
-           for k, v in sets.items()}
+    out = {
+        k: torch.as_tensor(v, dtype=torch.long).cpu().flatten().sort().values
+        for k, v in sets.items()
+    }
     seen = torch.zeros(n, dtype=torch.bool)
     for k, idx in out.items():
         if idx.numel() and (idx.min() < 0 or idx.max() >= n):
@@ -154,8 +158,10 @@ def geom_gcn(data: GraphData, seed: int) -> Split:
             f"{list(cols.shape)}; a single split is `planetoid_public`."
         )
     col = seed % cols.shape[1]
-    idx = [_index(torch.as_tensor(masks[k])[:, col], n, f"geom_gcn masks['{k}']")
-           for k in ("train", "val", "test")]
+    idx = [
+        _index(torch.as_tensor(masks[k])[:, col], n, f"geom_gcn masks['{k}']")
+        for k in ("train", "val", "test")
+    ]
     return _finish(f"geom_gcn/split{col}", n, *idx)
 
 
@@ -192,7 +198,9 @@ def tu_10fold(
     else:
         try:
             train, val = train_test_split(
-                rest, test_size=n_val, random_state=split_seed + seed,
+                rest,
+                test_size=n_val,
+                random_state=split_seed + seed,
                 stratify=None if y is None else y[rest],
             )
         except ValueError as e:
@@ -228,8 +236,9 @@ def per_class_random(
         if int(k) != k or k < 0:
             raise KdbenchError(f"per_class_random: sizes['{part}'] must be a count >= 0, got {k}.")
     if test_per_class is not None and (int(test_per_class) != test_per_class or test_per_class < 0):
-        raise KdbenchError(f"per_class_random: test_per_class must be a count >= 0 or null, "
-                           f"got {test_per_class}.")
+        raise KdbenchError(
+            f"per_class_random: test_per_class must be a count >= 0 or null, got {test_per_class}."
+        )
     y = _classes(data)
     if y is None:
         raise KdbenchError(
@@ -258,8 +267,14 @@ def per_class_random(
     extra_parts = {p: cat[p] for p in sizes if p not in ("train", "val")}
     val = cat.get("val", np.empty(0, dtype=np.int64))
     args = {"sizes": {k: int(v) for k, v in sizes.items()}, "test_per_class": test_per_class}
-    return _finish(_name("per_class_random", args, f"/seed{seed}"), n,
-                   cat["train"], val, cat["test"], extra_parts)
+    return _finish(
+        _name("per_class_random", args, f"/seed{seed}"),
+        n,
+        cat["train"],
+        val,
+        cat["test"],
+        extra_parts,
+    )
 
 
 @protocol("ltd", shared=False)
@@ -273,12 +288,18 @@ def ltd(data: GraphData, seed: int, train: int = 20, meta: int = 20, val: int = 
     try:
         base = per_class_random(data, seed, sizes)
     except KdbenchError as exc:
-        raise KdbenchError(f"protocol ltd needs {_fmt(sizes)} labelled items per class: "
-                           f"{exc}") from None  # fmt: skip
+        raise KdbenchError(
+            f"protocol ltd needs {_fmt(sizes)} labelled items per class: {exc}"
+        ) from None
     held = base.parts["meta"]
     args = {"train": train, "meta": meta, "val": val}
-    return Split(torch.cat([base.train, held]).sort().values, base.val, base.test,
-                 name=_name("ltd", args, f"/seed{seed}"), parts={"meta": held})  # fmt: skip
+    return Split(
+        torch.cat([base.train, held]).sort().values,
+        base.val,
+        base.test,
+        name=_name("ltd", args, f"/seed{seed}"),
+        parts={"meta": held},
+    )
 
 
 @protocol("ltd_fixed", shared=True, paper=_LTD_FIXED)
@@ -305,13 +326,19 @@ def inductive(
     if not 0.0 < rate < 1.0:
         raise KdbenchError(f"inductive: rate must be in (0, 1), got {rate}.")
     base = per_class_random(data, seed, sizes)
-    test = base.test[torch.randperm(base.test.numel(),
-                                    generator=torch.Generator().manual_seed(seed + 1))]  # fmt: skip
+    test = base.test[
+        torch.randperm(base.test.numel(), generator=torch.Generator().manual_seed(seed + 1))
+    ]
     k = round(rate * test.numel())
     hidden, observed = test[:k].sort().values, test[k:].sort().values
     args = {"sizes": dict(sizes or {"train": 20, "val": 30}), "rate": rate}
-    return Split(base.train, base.val, hidden, name=_name("inductive", args, f"/seed{seed}"),
-                 parts={**base.parts, "hidden": hidden, "test_tran": observed})  # fmt: skip
+    return Split(
+        base.train,
+        base.val,
+        hidden,
+        name=_name("inductive", args, f"/seed{seed}"),
+        parts={**base.parts, "hidden": hidden, "test_tran": observed},
+    )
 
 
 @protocol("lad_paper", shared=False, selects_on_test=True, paper=_LAD_PAPER)
@@ -327,8 +354,8 @@ def lad_paper(data: GraphData, seed: int) -> Split:
     n = data.num_items
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = n_val = n // 10
-    test, val = order[:n_test].sort().values, order[n_test:n_test + n_val].sort().values
-    train = order[n_test + n_val:].sort().values
+    test, val = order[:n_test].sort().values, order[n_test : n_test + n_val].sort().values
+    train = order[n_test + n_val :].sort().values
     return Split(train, test, test, name=f"lad_paper/seed{seed}", parts={"val_official": val})
 
 
@@ -339,16 +366,19 @@ def hu_paper(data: GraphData, seed: int) -> Split:
     instead of the epoch chosen on validation. Test still chooses nothing; labelled ``paper``
     because it is not the benchmark's rule."""
     base = scaffold(data, seed)
-    return Split(base.train, base.val, base.test, name="hu_paper", parts=base.parts,
-                 selection="last")  # fmt: skip
+    return Split(
+        base.train, base.val, base.test, name="hu_paper", parts=base.parts, selection="last"
+    )
 
 
 def traits(name: str) -> ProtocolTraits:
     """The traits of protocol ``name`` (unknown names raise the registry's did-you-mean)."""
     SPLITS.get(name)
     if name not in TRAITS:
-        raise KdbenchError(f"split protocol '{name}' was registered without its traits; "
-                           "register it with benchmark.data.protocols.protocol(...)")  # fmt: skip
+        raise KdbenchError(
+            f"split protocol '{name}' was registered without its traits; "
+            "register it with benchmark.data.protocols.protocol(...)"
+        )
     return TRAITS[name]
 
 
@@ -365,8 +395,10 @@ def resolve_protocol(
     any other name → that protocol with its own defaults."""
     if protocol == "paper":
         if paper is None:
-            raise KdbenchError(f"{method} has no `paper` protocol; pick a protocol by name "
-                               f"({', '.join(SPLITS.names())})")  # fmt: skip
+            raise KdbenchError(
+                f"{method} has no `paper` protocol; pick a protocol by name "
+                f"({', '.join(SPLITS.names())})"
+            )
         protocol = paper
     if protocol is None or protocol == data.card.protocol:
         return data.card.protocol, dict(data.card.protocol_args or {})
@@ -395,8 +427,10 @@ def _scaffold_sets(smiles: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     finally:
         RDLogger.EnableLog("rdApp.*")
     if bad:
-        warnings.warn(f"scaffold split: {bad} SMILES could not be parsed; each is its own group.",
-                      stacklevel=3)
+        warnings.warn(
+            f"scaffold split: {bad} SMILES could not be parsed; each is its own group.",
+            stacklevel=3,
+        )
     ordered = sorted(groups.values(), key=lambda g: (len(g), g[0]), reverse=True)
     return tuple(tuple(g) for g in ordered)
 
@@ -412,8 +446,10 @@ def scaffold(data: GraphData, seed: int, frac: Sequence[float] = (0.8, 0.1, 0.1)
     smiles = _extra(data, "smiles", "scaffold")
     n = data.num_items
     if len(smiles) != n:
-        raise KdbenchError(f"scaffold on '{data.name}': {len(smiles)} SMILES for {n} graphs; "
-                           "the loader must give one SMILES per graph, in order.")
+        raise KdbenchError(
+            f"scaffold on '{data.name}': {len(smiles)} SMILES for {n} graphs; "
+            "the loader must give one SMILES per graph, in order."
+        )
     train_cut, valid_cut = f[0] * n, (f[0] + f[1]) * n
     train: list[int] = []
     val: list[int] = []
@@ -454,13 +490,22 @@ def random_split(
     n_test, n_val = round(f[2] * n), round(f[1] * n)
     every = np.arange(n)
     try:
-        rest, test = (every, every[:0]) if n_test == 0 else train_test_split(
-            every, test_size=n_test, random_state=seed, stratify=y)
-        train, val = (rest, rest[:0]) if n_val == 0 else train_test_split(
-            rest, test_size=n_val, random_state=seed, stratify=None if y is None else y[rest])
+        rest, test = (
+            (every, every[:0])
+            if n_test == 0
+            else train_test_split(every, test_size=n_test, random_state=seed, stratify=y)
+        )
+        train, val = (
+            (rest, rest[:0])
+            if n_val == 0
+            else train_test_split(
+                rest, test_size=n_val, random_state=seed, stratify=None if y is None else y[rest]
+            )
+        )
     except ValueError as e:
-        raise KdbenchError(f"random split of '{data.name}' failed ({e}); "
-                           "use stratify=false or other fractions.") from None
+        raise KdbenchError(
+            f"random split of '{data.name}' failed ({e}); use stratify=false or other fractions."
+        ) from None
     args = {"frac": f, "stratify": y is not None}
     return _finish(_name("random", args, f"/seed{seed}"), n, train, val, test)
 

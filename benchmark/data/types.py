@@ -89,6 +89,10 @@ class Split:
     parts: dict[str, Tensor] = field(default_factory=dict)
     selection: str = "val"
 
+    def part(self, name: str) -> Tensor:
+        """The index set ``name``: ``train``, ``val``, ``test`` or one of ``parts``."""
+        return getattr(self, name) if name in ("train", "val", "test") else self.parts[name]
+
     def to(self, device: torch.device | str) -> Split:
         return Split(
             self.train.to(device),

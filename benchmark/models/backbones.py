@@ -152,10 +152,16 @@ class Backbone(nn.Module):
         self.head: nn.Module | None = None
         if task == "graph":
             pooled = hidden * layers if jk == "cat" else hidden
-            self.head = nn.Sequential(
-                nn.Linear(pooled, hidden), nn.ReLU(), nn.Dropout(dropout),
-                nn.Linear(hidden, out_channels),
-            ) if graph_head == "mlp" else nn.Linear(pooled, out_channels)  # fmt: skip
+            self.head = (
+                nn.Sequential(
+                    nn.Linear(pooled, hidden),
+                    nn.ReLU(),
+                    nn.Dropout(dropout),
+                    nn.Linear(hidden, out_channels),
+                )
+                if graph_head == "mlp"
+                else nn.Linear(pooled, out_channels)
+            )
         first = self.input_linear() if task == "node" and self.encoder is None else None
         if first is not None:
             make_sparse_aware(first)
@@ -177,14 +183,19 @@ class Backbone(nn.Module):
         (:mod:`benchmark.models.sparse_input`)."""
         return None
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
-            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
+    def hop(
+        self, conv: nn.Module, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None
+    ) -> Tensor:
         return conv(x, edge_index)
 
     def forward(
-        self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-        num_graphs: int | None = None, edge_attr: Tensor | None = None,
-    ) -> BackboneOutput:  # fmt: skip
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor | None = None,
+        num_graphs: int | None = None,
+        edge_attr: Tensor | None = None,
+    ) -> BackboneOutput:
         """``x`` [N, F] (or [N, J] long if categorical), ``edge_index`` [2, E], ``batch`` [N]
         graph id of each node (graph task), ``edge_attr`` [E, K] long (read only with
         ``edge_features``) → :class:`BackboneOutput`."""
@@ -219,8 +230,14 @@ class Backbone(nn.Module):
 
 
 _NODE = {"hidden": 64, "layers": 2, "dropout": 0.5, "norm": "none"}
-_GRAPH = {"hidden": 64, "layers": 3, "dropout": 0.5, "norm": "batch", "readout": "mean",
-          "jk": "last"}  # fmt: skip
+_GRAPH = {
+    "hidden": 64,
+    "layers": 3,
+    "dropout": 0.5,
+    "norm": "batch",
+    "readout": "mean",
+    "jk": "last",
+}
 
 
 @BACKBONES.register("GCN")
@@ -263,10 +280,16 @@ class GAT(Backbone):
     layer uses ``out_heads`` heads averaged."""
 
     defaults: ClassVar = {
-        "node": {**_NODE, "dropout": 0.6, "heads": 8, "out_heads": 1, "attn_dropout": 0.6,
-                 "lr": 0.005},
+        "node": {
+            **_NODE,
+            "dropout": 0.6,
+            "heads": 8,
+            "out_heads": 1,
+            "attn_dropout": 0.6,
+            "lr": 0.005,
+        },
         "graph": {**_GRAPH, "heads": 4, "attn_dropout": 0.0},
-    }  # fmt: skip
+    }
 
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         heads = self.conv_kwargs.get("heads", 8)
@@ -303,16 +326,18 @@ class GIN(Backbone):
             mlp = nn.Sequential(nn.Linear(in_dim, mid), nn.ReLU(), nn.Linear(mid, out_dim))
         elif kind == "batchnorm":
             mid = self.hidden
-            mlp = nn.Sequential(nn.Linear(in_dim, mid), nn.BatchNorm1d(mid), nn.ReLU(),
-                                nn.Linear(mid, out_dim))  # fmt: skip
+            mlp = nn.Sequential(
+                nn.Linear(in_dim, mid), nn.BatchNorm1d(mid), nn.ReLU(), nn.Linear(mid, out_dim)
+            )
         else:
             raise KdbenchError(f"unknown gin_mlp '{kind}' (expected batchnorm or wide)")
         if self.edge_vocab is not None:
             return GINEdgeConv(in_dim, mlp, self.edge_vocab)
         return GINConv(mlp, train_eps=True)
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
-            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
+    def hop(
+        self, conv: nn.Module, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None
+    ) -> Tensor:
         if isinstance(conv, GINEdgeConv):
             return conv(x, edge_index, edge_attr)
         return conv(x, edge_index)
@@ -336,13 +361,17 @@ class APPNP(Backbone):
     def make_conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         if not hasattr(self, "prop"):
             kw = self.conv_kwargs
-            self.prop = PPRPropagation(int(kw.get("K", 10)), float(kw.get("alpha", 0.1)),
-                                       float(kw.get("edge_dropout", 0.0)),
-                                       cached=self.static_graph)  # fmt: skip
+            self.prop = PPRPropagation(
+                int(kw.get("K", 10)),
+                float(kw.get("alpha", 0.1)),
+                float(kw.get("edge_dropout", 0.0)),
+                cached=self.static_graph,
+            )
         return nn.Linear(in_dim, out_dim)
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
-            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
+    def hop(
+        self, conv: nn.Module, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None
+    ) -> Tensor:
         x = conv(x)
         return self.prop(x, edge_index) if conv is self.convs[-1] else x
 
@@ -358,10 +387,17 @@ class SGC(Backbone):
     between). The propagated features are cached for a static graph, as the paper."""
 
     defaults: ClassVar = {
-        "node": {**_NODE, "layers": 1, "dropout": 0.0, "K": 2, "lr": 0.2,
-                 "weight_decay": 5e-5, "bias": True},
+        "node": {
+            **_NODE,
+            "layers": 1,
+            "dropout": 0.0,
+            "K": 2,
+            "lr": 0.2,
+            "weight_decay": 5e-5,
+            "bias": True,
+        },
         "graph": {**_GRAPH, "K": 2, "bias": True},
-    }  # fmt: skip
+    }
 
     @property
     def embedding_dim(self) -> int:
@@ -374,8 +410,9 @@ class SGC(Backbone):
         kw = self.conv_kwargs
         # only the first layer may cache: a deeper layer's input depends on the parameters
         cached = self.static_graph and not self.convs
-        return SGConv(in_dim, out_dim, K=int(kw.get("K", 2)), cached=cached,
-                      bias=bool(kw.get("bias", True)))  # fmt: skip
+        return SGConv(
+            in_dim, out_dim, K=int(kw.get("K", 2)), cached=cached, bias=bool(kw.get("bias", True))
+        )
 
 
 @BACKBONES.register("MLP")
@@ -392,28 +429,60 @@ class MLP(Backbone):
     def input_linear(self) -> nn.Module | None:
         return self.convs[0]
 
-    def hop(self, conv: nn.Module, x: Tensor, edge_index: Tensor,
-            edge_attr: Tensor | None = None) -> Tensor:  # fmt: skip
+    def hop(
+        self, conv: nn.Module, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None
+    ) -> Tensor:
         return conv(x)
 
 
-ARCH_KEYS = ("hidden", "layers", "dropout", "input_dropout", "norm", "readout", "jk",
-             "graph_head", "act_last", "edge_features", "gin_mlp", "heads", "out_heads",
-             "attn_dropout", "aggr", "K", "alpha", "edge_dropout", "bias")  # fmt: skip
+ARCH_KEYS = (
+    "hidden",
+    "layers",
+    "dropout",
+    "input_dropout",
+    "norm",
+    "readout",
+    "jk",
+    "graph_head",
+    "act_last",
+    "edge_features",
+    "gin_mlp",
+    "heads",
+    "out_heads",
+    "attn_dropout",
+    "aggr",
+    "K",
+    "alpha",
+    "edge_dropout",
+    "bias",
+)
 
 
 def build_backbone(
-    name: str, in_channels: int, out_channels: int, task: str, params: dict[str, Any],
-    categorical: list[int] | None = None, static_graph: bool = False,
+    name: str,
+    in_channels: int,
+    out_channels: int,
+    task: str,
+    params: dict[str, Any],
+    categorical: list[int] | None = None,
+    static_graph: bool = False,
     edge_categorical: list[int] | None = None,
-) -> Backbone:  # fmt: skip
+) -> Backbone:
     """Instantiate backbone ``name`` from a flat hyper-parameter dict (non-architecture keys
     such as ``lr`` are ignored)."""
     cls = BACKBONES.get(name)
     arch = {k: params[k] for k in ARCH_KEYS if k in params}
     if arch.get("edge_features") and name != "GIN":
-        raise KdbenchError(f"edge_features is implemented for GIN only, not {name}; "
-                           "drop it with `--set edge_features=false`")  # fmt: skip
-    return cls(in_channels, out_channels, task, categorical=categorical,
-               edge_categorical=edge_categorical, static_graph=static_graph,
-               **arch)  # fmt: skip
+        raise KdbenchError(
+            f"edge_features is implemented for GIN only, not {name}; "
+            "drop it with `--set edge_features=false`"
+        )
+    return cls(
+        in_channels,
+        out_channels,
+        task,
+        categorical=categorical,
+        edge_categorical=edge_categorical,
+        static_graph=static_graph,
+        **arch,
+    )

@@ -78,8 +78,9 @@ class PPRPropagation(nn.Module):
     ``K`` = 10 steps at p = 0.5 about 1/1024 of the edges carry weight ×1024 — which made the
     CPF/LTD setting (p = 0.5) collapse; hence this module. Shapes: ``x`` [N, C] → [N, C]."""
 
-    def __init__(self, K: int, alpha: float, edge_dropout: float = 0.0,
-                 cached: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, K: int, alpha: float, edge_dropout: float = 0.0, cached: bool = False
+    ) -> None:
         super().__init__()
         self.K, self.alpha, self.p, self.cached = K, alpha, edge_dropout, cached
         self._cache: tuple[Tensor, Tensor] | None = None

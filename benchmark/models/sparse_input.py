@@ -84,11 +84,12 @@ class SparseFeatures:
         values = self.values
         if training and p > 0.0:
             values = values * (torch.rand_like(values) >= p) * (1.0 / (1.0 - p))
-        x = torch.sparse_csr_tensor(self.crow, self.col, values, self.shape,
-                                    check_invariants=False)  # built valid by from_dense
+        x = torch.sparse_csr_tensor(
+            self.crow, self.col, values, self.shape, check_invariants=False
+        )  # built valid by from_dense
         x.kdbench_transpose = torch.sparse_csr_tensor(  # type: ignore[attr-defined]
-            self.crow_t, self.col_t, values[self.perm], self.shape[::-1],
-            check_invariants=False)
+            self.crow_t, self.col_t, values[self.perm], self.shape[::-1], check_invariants=False
+        )
         return x
 
 

@@ -78,23 +78,30 @@ class ContextPrediction(Strategy):
     with ``context_layers`` layers, its own atom and bond embeddings."""
 
     name = "contextpred"
-    defaults: ClassVar[dict[str, Any]] = {"r1": 4, "r2": 7, "context_layers": 3,
-                                          "neg_samples": 1}  # fmt: skip
+    defaults: ClassVar[dict[str, Any]] = {"r1": 4, "r2": 7, "context_layers": 3, "neg_samples": 1}
 
-    def __init__(self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any],
-                 arch: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any], arch: dict[str, Any]
+    ) -> None:
         super().__init__(encoder, vocab, params, arch)
         p = self.params
         self.k = encoder.num_layers
         if not 0 <= int(p["r1"]) < self.k <= int(p["r2"]):
-            raise KdbenchError(f"context prediction needs r1 < layers <= r2 (anchors shared by "
-                               f"neighbourhood and context); got r1={p['r1']}, layers={self.k}, "
-                               f"r2={p['r2']}")  # fmt: skip
+            raise KdbenchError(
+                f"context prediction needs r1 < layers <= r2 (anchors shared by "
+                f"neighbourhood and context); got r1={p['r1']}, layers={self.k}, "
+                f"r2={p['r2']}"
+            )
         arch = dict(arch, layers=int(p["context_layers"]), dropout=0.0)  # as the encoder's
-        self.context_gnn = build_backbone("GIN", 0, 1, "graph", arch,
-                                          categorical=vocab["atom_vocab"],
-                                          edge_categorical=vocab.get("bond_vocab")
-                                          if arch.get("edge_features") else None)  # fmt: skip
+        self.context_gnn = build_backbone(
+            "GIN",
+            0,
+            1,
+            "graph",
+            arch,
+            categorical=vocab["atom_vocab"],
+            edge_categorical=vocab.get("bond_vocab") if arch.get("edge_features") else None,
+        )
 
     def loss(self, encoder: Backbone, batch: Batch, generator: torch.Generator) -> Tensor:
         p, b, n = self.params, batch.batch, batch.x.shape[0]
@@ -103,14 +110,12 @@ class ContextPrediction(Strategy):
         dist = hop_distances(batch.edge_index, n, centres, int(p["r2"]))
         inner, ring, anchors = ring_masks(dist, self.k, int(p["r1"]), int(p["r2"]))
 
-        ei, ea = subgraph(inner, batch.edge_index, batch.edge_attr, relabel_nodes=True,
-                          num_nodes=n)  # fmt: skip
+        ei, ea = subgraph(inner, batch.edge_index, batch.edge_attr, relabel_nodes=True, num_nodes=n)
         h = embed(encoder, batch.x[inner], ei, ea, b[inner], num_graphs)
         position = torch.cumsum(inner.long(), 0) - 1  # node id → row of h
         centre_rep = h[position[centres]]  # [B, d]
 
-        ei, ea = subgraph(ring, batch.edge_index, batch.edge_attr, relabel_nodes=True,
-                          num_nodes=n)  # fmt: skip
+        ei, ea = subgraph(ring, batch.edge_index, batch.edge_attr, relabel_nodes=True, num_nodes=n)
         hc = embed(self.context_gnn, batch.x[ring], ei, ea, b[ring], num_graphs)
         on_anchor = anchors[ring]
         context_rep = global_mean_pool(hc[on_anchor], b[ring][on_anchor], num_graphs)  # [B, d]
@@ -120,7 +125,8 @@ class ContextPrediction(Strategy):
 
         def bce(logits: Tensor, target: float) -> Tensor:
             per = F.binary_cross_entropy_with_logits(
-                logits, torch.full_like(logits, target), reduction="none")  # fmt: skip
+                logits, torch.full_like(logits, target), reduction="none"
+            )
             return (per * w).sum() / count
 
         loss = bce((centre_rep * context_rep).sum(-1), 1.0)
@@ -131,7 +137,7 @@ class ContextPrediction(Strategy):
             other = torch.roll(context_rep, shifts=shift, dims=0)
             w_neg = w * torch.roll(w, shifts=shift, dims=0)
             per = F.binary_cross_entropy_with_logits(
-                (centre_rep * other).sum(-1), torch.zeros_like(w), reduction="none")  # fmt: skip
+                (centre_rep * other).sum(-1), torch.zeros_like(w), reduction="none"
+            )
             total, pairs = total + (per * w_neg).sum(), pairs + w_neg.sum()
         return loss + neg * total / pairs.clamp(min=1)  # the official weighting
-

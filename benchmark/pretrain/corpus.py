@@ -46,22 +46,31 @@ def corpus_sample(data: GraphData, molecules: int, seed: int) -> GraphData:
     extra = dict(data.extra)
     if "smiles" in extra:
         extra["smiles"] = [extra["smiles"][i] for i in keep]
-    return dataclasses.replace(data, graphs=[data.graphs[i] for i in keep], y=data.y[idx],
-                               extra=extra)  # fmt: skip
+    return dataclasses.replace(
+        data, graphs=[data.graphs[i] for i in keep], y=data.y[idx], extra=extra
+    )
 
 
 def rows_are_molecules(card: DatasetCard, rows: int) -> bool:
     """Whether row i of ``card``'s SMILES file is graph i of its loaded corpus: a
     ``smiles_csv`` card, unlabelled and without transforms, that counts ``rows`` graphs
     (``stats.num_graphs``, which a full load checks)."""
-    return (card.loader == "smiles_csv" and card.target == "none" and not card.transform_specs
-            and card.stats.num_graphs == rows)  # fmt: skip
+    return (
+        card.loader == "smiles_csv"
+        and card.target == "none"
+        and not card.transform_specs
+        and card.stats.num_graphs == rows
+    )
 
 
 def load_corpus(
-    name: str, molecules: int, seed: int, data_root: Path | None = None,
-    mirror: str | None = None, progress: bool = False,
-) -> GraphData:  # fmt: skip
+    name: str,
+    molecules: int,
+    seed: int,
+    data_root: Path | None = None,
+    mirror: str | None = None,
+    progress: bool = False,
+) -> GraphData:
     """The pre-training sample of the corpus card ``name``: its ``molecules`` graphs drawn with
     ``seed`` (all of them for 0), featurising only those when the file allows it (module
     docstring). ``data_root`` and ``mirror`` as for
@@ -83,8 +92,9 @@ def load_corpus(
     return corpus_sample(load_dataset(name, data_root, mirror), molecules, seed)
 
 
-def _featurized_sample(card: DatasetCard, smiles: list[str], rows: Tensor,
-                       progress: bool) -> GraphData:  # fmt: skip
+def _featurized_sample(
+    card: DatasetCard, smiles: list[str], rows: Tensor, progress: bool
+) -> GraphData:
     """The graphs of ``smiles[rows]`` (``rows`` [k] sorted), featurised now, as a
     :class:`GraphData` like the one :func:`~benchmark.data.loaders.load_dataset` gives for the
     whole corpus (``y`` [k, 0]); ``extra["corpus_rows"]`` = ``rows``."""
@@ -102,8 +112,13 @@ def _featurized_sample(card: DatasetCard, smiles: list[str], rows: Tensor,
     graphs = loaded.graphs
     _check_features(card, graphs, loaded.categorical, loaded.edge_categorical)
     return GraphData(
-        card=card, y=torch.empty(len(graphs), 0), num_features=int(graphs[0].x.shape[1]),
-        num_outputs=0, graphs=graphs, categorical=loaded.categorical,
-        edge_categorical=loaded.edge_categorical, featurization=loaded.featurization,
+        card=card,
+        y=torch.empty(len(graphs), 0),
+        num_features=int(graphs[0].x.shape[1]),
+        num_outputs=0,
+        graphs=graphs,
+        categorical=loaded.categorical,
+        edge_categorical=loaded.edge_categorical,
+        featurization=loaded.featurization,
         extra={**loaded.extra, "corpus_rows": rows},
-    )  # fmt: skip
+    )

@@ -68,8 +68,12 @@ class PretrainConfig:
         from benchmark.data.card import get_card
 
         featurizer = get_card(self.corpus).loader_args.get("featurizer", "pyg")
-        return {"kind": "pretrained_encoder", "code_version": CODE_VERSION,
-                "featurization": featurizer, **dataclasses.asdict(self)}  # fmt: skip
+        return {
+            "kind": "pretrained_encoder",
+            "code_version": CODE_VERSION,
+            "featurization": featurizer,
+            **dataclasses.asdict(self),
+        }
 
     def command(self) -> str:
         """The ``kdbench pretrain`` command that builds this encoder (``--set`` lists what
@@ -82,8 +86,10 @@ class PretrainConfig:
         extra = f" --set {' '.join(sets)}" if sets else ""
         if (self.batch_size, self.lr, self.seed) != (256, 1e-3, 0):
             extra += f" --batch-size {self.batch_size} --lr {self.lr} --seed {self.seed}"
-        return (f"kdbench pretrain --strategy {self.strategy} --corpus {self.corpus} "
-                f"--molecules {self.molecules} --epochs {self.epochs}{extra}")  # fmt: skip
+        return (
+            f"kdbench pretrain --strategy {self.strategy} --corpus {self.corpus} "
+            f"--molecules {self.molecules} --epochs {self.epochs}{extra}"
+        )
 
 
 def config_from_params(strategy: str, params: dict[str, Any]) -> PretrainConfig:
@@ -108,25 +114,35 @@ def vocab_of(data: GraphData) -> dict[str, Any]:
     from benchmark.data.molecules import FEATURIZATIONS
 
     f = FEATURIZATIONS.get(data.featurization) if data.featurization else None
-    return {"featurization": data.featurization, "atom_vocab": data.categorical,
-            "bond_vocab": data.edge_categorical,
-            "mask_atom": f.mask_atom if f else None,
-            "mask_bond": f.mask_bond if f else None}  # fmt: skip
+    return {
+        "featurization": data.featurization,
+        "atom_vocab": data.categorical,
+        "bond_vocab": data.edge_categorical,
+        "mask_atom": f.mask_atom if f else None,
+        "mask_bond": f.mask_bond if f else None,
+    }
 
 
 def build_encoder(data: GraphData, arch: dict[str, Any]) -> Backbone:
     """A GIN with ``arch`` for ``data``'s featurisation (dropout 0, as pre-training)."""
     return build_backbone(
-        "GIN", data.num_features, 1, "graph", {**arch, "dropout": 0.0},
+        "GIN",
+        data.num_features,
+        1,
+        "graph",
+        {**arch, "dropout": 0.0},
         categorical=data.categorical,
         edge_categorical=data.edge_categorical if arch.get("edge_features") else None,
-    )  # fmt: skip
+    )
 
 
 def train_encoder(
-    config: PretrainConfig, data: GraphData, device: torch.device,
-    checkpoint: Path | None = None, progress: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    config: PretrainConfig,
+    data: GraphData,
+    device: torch.device,
+    checkpoint: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Pre-train an encoder with ``config`` on its sample of ``data`` (the corpus; see
     :func:`~benchmark.pretrain.corpus.corpus_sample`), or on ``data`` whole when it holds at
     most ``config.molecules`` graphs (e.g. the sample :func:`~benchmark.pretrain.corpus.
@@ -140,8 +156,9 @@ def train_encoder(
     sample = corpus_sample(data, config.molecules, config.seed)
     vocab = vocab_of(sample)
     encoder = build_encoder(sample, config.arch).to(device)
-    strategy = STRATEGIES.get(config.strategy)(encoder, vocab, config.strategy_params,
-                                               config.arch).to(device)  # fmt: skip
+    strategy = STRATEGIES.get(config.strategy)(
+        encoder, vocab, config.strategy_params, config.arch
+    ).to(device)
     optimizer = adam([*encoder.parameters(), *strategy.parameters()], config.lr)
     everything = torch.arange(sample.num_items)
     split = Split(everything, everything[:0], everything[:0], name="corpus")
@@ -168,8 +185,13 @@ def train_encoder(
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, total=n_batches, unit="batch", leave=False,
-                           desc=f"{config.strategy} epoch {epoch + 1}/{config.epochs}")  # fmt: skip
+            batches = tqdm(
+                batches,
+                total=n_batches,
+                unit="batch",
+                leave=False,
+                desc=f"{config.strategy} epoch {epoch + 1}/{config.epochs}",
+            )
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
             loss = strategy.loss(encoder, batch, rng)
@@ -179,15 +201,32 @@ def train_encoder(
         losses.append(float(total) / n_batches)  # one host sync per epoch
         seconds += time.perf_counter() - start
         if checkpoint is not None:
-            _save({"epoch": epoch, "encoder": encoder.state_dict(),
-                   "strategy": strategy.state_dict(), "optimizer": optimizer.state_dict(),
-                   "feeder_rng": feeder.generator.get_state(), "rng": rng.get_state(),
-                   "torch_rng": torch.get_rng_state(),
-                   "losses": losses, "seconds": seconds}, checkpoint)  # fmt: skip
-    return {"config": config.key(), "vocab": vocab, "losses": losses, "seconds": seconds,
-            "molecules": sample.num_items,
-            "encoder": {k: v.detach().cpu() for k, v in encoder.state_dict().items()
-                        if not k.startswith("head.")}}  # fmt: skip
+            _save(
+                {
+                    "epoch": epoch,
+                    "encoder": encoder.state_dict(),
+                    "strategy": strategy.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "feeder_rng": feeder.generator.get_state(),
+                    "rng": rng.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "losses": losses,
+                    "seconds": seconds,
+                },
+                checkpoint,
+            )
+    return {
+        "config": config.key(),
+        "vocab": vocab,
+        "losses": losses,
+        "seconds": seconds,
+        "molecules": sample.num_items,
+        "encoder": {
+            k: v.detach().cpu()
+            for k, v in encoder.state_dict().items()
+            if not k.startswith("head.")
+        },
+    }
 
 
 def _save(obj: Any, path: Path) -> None:
@@ -197,9 +236,14 @@ def _save(obj: Any, path: Path) -> None:
 
 
 def ensure_encoder(
-    config: PretrainConfig, cache: Any, device: torch.device, missing: str = "train",
-    progress: bool = False, data_root: Path | None = None, mirror: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    config: PretrainConfig,
+    cache: Any,
+    device: torch.device,
+    missing: str = "train",
+    progress: bool = False,
+    data_root: Path | None = None,
+    mirror: str | None = None,
+) -> dict[str, Any]:
     """The encoder artefact for ``config`` from ``cache``, pre-training it first if no process
     has (``missing="train"``) or failing with the ``kdbench pretrain`` command that builds it
     (``missing="fail"``)."""
@@ -208,15 +252,18 @@ def ensure_encoder(
     if missing not in ("train", "fail"):
         raise KdbenchError(f"pretrain_missing must be 'train' or 'fail', not {missing!r}")
     if missing == "fail" and not path.exists():
-        raise KdbenchError(f"no pre-trained {config.strategy} encoder for this configuration "
-                           f"yet; build it with `{config.command()}` (or set "
-                           "pretrain_missing=train)")  # fmt: skip
+        raise KdbenchError(
+            f"no pre-trained {config.strategy} encoder for this configuration "
+            f"yet; build it with `{config.command()}` (or set "
+            "pretrain_missing=train)"
+        )
 
     def build() -> dict[str, Any]:
         from benchmark.pretrain.corpus import load_corpus
 
-        sample = load_corpus(config.corpus, config.molecules, config.seed, data_root, mirror,
-                             progress)  # fmt: skip
+        sample = load_corpus(
+            config.corpus, config.molecules, config.seed, data_root, mirror, progress
+        )
         return train_encoder(config, sample, device, path.with_suffix(".ckpt"), progress)
 
     artefact = cache.get_or_create(key, build)

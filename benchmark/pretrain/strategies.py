@@ -48,8 +48,9 @@ class Strategy(nn.Module):
     #: hyper-parameters of the strategy, with the paper's defaults.
     defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any],
-                 arch: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any], arch: dict[str, Any]
+    ) -> None:
         super().__init__()
         self.params = {**self.defaults, **{k: params[k] for k in self.defaults if k in params}}
 
@@ -59,8 +60,14 @@ class Strategy(nn.Module):
         raise NotImplementedError
 
 
-def embed(encoder: Backbone, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None,
-          batch: Tensor, num_graphs: int) -> Tensor:  # fmt: skip
+def embed(
+    encoder: Backbone,
+    x: Tensor,
+    edge_index: Tensor,
+    edge_attr: Tensor | None,
+    batch: Tensor,
+    num_graphs: int,
+) -> Tensor:
     """The encoder's node embeddings [N, d] (its readout and head are not used)."""
     return encoder(x, edge_index, batch, num_graphs, edge_attr=edge_attr).h
 
@@ -80,8 +87,9 @@ def mask_counts(sizes: Tensor, rate: float, rule: str = "rounded") -> Tensor:
     return torch.minimum(k, sizes)
 
 
-def sample_masked_atoms(batch: Tensor, num_graphs: int, rate: float,
-                        generator: torch.Generator, rule: str = "rounded") -> Tensor:  # fmt: skip
+def sample_masked_atoms(
+    batch: Tensor, num_graphs: int, rate: float, generator: torch.Generator, rule: str = "rounded"
+) -> Tensor:
     """A uniformly random :func:`mask_counts` share of each molecule's atoms, drawn without
     replacement in one vectorised pass: every atom gets a random key, atoms are ranked by key
     within their molecule and the lowest ``k_G`` ranks are masked. ``batch`` [N] (sorted graph
@@ -101,11 +109,15 @@ class AttributeMasking(Strategy):
     """Attribute masking (module docstring)."""
 
     name = "attrmask"
-    defaults: ClassVar[dict[str, Any]] = {"mask_rate": 0.15, "mask_rule": "rounded",
-                                          "mask_edges": False}  # fmt: skip
+    defaults: ClassVar[dict[str, Any]] = {
+        "mask_rate": 0.15,
+        "mask_rule": "rounded",
+        "mask_edges": False,
+    }
 
-    def __init__(self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any],
-                 arch: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self, encoder: Backbone, vocab: dict[str, Any], params: dict[str, Any], arch: dict[str, Any]
+    ) -> None:
         super().__init__(encoder, vocab, params, arch)
         if vocab.get("mask_atom") is None:
             raise KdbenchError(
@@ -123,9 +135,13 @@ class AttributeMasking(Strategy):
             self.bond_head = nn.Linear(d, int(self.mask_bond))
 
     def loss(self, encoder: Backbone, batch: Batch, generator: torch.Generator) -> Tensor:
-        masked = sample_masked_atoms(batch.batch, int(batch.num_graphs),
-                                     float(self.params["mask_rate"]), generator,
-                                     str(self.params["mask_rule"]))  # fmt: skip
+        masked = sample_masked_atoms(
+            batch.batch,
+            int(batch.num_graphs),
+            float(self.params["mask_rate"]),
+            generator,
+            str(self.params["mask_rule"]),
+        )
         target = batch.x[masked, 0]
         x = batch.x.clone()
         x[masked] = 0

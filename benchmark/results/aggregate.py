@@ -17,10 +17,31 @@ import pandas as pd
 
 from benchmark.results import kinds
 
-COLUMNS = ["cell", "sweep", "method", "dataset", "backbone", "teacher", "protocol",
-           "protocol_kind", "selection", "metric", "seeds", "test_mean", "test_std", "val_mean",
-           "test_per_seed", "num_params", "teacher_params", "inference_ms", "train_seconds",
-           "trials", "budget", "hardware", "git_sha"]  # fmt: skip
+COLUMNS = [
+    "cell",
+    "sweep",
+    "method",
+    "dataset",
+    "backbone",
+    "teacher",
+    "protocol",
+    "protocol_kind",
+    "selection",
+    "metric",
+    "seeds",
+    "test_mean",
+    "test_std",
+    "val_mean",
+    "test_per_seed",
+    "num_params",
+    "teacher_params",
+    "inference_ms",
+    "train_seconds",
+    "trials",
+    "budget",
+    "hardware",
+    "git_sha",
+]
 
 
 def final_runs(tracking_uri: str, sweep: str | None = None) -> pd.DataFrame:
@@ -51,9 +72,14 @@ def final_runs_client(tracking_uri: str, sweep: str | None = None) -> pd.DataFra
     while True:
         page = client.search_runs(exps, query, max_results=5000, page_token=token)
         for r in page:
-            rows.append({**r.data.tags, **{f"m.{k}": v for k, v in r.data.metrics.items()},
-                         "run_id": r.info.run_id,
-                         "experiment_id": r.info.experiment_id})  # fmt: skip
+            rows.append(
+                {
+                    **r.data.tags,
+                    **{f"m.{k}": v for k, v in r.data.metrics.items()},
+                    "run_id": r.info.run_id,
+                    "experiment_id": r.info.experiment_id,
+                }
+            )
         token = page.token
         if not token:
             break
@@ -69,21 +95,29 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     runs = kinds.with_kinds(runs)
     r = runs.assign(_seed=runs["seed"].astype(int)).sort_values(["cell", "_seed"], kind="stable")
-    num = {k: r[f"m.{k}"].astype(float) for k in ("test", "val", "num_params", "inference_ms",
-                                                   "train_seconds")}  # fmt: skip
+    num = {
+        k: r[f"m.{k}"].astype(float)
+        for k in ("test", "val", "num_params", "inference_ms", "train_seconds")
+    }
     g = pd.DataFrame(num).assign(cell=r["cell"]).groupby("cell", sort=True)
-    out = pd.DataFrame({
-        "seeds": g["test"].size(), "test_mean": g["test"].mean(), "test_std": g["test"].std(),
-        "val_mean": g["val"].mean(), "test_per_seed": g["test"].agg(list),
-        "num_params": g["num_params"].median(), "inference_ms": g["inference_ms"].median(),
-        "train_seconds": g["train_seconds"].sum(),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "seeds": g["test"].size(),
+            "test_mean": g["test"].mean(),
+            "test_std": g["test"].std(),
+            "val_mean": g["val"].mean(),
+            "test_per_seed": g["test"].agg(list),
+            "num_params": g["num_params"].median(),
+            "inference_ms": g["inference_ms"].median(),
+            "train_seconds": g["train_seconds"].sum(),
+        }
+    )
     if "m.teacher_params" in r:
         out["teacher_params"] = r["m.teacher_params"].astype(float).groupby(r["cell"]).median()
     else:
         out["teacher_params"] = None
-    tags = ["sweep", "method", "dataset", "backbone", "teacher", "protocol", "selection",
-            "metric", "trials", "budget", "hardware", "git_sha"]  # fmt: skip
+    # the rest of the columns are the tags of the cell's first final run (the same on every seed)
+    tags = [c for c in COLUMNS if c not in out.columns and c not in ("cell", kinds.KIND)]
     first = r.drop_duplicates("cell").set_index("cell").reindex(columns=tags)
     for col in ("sweep", "teacher", "protocol", "selection", "metric"):
         first[col] = first[col].fillna("")
@@ -114,8 +148,9 @@ def latex_table(table: pd.DataFrame) -> str:
     t = table.assign(_kind=kinds.kinds_of(table))
     t = t.assign(_block=kinds.block(t["_kind"])).sort_values("_block", kind="stable")
     scale = t["metric"].isin(["accuracy", "rocauc"]).map({True: 100.0, False: 1.0})
-    t["test"] = [f"{m * s:.2f} ± {d * s:.2f}"
-                 for m, d, s in zip(t["test_mean"], t["test_std"], scale)]  # fmt: skip
+    t["test"] = [
+        f"{m * s:.2f} ± {d * s:.2f}" for m, d, s in zip(t["test_mean"], t["test_std"], scale)
+    ]
     t["method"] = kinds.marked(t["method"].astype(str), t["_kind"])
     cols = ["method", "backbone", "teacher", "dataset", "protocol", "test", "seeds"]
     shown = t[cols].astype(str).map(kinds.tex)

@@ -37,13 +37,13 @@ KIND, SELECTION = "protocol_kind", "selection"
 SEVERITY = {HONEST: 0, SHARED_TUNING: 1, PAPER: 2}
 SELECTION_NOTES = {
     "nested": "Nested selection: each final seed's hyper-parameters were chosen on that seed's "
-              "own training and validation parts (one tuning study per seed), so they may "
-              "differ from seed to seed.",
+    "own training and validation parts (one tuning study per seed), so they may "
+    "differ from seed to seed.",
     "shared": "Shared selection: one tuning study, scored on the validation parts of the "
-              "tuning seeds, chose the hyper-parameters of every final seed.",
+    "tuning seeds, chose the hyper-parameters of every final seed.",
     "none": "Untuned: a budget of one trial runs the method's defaults (with the sweep's fixed "
-            "values) on every seed.",
-}  # fmt: skip
+    "values) on every seed.",
+}
 
 
 @cache
@@ -97,10 +97,15 @@ def with_kinds(runs: pd.DataFrame) -> pd.DataFrame:
     legacy = (kind == "") | (selection == "")
     if legacy.any():
         pairs = pd.DataFrame({"protocol": protocol, "trials": _column(runs, "trials")})[legacy]
-        derived = {(p, t): (legacy_kind(p, _number(t)), legacy_selection(_number(t)))
-                   for p, t in pairs.drop_duplicates().itertuples(index=False)}  # fmt: skip
-        got = pd.DataFrame([derived[pt] for pt in pairs.itertuples(index=False, name=None)],
-                           index=pairs.index, columns=["kind", "selection"])  # fmt: skip
+        derived = {
+            (p, t): (legacy_kind(p, _number(t)), legacy_selection(_number(t)))
+            for p, t in pairs.drop_duplicates().itertuples(index=False)
+        }
+        got = pd.DataFrame(
+            [derived[pt] for pt in pairs.itertuples(index=False, name=None)],
+            index=pairs.index,
+            columns=["kind", "selection"],
+        )
         kind[legacy] = kind[legacy].where(kind[legacy] != "", got["kind"])
         selection[legacy] = selection[legacy].where(selection[legacy] != "", got["selection"])
     return runs.assign(protocol=protocol, **{KIND: kind, SELECTION: selection})
@@ -142,8 +147,11 @@ def mark(kind: str) -> str:
 
 def marked(labels: pd.Series, kinds: Iterable[str]) -> pd.Series:
     """``labels`` with the mark of their kind appended (``lad_gnn [paper]``)."""
-    return pd.Series([f"{s} {mark(k)}" if mark(k) else s for s, k in zip(labels, kinds)],
-                     index=labels.index, dtype=object)  # fmt: skip
+    return pd.Series(
+        [f"{s} {mark(k)}" if mark(k) else s for s, k in zip(labels, kinds)],
+        index=labels.index,
+        dtype=object,
+    )
 
 
 def is_marked(kinds: pd.Series) -> pd.Series:
@@ -159,18 +167,27 @@ def notes(cells: pd.DataFrame) -> list[str]:
         return []
     pairs = k[["_kind", "protocol"]].drop_duplicates()
     pairs = pairs.assign(_order=block(pairs["_kind"])).sort_values(["_order", "protocol"])
-    return [f"{mark(kind)} {kind_warning(kind, protocol)}"
-            for kind, protocol in zip(pairs["_kind"], pairs["protocol"])]  # fmt: skip
+    return [
+        f"{mark(kind)} {kind_warning(kind, protocol)}"
+        for kind, protocol in zip(pairs["_kind"], pairs["protocol"])
+    ]
 
 
 def legend() -> str:
     """What every mark means, in one sentence (the table's caption)."""
-    return ("Protocol kinds: " + "; ".join(
-        [f"{MARKS[PAPER]} = a paper protocol (what an official code did, e.g. choosing the "
-         "epoch on test)",
-         f"{MARKS[SHARED_TUNING]} = hyper-parameters shared by seeds whose partitions differ "
-         "(leaks test across seeds)"]) + ". Marked rows sit below the honest rows, get no "
-            "bold/shade and no rank, and never enter the honest rows' ranks.")  # fmt: skip
+    return (
+        "Protocol kinds: "
+        + "; ".join(
+            [
+                f"{MARKS[PAPER]} = a paper protocol (what an official code did, e.g. choosing the "
+                "epoch on test)",
+                f"{MARKS[SHARED_TUNING]} = hyper-parameters shared by seeds whose partitions "
+                "differ (leaks test across seeds)",
+            ]
+        )
+        + ". Marked rows sit below the honest rows, get no "
+        "bold/shade and no rank, and never enter the honest rows' ranks."
+    )
 
 
 def tuning_seeds(values: Iterable[object]) -> list[int]:
@@ -194,10 +211,24 @@ def selection_note(selection: str) -> str:
     return SELECTION_NOTES.get(selection, "Selection mode not recorded.")
 
 
-_TEX = {"±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$", "§": "$^\\S$",
-        "Δ": "$\\Delta$", "–": "--", "_": "\\_", "#": "\\#", "%": "\\%", "&": "\\&",
-        "$": "\\$", "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\^{}",
-        "\\": "\\textbackslash{}"}  # fmt: skip
+_TEX = {
+    "±": "$\\pm$",
+    "†": "$^\\dagger$",
+    "‡": "$^\\ddagger$",
+    "§": "$^\\S$",
+    "Δ": "$\\Delta$",
+    "–": "--",
+    "_": "\\_",
+    "#": "\\#",
+    "%": "\\%",
+    "&": "\\&",
+    "$": "\\$",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde{}",
+    "^": "\\^{}",
+    "\\": "\\textbackslash{}",
+}
 
 
 def tex(s: str) -> str:

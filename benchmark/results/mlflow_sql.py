@@ -32,7 +32,10 @@ def _engine(tracking_uri: str):
 
 
 def runs_with_stage(
-    tracking_uri: str, stage: str, sweep: str | None = None, params: tuple[str, ...] = (),
+    tracking_uri: str,
+    stage: str,
+    sweep: str | None = None,
+    params: tuple[str, ...] = (),
     finished: bool = True,
 ) -> pd.DataFrame:
     """Active runs tagged ``stage`` (and ``sweep``; only FINISHED ones if ``finished``): one
@@ -49,35 +52,52 @@ def runs_with_stage(
     if finished:
         chosen += " AND r.status = 'FINISHED'"
     if sweep:
-        chosen += (" AND r.run_uuid IN (SELECT run_uuid FROM tags WHERE key = 'sweep'"
-                   " AND value = :sweep)")  # fmt: skip
+        chosen += (
+            " AND r.run_uuid IN (SELECT run_uuid FROM tags WHERE key = 'sweep' AND value = :sweep)"
+        )
     engine = _engine(tracking_uri)
     if not sa.inspect(engine).has_table("runs"):
         return pd.DataFrame()
     with engine.connect() as con:
-        info = pd.read_sql(sa.text(f"SELECT run_uuid, experiment_id FROM runs WHERE run_uuid IN "
-                                   f"({chosen})"), con, params=bind)  # fmt: skip
+        info = pd.read_sql(
+            sa.text(f"SELECT run_uuid, experiment_id FROM runs WHERE run_uuid IN ({chosen})"),
+            con,
+            params=bind,
+        )
         if info.empty:
             return pd.DataFrame()
-        tags = pd.read_sql(sa.text(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "
-                                   f"({chosen})"), con, params=bind)  # fmt: skip
-        metrics = pd.read_sql(sa.text(
-            f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({chosen})"
-        ), con, params=bind)  # fmt: skip
+        tags = pd.read_sql(
+            sa.text(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({chosen})"),
+            con,
+            params=bind,
+        )
+        metrics = pd.read_sql(
+            sa.text(
+                "SELECT run_uuid, key, value, is_nan FROM latest_metrics "
+                f"WHERE run_uuid IN ({chosen})"
+            ),
+            con,
+            params=bind,
+        )
         frames = [
             tags.pivot(index="run_uuid", columns="key", values="value"),
-            metrics.assign(value=metrics["value"].astype(float).where(~metrics["is_nan"].astype(bool)),
-                           key="m." + metrics["key"])
-            .pivot(index="run_uuid", columns="key", values="value"),
-        ]  # fmt: skip
+            metrics.assign(
+                value=metrics["value"].astype(float).where(~metrics["is_nan"].astype(bool)),
+                key="m." + metrics["key"],
+            ).pivot(index="run_uuid", columns="key", values="value"),
+        ]
         if params:
             p = pd.read_sql(
-                sa.text(f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({chosen})"
-                        " AND key IN :keys").bindparams(sa.bindparam("keys", expanding=True)),
-                con, params={**bind, "keys": list(params)},
+                sa.text(
+                    f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({chosen})"
+                    " AND key IN :keys"
+                ).bindparams(sa.bindparam("keys", expanding=True)),
+                con,
+                params={**bind, "keys": list(params)},
             )
-            frames.append(p.assign(key="p." + p["key"])
-                          .pivot(index="run_uuid", columns="key", values="value"))  # fmt: skip
+            frames.append(
+                p.assign(key="p." + p["key"]).pivot(index="run_uuid", columns="key", values="value")
+            )
     out = info.set_index("run_uuid").join(frames)
     out["experiment_id"] = out["experiment_id"].astype(str)
     out.columns.name = None

@@ -91,8 +91,9 @@ def tuning_study_name(cell: Cell, seed: int | None) -> str:
 
 def selection_of(env: Env, cell: Cell) -> Selection:
     """How ``cell`` selects: ``nested``, ``shared`` or ``none`` (:mod:`benchmark.selection`)."""
-    return selection_mode(cell.resolved_protocol(), cell.selection or "nested",
-                          cell_trials(env.sweep, cell))  # fmt: skip
+    return selection_mode(
+        cell.resolved_protocol(), cell.selection or "nested", cell_trials(env.sweep, cell)
+    )
 
 
 def tuning_seeds_of(env: Env, cell: Cell) -> list[int | None]:
@@ -140,8 +141,12 @@ def cell_params(env: Env, cell: Cell, tuned: dict[str, Any]) -> dict[str, Any]:
 
     method = METHODS.get(cell.method)()
     task = get_card(cell.dataset).task  # the card, not the data: preparing loads nothing
-    over = {**env.sweep.fixed.get("*", {}), **env.sweep.fixed.get(cell.method, {}),
-            **dict(cell.fixed), **tuned}  # fmt: skip
+    over = {
+        **env.sweep.fixed.get("*", {}),
+        **env.sweep.fixed.get(cell.method, {}),
+        **dict(cell.fixed),
+        **tuned,
+    }
     params = resolve_params(method, BACKBONES.get(cell.backbone), task, over)
     if env.sweep.budget.epochs is not None:
         params["epochs"] = min(int(params["epochs"]), env.sweep.budget.epochs)
@@ -154,8 +159,9 @@ def default_trial(env: Env, cell: Cell) -> dict[str, Any]:
     if space is None:
         return {}
     defaults = cell_params(env, cell, {})
-    return {k: defaults[k] for k, spec in space.items()
-            if k in defaults and spec.contains(defaults[k])}  # fmt: skip
+    return {
+        k: defaults[k] for k, spec in space.items() if k in defaults and spec.contains(defaults[k])
+    }
 
 
 def suggest(env: Env, cell: Cell, trial: optuna.Trial) -> dict[str, Any]:
@@ -202,17 +208,31 @@ def cell_plan(env: Env, cell: Cell, params: dict[str, Any]) -> FitPlan:
     data = env.data(cell.dataset)
     method = METHODS.get(cell.method)()
     protocol, args = resolve_protocol(data, cell.protocol, method.paper_protocol, method.name)
-    return FitPlan(method, data, cell.backbone, params, protocol, args, cell.teacher,
-                   lambda dep, seed: best_params(env, cell.dependency(dep.method, dep.backbone),
-                                                 seed))  # fmt: skip
+    return FitPlan(
+        method,
+        data,
+        cell.backbone,
+        params,
+        protocol,
+        args,
+        cell.teacher,
+        lambda dep, seed: best_params(env, cell.dependency(dep.method, dep.backbone), seed),
+    )
 
 
-def fit_one(env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool,
-            report: Any = None) -> SeedResult:  # fmt: skip
+def fit_one(
+    env: Env, cell: Cell, params: dict[str, Any], seed: int, evaluate_test: bool, report: Any = None
+) -> SeedResult:
     """Train ``cell`` with ``params`` on seed ``seed``'s split (:func:`~benchmark.fitting.
     fit_seed`); its teachers are those selected for the same seed."""
-    return fit_seed(cell_plan(env, cell, params), seed, env.device, env.cache,
-                    evaluate_test=evaluate_test, report=report)  # fmt: skip
+    return fit_seed(
+        cell_plan(env, cell, params),
+        seed,
+        env.device,
+        env.cache,
+        evaluate_test=evaluate_test,
+        report=report,
+    )
 
 
 def is_environment_error(exc: BaseException) -> bool:
@@ -230,33 +250,57 @@ def _record_failure(trial: optuna.Trial, exc: Exception) -> None:
         trial.set_user_attr("env_error", True)
 
 
-def run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-              parent_run: str | None, study_seed: int | None = None) -> None:  # fmt: skip
+def run_trial(
+    env: Env,
+    cell: Cell,
+    study: optuna.Study,
+    trial: optuna.Trial,
+    parent_run: str | None,
+    study_seed: int | None = None,
+) -> None:
     """One tuning trial of the study of ``study_seed`` (:func:`tuning_study_name`), told to
     the study (COMPLETE, PRUNED or FAIL with its error)."""
     with Heartbeat(study, trial):
         _run_trial(env, cell, study, trial, parent_run, study_seed)
 
 
-def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-               parent_run: str | None, study_seed: int | None) -> None:  # fmt: skip
+def _run_trial(
+    env: Env,
+    cell: Cell,
+    study: optuna.Study,
+    trial: optuna.Trial,
+    parent_run: str | None,
+    study_seed: int | None,
+) -> None:
     run_id = None
     seeds = trial_seeds(env, cell, study_seed)
     try:
         if traits(cell.resolved_protocol()).selects_on_test:  # the sweep check refuses it too
-            raise KdbenchError(f"{cell.key}: protocol {cell.resolved_protocol()} selects on "
-                               "its test part; it is never tuned")  # fmt: skip
+            raise KdbenchError(
+                f"{cell.key}: protocol {cell.resolved_protocol()} selects on "
+                "its test part; it is never tuned"
+            )
         tuned = suggest(env, cell, trial)
         params = cell_params(env, cell, tuned)
         trial.set_user_attr("seeds", seeds)
         if env.tracker is not None:
-            name = f"trial{trial.number}" if study_seed is None else \
-                f"seed{study_seed}/trial{trial.number}"
+            name = (
+                f"trial{trial.number}"
+                if study_seed is None
+                else f"seed{study_seed}/trial{trial.number}"
+            )
             run_id = env.tracker.safely(
-                f"trial {trial.number} of {cell.key}", env.tracker.start, name,
-                {**cell_tags(env, cell), "stage": "hpo", "trial": trial.number,
-                 "tuned_for_seed": "all" if study_seed is None else study_seed},
-                parent_run)  # fmt: skip
+                f"trial {trial.number} of {cell.key}",
+                env.tracker.start,
+                name,
+                {
+                    **cell_tags(env, cell),
+                    "stage": "hpo",
+                    "trial": trial.number,
+                    "tuned_for_seed": "all" if study_seed is None else study_seed,
+                },
+                parent_run,
+            )
         epochs = int(params["epochs"])
         vals: list[float] = []
         for k, seed in enumerate(seeds):
@@ -285,8 +329,14 @@ def _run_trial(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
         _close(env, run_id, {}, {}, "FAILED")
 
 
-def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Trial,
-                   parent_run: str | None, trials_used: int) -> None:  # fmt: skip
+def run_final_seed(
+    env: Env,
+    cell: Cell,
+    study: optuna.Study,
+    trial: optuna.Trial,
+    parent_run: str | None,
+    trials_used: int,
+) -> None:
     """One final seed (claimed as a trial of the ``#final`` study): train with the parameters
     selected for it (:func:`best_params`), test, log with provenance (config hash, hardware,
     versions, selection, trials used and budget)."""
@@ -301,13 +351,23 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
             study.tell(trial, state=TrialState.FAIL)
             return
         if env.tracker is not None:
-            tags = {**cell_tags(env, cell, {"cell": cell.key, "params": params}, env.device),
-                    "stage": "final", **seed_tags(fitted),
-                    "trials": trials_used, "budget": cell_trials(env.sweep, cell),
-                    "tuning_seeds": json.dumps(selection_seeds(env, cell, seed))}  # fmt: skip
+            tags = {
+                **cell_tags(env, cell, {"cell": cell.key, "params": params}, env.device),
+                "stage": "final",
+                **seed_tags(fitted),
+                "trials": trials_used,
+                "budget": cell_trials(env.sweep, cell),
+                "tuning_seeds": json.dumps(selection_seeds(env, cell, seed)),
+            }
             curves = {"val_curve": result.val_curve, "train_loss": result.loss_curve}
-            env.tracker.record(f"seed{seed}", tags, parent_run, params=params,
-                               metrics=result_metrics(result), curves=curves)  # fmt: skip
+            env.tracker.record(
+                f"seed{seed}",
+                tags,
+                parent_run,
+                params=params,
+                metrics=result_metrics(result),
+                curves=curves,
+            )
         trial.set_user_attr("val", result.val)
         study.tell(trial, result.test)
     except Exception as exc:
@@ -318,12 +378,15 @@ def run_final_seed(env: Env, cell: Cell, study: optuna.Study, trial: optuna.Tria
 
 
 def _seed_finished(study: optuna.Study, seed: int) -> bool:
-    return any(t.state == TrialState.COMPLETE and t.user_attrs.get("seed") == seed
-               for t in study.get_trials(deepcopy=False))  # fmt: skip
+    return any(
+        t.state == TrialState.COMPLETE and t.user_attrs.get("seed") == seed
+        for t in study.get_trials(deepcopy=False)
+    )
 
 
-def cell_tags(env: Env, cell: Cell, config: dict[str, Any] | None = None,
-              device: Any = None) -> dict[str, Any]:  # fmt: skip
+def cell_tags(
+    env: Env, cell: Cell, config: dict[str, Any] | None = None, device: Any = None
+) -> dict[str, Any]:
     """The tags of every run of ``cell``: the provenance tags (:func:`~benchmark.tracking.
     provenance_tags`; ``config`` and ``device`` as there) and the cell's own: its key and
     sweep, how it selects and the protocol kind that follows (``honest``, ``paper``,
@@ -332,14 +395,27 @@ def cell_tags(env: Env, cell: Cell, config: dict[str, Any] | None = None,
     from benchmark.tracking import provenance_tags
 
     protocol, selection = cell.resolved_protocol(), selection_of(env, cell)
-    return {**provenance_tags(cell.method, cell.dataset, cell.backbone, cell.teacher, protocol,
-                              get_card(cell.dataset).metric, config=config, device=device),
-            "cell": cell.key, "sweep": cell.sweep, "selection": selection,
-            "protocol_kind": protocol_kind(protocol, selection)}  # fmt: skip
+    return {
+        **provenance_tags(
+            cell.method,
+            cell.dataset,
+            cell.backbone,
+            cell.teacher,
+            protocol,
+            get_card(cell.dataset).metric,
+            config=config,
+            device=device,
+        ),
+        "cell": cell.key,
+        "sweep": cell.sweep,
+        "selection": selection,
+        "protocol_kind": protocol_kind(protocol, selection),
+    }
 
 
-def _close(env: Env, run_id: str | None, params: dict[str, Any], metrics: dict[str, float],
-           status: str) -> None:  # fmt: skip
+def _close(
+    env: Env, run_id: str | None, params: dict[str, Any], metrics: dict[str, float], status: str
+) -> None:
     if env.tracker is not None and run_id is not None:
         what = f"the tuning trial run {run_id}"
         env.tracker.safely(what, env.tracker.log, run_id, params=params, metrics=metrics)

@@ -50,38 +50,55 @@ def prepare(env: Env, cells: list[Cell], retry_failed: bool = False) -> None:
     for cell in cells:
         own_name, final_name = study_names(cell)
         mode = selection_of(env, cell)
-        own = optuna.create_study(study_name=own_name, storage=env.storage,
-                                  direction=direction(env, cell), load_if_exists=True)  # fmt: skip
+        own = optuna.create_study(
+            study_name=own_name,
+            storage=env.storage,
+            direction=direction(env, cell),
+            load_if_exists=True,
+        )
         if "selection" not in own.user_attrs:
             if own.trials and mode != "shared":
                 raise KdbenchError(
                     f"{cell.key} was tuned by an earlier kdbench with one study shared by all "
                     f"seeds (it leaks test across seeds; its MLflow rows are marked shared "
                     f"tuning); move runs/{env.sweep.name} away, or rename the sweep, to tune "
-                    "it again with nested selection")
+                    "it again with nested selection"
+                )
             own.set_user_attr("selection", mode)
             own.set_user_attr("budget", env.sweep.budget.model_dump())
         for seed in tuning_seeds_of(env, cell):
-            study = own if seed is None else optuna.create_study(
-                study_name=tuning_study_name(cell, seed), storage=env.storage,
-                direction=direction(env, cell), load_if_exists=True)  # fmt: skip
+            study = (
+                own
+                if seed is None
+                else optuna.create_study(
+                    study_name=tuning_study_name(cell, seed),
+                    storage=env.storage,
+                    direction=direction(env, cell),
+                    load_if_exists=True,
+                )
+            )
             if not study.trials:
                 defaults = default_trial(env, cell)
                 if defaults:
                     study.enqueue_trial(defaults, user_attrs={"default": True})
             _recover(study, retry_failed)
-        final = optuna.create_study(study_name=final_name, storage=env.storage,
-                                    direction=direction(env, cell),
-                                    load_if_exists=True)  # fmt: skip
+        final = optuna.create_study(
+            study_name=final_name,
+            storage=env.storage,
+            direction=direction(env, cell),
+            load_if_exists=True,
+        )
         if not final.trials:
             for seed in env.sweep.budget.final_seeds:
                 final.enqueue_trial({}, user_attrs={"seed": seed})
         _recover(final, retry_failed, done=_finished_seeds(final))
         if env.tracker is not None and "mlflow_run" not in own.user_attrs:
             run = env.tracker.start(cell.key, {**cell_tags(env, cell), "stage": "cell"})
-            env.tracker.log(run, params={f"budget.{k}": v for k, v in
-                                         env.sweep.budget.model_dump().items()}
-                            | {"budget.cell_trials": cell_trials(env.sweep, cell)})  # fmt: skip
+            env.tracker.log(
+                run,
+                params={f"budget.{k}": v for k, v in env.sweep.budget.model_dump().items()}
+                | {"budget.cell_trials": cell_trials(env.sweep, cell)},
+            )
             own.set_user_attr("mlflow_run", run)
 
 
@@ -103,8 +120,11 @@ def is_retryable(t: FrozenTrial, everything: bool, done: set[int] | None = None)
 
 
 def _finished_seeds(final: optuna.Study) -> set[int]:
-    return {t.user_attrs.get("seed") for t in final.get_trials(deepcopy=False)
-            if t.state == TrialState.COMPLETE}  # fmt: skip
+    return {
+        t.user_attrs.get("seed")
+        for t in final.get_trials(deepcopy=False)
+        if t.state == TrialState.COMPLETE
+    }
 
 
 def step(env: Env, cell: Cell) -> str:
@@ -164,12 +184,16 @@ def _finish_parent(env: Env, cell: Cell, studies: Studies) -> None:
         best |= {prefix + k: v for k, v in study.best_trial.params.items()}
 
     def summarise() -> bool:
-        env.tracker.log(run, params=best,
-                        metrics={"test_mean": statistics.fmean(tests),
-                                 "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
-                                 "val_mean": statistics.fmean(vals),
-                                 "trials": sum(len(s.trials) for s in
-                                               studies.tuning.values())})  # fmt: skip
+        env.tracker.log(
+            run,
+            params=best,
+            metrics={
+                "test_mean": statistics.fmean(tests),
+                "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
+                "val_mean": statistics.fmean(vals),
+                "trials": sum(len(s.trials) for s in studies.tuning.values()),
+            },
+        )
         env.tracker.finish(run)
         return True
 
@@ -195,8 +219,11 @@ def retrying(env: Env, fn, *args):
             if not is_store_outage(exc) or time.monotonic() > deadline:
                 raise
             url = str(getattr(getattr(env.storage, "engine", None), "url", "the storage"))
-            print(f"warning: Optuna storage {mask(url)} unreachable; retrying in "
-                  f"{delay:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"warning: Optuna storage {mask(url)} unreachable; retrying in {delay:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             time.sleep(delay)
             delay, outage = min(2 * delay, 30.0), True
 

@@ -29,14 +29,26 @@ from benchmark.runner.sweep import Cell, SweepFile, cell_trials, expand, load_sw
 from benchmark.tracking import Tracker, runs_dir
 
 
-def make_env(sweep: SweepFile, storage_url: str | None, device: str, track: bool = True,
-             data_root: str | None = None, mirror: str | None = None,
-             worker: int = 0) -> Env:  # fmt: skip
+def make_env(
+    sweep: SweepFile,
+    storage_url: str | None,
+    device: str,
+    track: bool = True,
+    data_root: str | None = None,
+    mirror: str | None = None,
+    worker: int = 0,
+) -> Env:
     folder = runs_dir() / sweep.name
-    return Env(sweep=sweep, storage=make_storage(storage_url, folder),
-               tracker=Tracker(sweep.name) if track else None,
-               cache=ArtifactCache(runs_dir() / "artifacts"), device=resolve_device(device),
-               data_root=data_root, mirror=mirror, worker=worker)  # fmt: skip
+    return Env(
+        sweep=sweep,
+        storage=make_storage(storage_url, folder),
+        tracker=Tracker(sweep.name) if track else None,
+        cache=ArtifactCache(runs_dir() / "artifacts"),
+        device=resolve_device(device),
+        data_root=data_root,
+        mirror=mirror,
+        worker=worker,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,18 +69,25 @@ class Selection:
 
         names = set(self.methods.split(",")) if self.methods else None
         globs = self.cells.split(",") if self.cells else None
-        chosen = [c for c in cells if (names is None or c.method in names)
-                  and (globs is None or any(fnmatchcase(c.key, g) for g in globs))]  # fmt: skip
+        chosen = [
+            c
+            for c in cells
+            if (names is None or c.method in names)
+            and (globs is None or any(fnmatchcase(c.key, g) for g in globs))
+        ]
         if not chosen:
-            raise KdbenchError(f"{self}: no cell of the sweep matches; `kdbench status SWEEP` "
-                               "lists the cell keys")  # fmt: skip
+            raise KdbenchError(
+                f"{self}: no cell of the sweep matches; `kdbench status SWEEP` lists the cell keys"
+            )
         needed = {d for c in chosen for d in teacher_cells(c)} | set(chosen)
         return [c for c in cells if c in needed]
 
     def argv(self) -> list[str]:
         """The same selection as ``kdbench worker`` options."""
-        return ([*(["--only", self.methods] if self.methods else []),
-                 *(["--cells", self.cells] if self.cells else [])])  # fmt: skip
+        return [
+            *(["--only", self.methods] if self.methods else []),
+            *(["--cells", self.cells] if self.cells else []),
+        ]
 
     def __str__(self) -> str:
         return " ".join(self.argv())
@@ -81,19 +100,30 @@ def available(cells: list[Cell], data_root: str | None, mirror: str | None) -> l
 
     root = Path(data_root) if data_root else default_data_root()
     mirror = mirror if mirror is not None else default_mirror()
-    missing = sorted({c.dataset for c in cells
-                      if availability(get_card(c.dataset), root, mirror) == "no"})  # fmt: skip
+    missing = sorted(
+        {c.dataset for c in cells if availability(get_card(c.dataset), root, mirror) == "no"}
+    )
     if missing:
-        print(f"warning: skipping the cells of {', '.join(missing)}: their files are not in the "
-              "data root or the mirror and have no download source; see `kdbench datasets`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: skipping the cells of {', '.join(missing)}: their files are not in the "
+            "data root or the mirror and have no download source; see `kdbench datasets`",
+            file=sys.stderr,
+        )
     return [c for c in cells if c.dataset not in missing]
 
 
-def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, device: str = "auto",
-              track: bool = True, selection: Selection = Selection(),
-              data_root: str | None = None, mirror: str | None = None,
-              on_progress=None, retry_failed: bool = False) -> list[Cell]:  # fmt: skip
+def run_sweep(
+    path: str,
+    workers: int = 1,
+    storage_url: str | None = None,
+    device: str = "auto",
+    track: bool = True,
+    selection: Selection = Selection(),
+    data_root: str | None = None,
+    mirror: str | None = None,
+    on_progress=None,
+    retry_failed: bool = False,
+) -> list[Cell]:
     """Prepare and work the sweep at ``path`` (the cells ``selection`` keeps); returns them.
     Trials and seeds that failed for a reason of the environment are retried; with
     ``retry_failed``, every failed one."""
@@ -109,8 +139,19 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
     procs = []
     for i in range(workers):
         dev = f"cuda:{i % gpus}" if gpus else device
-        cmd = [sys.executable, "-m", "benchmark.cli", "worker", path, "--device", dev,
-               "--threads", str(threads), "--index", str(i + 1)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "worker",
+            path,
+            "--device",
+            dev,
+            "--threads",
+            str(threads),
+            "--index",
+            str(i + 1),
+        ]
         if storage_url:
             cmd += ["--storage", storage_url]
         if not track:
@@ -128,13 +169,21 @@ def run_sweep(path: str, workers: int = 1, storage_url: str | None = None, devic
         raise
     bad = [p.returncode for p in procs if p.returncode]
     if bad:
-        raise KdbenchError(f"{len(bad)} worker(s) exited with an error (codes {bad}); rerun to "
-                           "resume: finished trials and seeds are kept")  # fmt: skip
+        raise KdbenchError(
+            f"{len(bad)} worker(s) exited with an error (codes {bad}); rerun to "
+            "resume: finished trials and seeds are kept"
+        )
     return cells
 
 
-def run_worker(path: str, storage_url: str | None, device: str, track: bool = True,
-               selection: Selection = Selection(), index: int | None = None) -> None:  # fmt: skip
+def run_worker(
+    path: str,
+    storage_url: str | None,
+    device: str,
+    track: bool = True,
+    selection: Selection = Selection(),
+    index: int | None = None,
+) -> None:
     """Work a prepared grid; ``index`` (default: from the process id) seeds the samplers."""
     sweep = load_sweep(path)
     cells = selection.apply(expand(sweep))
@@ -145,8 +194,10 @@ def run_worker(path: str, storage_url: str | None, device: str, track: bool = Tr
     try:
         optuna.load_study(study_name=cells[0].key, storage=env.storage)
     except KeyError:
-        raise KdbenchError(f"the grid of {path} is not prepared in this storage; start it with "
-                           "`kdbench run` first (it creates the studies)") from None  # fmt: skip
+        raise KdbenchError(
+            f"the grid of {path} is not prepared in this storage; start it with "
+            "`kdbench run` first (it creates the studies)"
+        ) from None
     work(env, cells)
 
 
@@ -165,29 +216,56 @@ def status_rows(path: str, storage_url: str | None) -> list[dict]:
     rows = []
     for cell in expand(sweep):
         mode = selection_of(env, cell)
-        base = {"cell": cell.key, "selection": mode,
-                "kind": protocol_kind(cell.resolved_protocol(), mode),
-                "space": space_source(sweep.search_spaces, cell.method)}  # fmt: skip
+        base = {
+            "cell": cell.key,
+            "selection": mode,
+            "kind": protocol_kind(cell.resolved_protocol(), mode),
+            "space": space_source(sweep.search_spaces, cell.method),
+        }
         try:
             s = cell_state(env, cell)
         except KeyError:  # not prepared yet
             n = len(sweep.budget.final_seeds) if mode == "nested" else int(mode == "shared")
             budget = cell_trials(sweep, cell) * n
-            rows.append({**base, "state": "pending", "trials": f"0/{budget}",
-                         "tuned": f"0/{n}", "running": 0,
-                         "final": f"0/{len(sweep.budget.final_seeds)}", "failed": 0,
-                         "errors": [], "seconds": 0.0, "final_seconds": 0.0,
-                         "per_seed": []})  # fmt: skip
+            rows.append(
+                {
+                    **base,
+                    "state": "pending",
+                    "trials": f"0/{budget}",
+                    "tuned": f"0/{n}",
+                    "running": 0,
+                    "final": f"0/{len(sweep.budget.final_seeds)}",
+                    "failed": 0,
+                    "errors": [],
+                    "seconds": 0.0,
+                    "final_seconds": 0.0,
+                    "per_seed": [],
+                }
+            )
             continue
-        rows.append({**base, "state": s.label, "trials": f"{s.used}/{s.total_budget}",
-                     "tuned": f"{sum(st.over for st in s.studies)}/{len(s.studies)}",
-                     "running": s.running + s.final_running,
-                     "final": f"{s.final_done}/{s.final_total}",
-                     "failed": s.failed + s.final_failed, "errors": s.errors,
-                     "seconds": round(s.seconds, 1), "final_seconds": round(s.final_seconds, 1),
-                     "per_seed": [{"seed": st.seed, "trials": f"{st.used}/{st.budget}",
-                                   "best_val": st.best_value, "params": st.best}
-                                  for st in s.studies]})  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "state": s.label,
+                "trials": f"{s.used}/{s.total_budget}",
+                "tuned": f"{sum(st.over for st in s.studies)}/{len(s.studies)}",
+                "running": s.running + s.final_running,
+                "final": f"{s.final_done}/{s.final_total}",
+                "failed": s.failed + s.final_failed,
+                "errors": s.errors,
+                "seconds": round(s.seconds, 1),
+                "final_seconds": round(s.final_seconds, 1),
+                "per_seed": [
+                    {
+                        "seed": st.seed,
+                        "trials": f"{st.used}/{st.budget}",
+                        "best_val": st.best_value,
+                        "params": st.best,
+                    }
+                    for st in s.studies
+                ],
+            }
+        )
     return rows
 
 
@@ -207,8 +285,7 @@ def eta_seconds(rows: list[dict]) -> tuple[float, int] | None:
     per_trial = sum(r["seconds"] for r in rows) / n_trials if n_trials else 0.0
     per_final = sum(r["final_seconds"] for r in rows) / n_finals if n_finals else per_trial
     per_trial = per_trial or per_final
-    left = (sum(t - d for d, t in trials) * per_trial
-            + sum(t - d for d, t in finals) * per_final)  # fmt: skip
+    left = sum(t - d for d, t in trials) * per_trial + sum(t - d for d, t in finals) * per_final
     return left, n_trials + n_finals
 
 

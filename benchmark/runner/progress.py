@@ -111,8 +111,9 @@ def _duration(t: FrozenTrial) -> float:
     return 0.0
 
 
-def study_state(study: optuna.Study, seed: int | None, budget: int,
-                errors: list[str]) -> StudyState:  # fmt: skip
+def study_state(
+    study: optuna.Study, seed: int | None, budget: int, errors: list[str]
+) -> StudyState:
     """The counts of one tuning study; adds its trials' errors to ``errors``."""
     s = StudyState(seed=seed, budget=budget)
     trials = study.get_trials(deepcopy=False)
@@ -142,8 +143,9 @@ def _better(study: optuna.Study, a: float, b: float) -> bool:
 def cell_state(env: Env, cell: Cell) -> CellState:
     studies = load(env, cell)
     s = CellState(budget=cell_trials(env.sweep, cell))
-    s.studies = [study_state(study, seed, s.budget, s.errors)
-                 for seed, study in studies.tuning.items()]  # fmt: skip
+    s.studies = [
+        study_state(study, seed, s.budget, s.errors) for seed, study in studies.tuning.items()
+    ]
     trials = studies.final.get_trials(deepcopy=False)
     retried, seeds_done = _retried(trials), set()
     for t in trials:
@@ -154,9 +156,13 @@ def cell_state(env: Env, cell: Cell) -> CellState:
         elif t.state == TrialState.RUNNING:
             s.final_running += 1
     for t in trials:
-        if (t.state == TrialState.FAIL and not is_killed(t) and t.number not in retried
-                and t.user_attrs.get("seed") not in seeds_done
-                and t.user_attrs.get("error") != "duplicate claim"):  # fmt: skip
+        if (
+            t.state == TrialState.FAIL
+            and not is_killed(t)
+            and t.number not in retried
+            and t.user_attrs.get("seed") not in seeds_done
+            and t.user_attrs.get("error") != "duplicate claim"
+        ):
             s.final_failed += 1
             _add_error(s.errors, t)
     s.final_done = len(seeds_done)

@@ -56,8 +56,9 @@ def owner() -> str:
 class Heartbeat:
     """Context manager: writes ``beat`` = now on a running trial every ``interval`` seconds."""
 
-    def __init__(self, study: optuna.Study, trial: optuna.Trial,
-                 interval: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, study: optuna.Study, trial: optuna.Trial, interval: float | None = None
+    ) -> None:
         if interval is None:
             interval = float(os.environ.get("KDBENCH_HEARTBEAT_SECONDS", "30"))
         self.storage, self.trial_id, self.interval = study._storage, trial._trial_id, interval
@@ -122,8 +123,9 @@ def retry(study: optuna.Study, which: Callable[[FrozenTrial], bool]) -> int:
     for t in trials:
         if t.state == TrialState.FAIL and which(t) and t.number not in retried:
             attrs = {k: v for k, v in t.user_attrs.items() if k not in _ATTEMPT}
-            study.enqueue_trial(t.params, user_attrs={**attrs, "retry_of": t.number},
-                                skip_if_exists=False)  # fmt: skip
+            study.enqueue_trial(
+                t.params, user_attrs={**attrs, "retry_of": t.number}, skip_if_exists=False
+            )
             n += 1
     return n
 
@@ -139,7 +141,8 @@ def is_store_outage(exc: BaseException) -> bool:
         if seen is None:
             return False
         if isinstance(seen, OperationalError) or (
-                isinstance(seen, DBAPIError) and seen.connection_invalidated):  # fmt: skip
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -50,11 +50,18 @@ def load(env: Env, cell: Cell) -> Studies:
     one trial to the next (a fresh seeded sampler per trial would repeat itself)."""
     if cell.key not in env.studies:
         own, final = study_names(cell)
-        tuning = {seed: optuna.load_study(study_name=tuning_study_name(cell, seed),
-                                          storage=env.storage, sampler=_sampler(env, cell, seed),
-                                          pruner=_pruner(env))
-                  for seed in tuning_seeds_of(env, cell)}  # fmt: skip
+        tuning = {
+            seed: optuna.load_study(
+                study_name=tuning_study_name(cell, seed),
+                storage=env.storage,
+                sampler=_sampler(env, cell, seed),
+                pruner=_pruner(env),
+            )
+            for seed in tuning_seeds_of(env, cell)
+        }
         env.studies[cell.key] = Studies(
             tuning.get(None) or optuna.load_study(study_name=own, storage=env.storage),
-            tuning, optuna.load_study(study_name=final, storage=env.storage))  # fmt: skip
+            tuning,
+            optuna.load_study(study_name=final, storage=env.storage),
+        )
     return env.studies[cell.key]

@@ -189,8 +189,11 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
         raise located_error(path, text, loc, msg)
 
     for i, entry in enumerate(sweep.grid):
-        for field, registry in (("methods", METHODS), ("backbones", BACKBONES),
-                                ("teachers", BACKBONES)):  # fmt: skip
+        for field, registry in (
+            ("methods", METHODS),
+            ("backbones", BACKBONES),
+            ("teachers", BACKBONES),
+        ):
             for j, name in enumerate(getattr(entry, field) or []):
                 if name not in registry:
                     try:
@@ -198,8 +201,11 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
                     except KdbenchError as exc:
                         fail(("grid", i, field, j), str(exc))
                 elif field == "methods" and METHODS.get(name).dependency_only:
-                    fail(("grid", i, field, j), f"'{name}' is trained only as another "
-                         "method's dependency (lad_teacher: lad_gnn's); sweep that method")
+                    fail(
+                        ("grid", i, field, j),
+                        f"'{name}' is trained only as another "
+                        "method's dependency (lad_teacher: lad_gnn's); sweep that method",
+                    )
         for j, name in enumerate(entry.datasets):
             try:
                 get_card(name)
@@ -211,11 +217,14 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
             except KdbenchError as exc:
                 fail(("grid", i, "protocol"), str(exc))
         paper = entry.protocol == "paper" or any(
-            sweep.protocols.get(ds) == "paper" for ds in entry.datasets)  # fmt: skip
+            sweep.protocols.get(ds) == "paper" for ds in entry.datasets
+        )
         for j, name in enumerate(entry.methods if paper else []):
             if METHODS.get(name).paper_protocol is None:
-                fail(("grid", i, "methods", j), f"method '{name}' has no `paper` protocol; "
-                     "give this entry a protocol by name")  # fmt: skip
+                fail(
+                    ("grid", i, "methods", j),
+                    f"method '{name}' has no `paper` protocol; give this entry a protocol by name",
+                )
         _check_no_tuning_on_test(sweep, i, entry, fail)
     for ds, protocol in sweep.protocols.items():
         try:
@@ -226,13 +235,22 @@ def check_names(sweep: SweepFile, path: Path, text: str) -> None:
             fail(("protocols", ds), str(exc))
     # sweep-wide names are checked on every backbone (values are free); an entry's fixed
     # values as given, on the entry's backbones and teachers (an unknown preset fails here)
-    named = [((section, method), method, dict.fromkeys(params, 0), BACKBONES.names())
-             for section in ("search_spaces", "fixed")
-             for method, params in getattr(sweep, section).items()]  # fmt: skip
-    named += [(("grid", i, "fixed"), method, dict(entry.fixed),
-               [*entry.backbones, *(entry.teachers or [])])
-              for i, entry in enumerate(sweep.grid) if entry.fixed
-              for method in entry.methods]  # fmt: skip
+    named = [
+        ((section, method), method, dict.fromkeys(params, 0), BACKBONES.names())
+        for section in ("search_spaces", "fixed")
+        for method, params in getattr(sweep, section).items()
+    ]
+    named += [
+        (
+            ("grid", i, "fixed"),
+            method,
+            dict(entry.fixed),
+            [*entry.backbones, *(entry.teachers or [])],
+        )
+        for i, entry in enumerate(sweep.grid)
+        if entry.fixed
+        for method in entry.methods
+    ]
     for loc, method, params, backbones in named:
         if method not in METHODS:
             fail(loc, f"unknown method '{method}'")
@@ -261,9 +279,12 @@ def _check_no_tuning_on_test(sweep: SweepFile, i: int, entry: GridEntry, fail: A
                 protocol = METHODS.get(name).paper_protocol
             if protocol and traits(protocol).selects_on_test:
                 loc = ("grid", i, "protocol") if entry.protocol else ("grid", i, "methods")
-                fail(loc, f"{name} on {ds}: protocol '{protocol}' selects on its test part, so "
-                     f"tuning ({trials} trials) would choose hyper-parameters on test; give "
-                     "this entry `trials: 1` (the method's defaults, untuned)")  # fmt: skip
+                fail(
+                    loc,
+                    f"{name} on {ds}: protocol '{protocol}' selects on its test part, so "
+                    f"tuning ({trials} trials) would choose hyper-parameters on test; give "
+                    "this entry `trials: 1` (the method's defaults, untuned)",
+                )
 
 
 def expand(sweep: SweepFile) -> list[Cell]:
@@ -289,9 +310,18 @@ def expand(sweep: SweepFile) -> list[Cell]:
                         protocol = entry.protocol or sweep.protocols.get(ds)
                         if protocol == "paper":  # concrete, so that teacher cells share it
                             protocol = m.paper_protocol
-                        cells.append(Cell(sweep.name, method, ds, bb, t, protocol,
-                                          tuple(sorted(entry.fixed.items())),
-                                          *_budget_fields(sweep, entry)))  # fmt: skip
+                        cells.append(
+                            Cell(
+                                sweep.name,
+                                method,
+                                ds,
+                                bb,
+                                t,
+                                protocol,
+                                tuple(sorted(entry.fixed.items())),
+                                *_budget_fields(sweep, entry),
+                            )
+                        )
     ordered: list[Cell] = []
     for cell in cells:
         for dep in teacher_cells(cell):

@@ -40,8 +40,16 @@ def kd_loss(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
     r""":math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\Vert\mathrm{softmax}(s/T))`, averaged
     over rows. Shapes: ``student``, ``teacher`` [n, C] logits → scalar."""
     t = temperature
-    return F.kl_div(F.log_softmax(student / t, -1), F.log_softmax(teacher / t, -1),
-                    log_target=True, reduction="batchmean") * t * t  # fmt: skip
+    return (
+        F.kl_div(
+            F.log_softmax(student / t, -1),
+            F.log_softmax(teacher / t, -1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        * t
+        * t
+    )
 
 
 def teacher_logits(ctx: FitContext, method: str) -> Tensor:
@@ -96,16 +104,18 @@ class KDStudent(LoopMethod):
     the teacher backbone (:meth:`dependencies`); :meth:`setup` moves its logits [n, C] to the
     device once and returns them with the observed rows (a :class:`TeacherState`)."""
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None, params: dict[str, Any] | None = None
+    ) -> list[Dependency]:
         """The tuned ``vanilla`` teacher of the teacher backbone; ``teacher_layers`` /
         ``teacher_hidden`` (0 or absent: as tuned) make it deeper or wider than its cell's."""
         own = params or self.defaults
-        changes = {arch: int(own[key]) for key, arch in (("teacher_layers", "layers"),
-                                                         ("teacher_hidden", "hidden"))
-                   if own.get(key)}  # fmt: skip
-        return [Dependency("teacher", "vanilla", teacher or backbone,
-                           overrides=changes or None)]  # fmt: skip
+        changes = {
+            arch: int(own[key])
+            for key, arch in (("teacher_layers", "layers"), ("teacher_hidden", "hidden"))
+            if own.get(key)
+        }
+        return [Dependency("teacher", "vanilla", teacher or backbone, overrides=changes or None)]
 
     def setup(self, ctx: FitContext) -> TeacherState:
         """The teacher's logits on the device (checked) and the distillation rows."""
@@ -121,9 +131,7 @@ class KDStudent(LoopMethod):
         rows = state.rows
         return (logits, all_t) if rows is None else (logits[rows], all_t[rows])
 
-    def loss(
-        self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState
-    ) -> Tensor:
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState) -> Tensor:
         logits = self.forward(model, batch).logits
         ce = supervised_loss("multiclass", batch.pick(logits), batch.y)
         student, teacher = self.pair(logits, batch, state)
@@ -169,16 +177,26 @@ class MLPStudent(KDStudent):
     family = "mlp-student"
     defaults: ClassVar[dict[str, Any]] = {"label_weight": 0.0, "temperature": 1.0}
     overrides: ClassVar[dict[str, Any]] = {
-        "hidden": 128, "layers": 2, "dropout": 0.6, "lr": 0.01, "weight_decay": 5e-3,
-        "epochs": 500, "patience": 50, "batch_size": 0,
-    }  # fmt: skip
+        "hidden": 128,
+        "layers": 2,
+        "dropout": 0.6,
+        "lr": 0.01,
+        "weight_decay": 5e-3,
+        "epochs": 500,
+        "patience": 50,
+        "batch_size": 0,
+    }
 
-    def dependencies(self, task: str, backbone: str, teacher: str | None,
-                     params: dict[str, Any] | None = None) -> list[Dependency]:  # fmt: skip
+    def dependencies(
+        self, task: str, backbone: str, teacher: str | None, params: dict[str, Any] | None = None
+    ) -> list[Dependency]:
         """The GNN teacher; GraphSAGE (GLNN's paper's) unless another one is named (a sweep
         entry without ``teachers`` passes the student's own backbone, the MLP)."""
-        return [Dependency("teacher", "vanilla", teacher if teacher not in (None, backbone)
-                           else "GraphSAGE")]  # fmt: skip
+        return [
+            Dependency(
+                "teacher", "vanilla", teacher if teacher not in (None, backbone) else "GraphSAGE"
+            )
+        ]
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
         return {
@@ -188,9 +206,7 @@ class MLPStudent(KDStudent):
             "label_weight": trial.suggest_float("label_weight", 0.0, 1.0),
         }
 
-    def train_batches(
-        self, feeder: Any, ctx: FitContext, state: TeacherState
-    ) -> Iterator[Batch]:
+    def train_batches(self, feeder: Any, ctx: FitContext, state: TeacherState) -> Iterator[Batch]:
         """Full batch (``batch_size=0``): the feeder's training part. Otherwise the official
         schedule: label mini-batches of the training nodes, then distillation mini-batches
         of every observed node."""
@@ -203,8 +219,9 @@ class MLPStudent(KDStudent):
         observed = rows if rows is not None else torch.arange(x.size(0), device=x.device)
         for term, ids in (("label", split.train), ("distil", observed)):
             for chunk in node_batches(ids, size):
-                yield TermBatch(x[chunk], feeder.graph.edge_index[:, :0], y[chunk], chunk,
-                                term=term)  # fmt: skip
+                yield TermBatch(
+                    x[chunk], feeder.graph.edge_index[:, :0], y[chunk], chunk, term=term
+                )
 
     def student_loss(
         self, logits: Tensor, batch: Batch, params: dict[str, Any], state: TeacherState
@@ -223,7 +240,5 @@ class MLPStudent(KDStudent):
             return soft
         return lam * supervised_loss("multiclass", batch.pick(logits), batch.y) + (1 - lam) * soft
 
-    def loss(
-        self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState
-    ) -> Tensor:
+    def loss(self, model: nn.Module, batch: Batch, ctx: FitContext, state: TeacherState) -> Tensor:
         return self.student_loss(self.forward(model, batch).logits, batch, ctx.params, state)

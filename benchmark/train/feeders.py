@@ -68,8 +68,7 @@ class NodeFeeder:
             self.observed = Data(x=g.x, edge_index=ei[:, keep], num_nodes=g.num_nodes)
 
     def part(self, name: str) -> Batch:
-        rows = getattr(self.split, name) if name in ("train", "val", "test") else (
-            self.split.parts[name])  # fmt: skip
+        rows = self.split.part(name)
         g = self.graph if name == "test" else self.observed
         return Batch(g.x, g.edge_index, self.y[rows], rows, rows=rows, graph=g)
 
@@ -123,9 +122,14 @@ class GraphStore:
         edges = _ranges(self.edge_ptr[dev_ids], ne, total_e)
         new_start = torch.cumsum(nn_, 0) - nn_
         shift = torch.repeat_interleave(new_start - self.node_ptr[dev_ids], ne, output_size=total_e)
-        out = Data(x=self.x[nodes], edge_index=self.edge_index[:, edges] + shift, gid=dev_ids,
-                   batch=torch.repeat_interleave(torch.arange(ids.numel(), device=self.device),
-                                                 nn_, output_size=total_n))  # fmt: skip
+        out = Data(
+            x=self.x[nodes],
+            edge_index=self.edge_index[:, edges] + shift,
+            gid=dev_ids,
+            batch=torch.repeat_interleave(
+                torch.arange(ids.numel(), device=self.device), nn_, output_size=total_n
+            ),
+        )
         if self.edge_attr is not None:
             out.edge_attr = self.edge_attr[edges]
         out.num_graphs = ids.numel()
@@ -137,9 +141,14 @@ class GraphFeeder:
     (in a :class:`GraphStore`)."""
 
     def __init__(
-        self, data: GraphData, split: Split, device: torch.device, batch_size: int,
-        seed: int, eval_batch_size: int = 1024,
-    ) -> None:  # fmt: skip
+        self,
+        data: GraphData,
+        split: Split,
+        device: torch.device,
+        batch_size: int,
+        seed: int,
+        eval_batch_size: int = 1024,
+    ) -> None:
         self.y = data.y.to(device)
         self.split = split
         self.batch_size = batch_size
@@ -151,8 +160,16 @@ class GraphFeeder:
     def batch_of(self, ids: Tensor) -> Batch:
         """One mini-batch of the graphs ``ids`` [b] (global ids, in that order)."""
         g = self.store.select(ids)
-        return Batch(g.x, g.edge_index, self.y[g.gid], g.gid, batch=g.batch,
-                     num_graphs=g.num_graphs, graph=g, edge_attr=g.get("edge_attr"))  # fmt: skip
+        return Batch(
+            g.x,
+            g.edge_index,
+            self.y[g.gid],
+            g.gid,
+            batch=g.batch,
+            num_graphs=g.num_graphs,
+            graph=g,
+            edge_attr=g.get("edge_attr"),
+        )
 
     def train_batches(self) -> Iterator[Batch]:
         """Shuffled mini-batches of nearly equal size (never a batch of one graph, which
@@ -171,18 +188,18 @@ class GraphFeeder:
 
     def eval_batches(self, name: str) -> list[Batch]:
         if name not in self._eval_cache:
-            ids = getattr(self.split, name) if name in ("train", "val", "test") else (
-                self.split.parts[name])  # fmt: skip
+            ids = self.split.part(name)
             n = max(1, -(-ids.numel() // self.eval_batch_size))
             self._eval_cache[name] = [self.batch_of(c) for c in torch.tensor_split(ids, n)]
         return self._eval_cache[name]
 
 
 def make_feeder(
-    data: GraphData, split: Split, device: torch.device, batch_size: int, seed: int,
-    eval_batch_size: int = 1024,
-) -> NodeFeeder | GraphFeeder:  # fmt: skip
-    """The feeder for the dataset's task (``eval_batch_size``: graphs per evaluation batch)."""
+    data: GraphData, split: Split, device: torch.device, **graph_options: int
+) -> NodeFeeder | GraphFeeder:
+    """The feeder for the dataset's task; ``graph_options`` (``batch_size``, ``seed``,
+    ``eval_batch_size``: graphs per evaluation batch) go to a graph task's
+    :class:`GraphFeeder` (a node task trains full batch)."""
     if data.task == "node":
         return NodeFeeder(data, split, device)
-    return GraphFeeder(data, split, device, batch_size, seed, eval_batch_size)
+    return GraphFeeder(data, split, device, **graph_options)

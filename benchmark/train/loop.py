@@ -33,8 +33,14 @@ from benchmark.train.feeders import make_feeder
 if TYPE_CHECKING:  # LoopMethod.fit calls train(): the loop never imports it at run time
     from benchmark.train.loop_method import LoopMethod
 
-__all__ = ["LOOP_DEFAULTS", "TRAIN_DEFAULTS", "BestState", "export_outputs", "predict_part",
-           "train"]
+__all__ = [
+    "LOOP_DEFAULTS",
+    "TRAIN_DEFAULTS",
+    "BestState",
+    "export_outputs",
+    "predict_part",
+    "train",
+]
 
 
 class BestState:
@@ -45,11 +51,13 @@ class BestState:
     copies the current state; all without leaving the device. A NaN score never counts.
     """
 
-    def __init__(self, model: nn.Module, higher_is_better: bool, patience: int | None,
-                 ties: str = "first") -> None:  # fmt: skip
+    def __init__(
+        self, model: nn.Module, higher_is_better: bool, patience: int | None, ties: str = "first"
+    ) -> None:
         if ties not in ("first", "last", "always"):
-            raise KdbenchError(f"ties must be 'first' or 'last', not {ties!r}; "
-                               "fix it with `--set ties=first`")  # fmt: skip
+            raise KdbenchError(
+                f"ties must be 'first' or 'last', not {ties!r}; fix it with `--set ties=first`"
+            )
         self.always = ties == "always"  # keep every epoch: the last one wins
         self.model = model
         self.sign = 1.0 if higher_is_better else -1.0
@@ -76,8 +84,9 @@ class BestState:
         for key, value in self.model.state_dict().items():
             self.state[key].copy_(torch.where(improved, value.detach(), self.state[key]))
         self.best = torch.where(improved, signed, self.best)
-        self.best_epoch = torch.where(improved, torch.full_like(self.best_epoch, epoch),
-                                      self.best_epoch)
+        self.best_epoch = torch.where(
+            improved, torch.full_like(self.best_epoch, epoch), self.best_epoch
+        )
         if self.patience is not None:
             self.active &= (epoch - self.best_epoch) < self.patience
 
@@ -162,8 +171,14 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     state = method.setup(ctx)
     p = ctx.params
     seed_everything(ctx.seed)
-    feeder = make_feeder(ctx.data, ctx.split, ctx.device, int(p["batch_size"]), ctx.seed,
-                         method.eval_batch_size(ctx))  # fmt: skip
+    feeder = make_feeder(
+        ctx.data,
+        ctx.split,
+        ctx.device,
+        batch_size=int(p["batch_size"]),
+        seed=ctx.seed,
+        eval_batch_size=method.eval_batch_size(ctx),
+    )
     model = method.build(ctx, state).to(ctx.device)
     optimizer = method.configure_optimizer(model, ctx, state)
     ev = ctx.evaluator
@@ -172,10 +187,13 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     if last_epoch:
         patience = None
     elif ctx.split.selection != "val":
-        raise KdbenchError(f"split selection must be 'val' or 'last', not "
-                           f"{ctx.split.selection!r}")  # fmt: skip
-    best = BestState(model, ev.higher_is_better, int(patience) if patience else None,
-                     "always" if last_epoch else str(p.get("ties", "first")))
+        raise KdbenchError(f"split selection must be 'val' or 'last', not {ctx.split.selection!r}")
+    best = BestState(
+        model,
+        ev.higher_is_better,
+        int(patience) if patience else None,
+        "always" if last_epoch else str(p.get("ties", "first")),
+    )
     epochs, eval_every = int(p["epochs"]), int(p.get("eval_every", 1))
     sync_every = int(p.get("sync_every", 10))
     losses: list[Tensor] = []
@@ -226,11 +244,16 @@ def train(method: LoopMethod, ctx: FitContext) -> FitResult:
     model = method.inference_model(model, ctx, state)
     y_val, p_val = predict_part(method, model, feeder, "val", state)
     result = FitResult(
-        val=ev.eval(y_val, p_val), test=None, best_epoch=best_epoch, epochs_run=epochs_run,
+        val=ev.eval(y_val, p_val),
+        test=None,
+        best_epoch=best_epoch,
+        epochs_run=epochs_run,
         train_seconds=train_seconds,
         num_params=sum(t.numel() for t in model.parameters()),
-        val_curve=val_curve, loss_curve=torch.stack(losses).tolist(), val_pred=p_val.cpu(),
-    )  # fmt: skip
+        val_curve=val_curve,
+        loss_curve=torch.stack(losses).tolist(),
+        val_pred=p_val.cpu(),
+    )
     if ctx.evaluate_test:
         y_test, p_test = predict_part(method, model, feeder, "test", state)
         result.test, result.test_pred = ev.eval(y_test, p_test), p_test.cpu()
