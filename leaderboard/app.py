@@ -76,25 +76,43 @@ Filters = tuple[tuple[str, tuple[str, ...]], ...]
 
 @st.cache_data(ttl=300, show_spinner=False)
 def family_board(uri: str, loaded_at: float, family: str, filters: Filters) -> views.Board:
-    """The table of one family's cells that pass ``filters``. Keyed by these small arguments
-    and computed from :func:`load`'s shared copy: hashing the cells and the expected-seeds
-    dict as arguments cost more than a second per render with 10k cells."""
+    """The table of one family's cells that pass ``filters``, its deltas against the vanilla
+    rows of the whole store (a filter may hide them). Keyed by these small arguments and
+    computed from :func:`load`'s shared copy: hashing the cells and the expected-seeds dict as
+    arguments cost more than a second per render with 10k cells."""
     _, cells, expected, *_ = load(uri)
-    shown = views.filter_cells(cells, dict(filters))
-    return views.board(shown[shown["family"] == family].drop(columns="test_per_seed"), expected)
+    everything = cells[cells["family"] == family].drop(columns="test_per_seed")
+    shown = views.filter_cells(everything, dict(filters))
+    return views.board(shown, expected, reference=everything)
 
 
 MAX_PLOT_CELLS = 400  # above, the trade-off plots show one dataset at a time
 
 
 def family_tab(family: str, cells: pd.DataFrame, b: views.Board) -> None:
-    """One family's table, downloads and trade-off plots (``cells``: the shown ones)."""
-    st.dataframe(views.styled(b), hide_index=True, width="stretch", key=f"table_{family}")
+    """One family's table, downloads and trade-off plots (``cells``: the shown ones). A click
+    on a row (or a cell) of the table opens its cell in the details below."""
+    event = st.dataframe(
+        views.styled(b),
+        hide_index=True,
+        width="stretch",
+        key=f"table_{family}",
+        on_select="rerun",
+        selection_mode=["single-row", "single-cell"],
+    )
+    picked = views.picked_cell(b, event.selection.rows, event.selection.cells)
+    if picked and st.session_state.get(f"picked_{family}") != picked:  # a new click only
+        st.session_state["cell"] = picked  # before the details' selectbox exists in this run
+    st.session_state[f"picked_{family}"] = picked
     st.caption(
-        f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100). Bold = best per "
-        f"dataset, shaded = second (underlined in the LaTeX export); {views.INCOMPLETE} = fewer "
-        "seeds than the sweep's final seeds. Avg rank over the row's datasets (1 = best); Δ = mean "
-        "difference over shared datasets, + = better; #params and latency = medians. "
+        f"Test mean ± std over the final seeds (accuracy and ROC-AUC ×100), n = finished seeds "
+        f"(n=k/m and {views.INCOMPLETE} = fewer than the sweep's m final seeds); "
+        f"{views.MISSING} = no result. Bold = best per dataset, shaded = second (underlined in "
+        "the LaTeX export), complete cells before incomplete ones. Avg rank over the datasets "
+        "the row has (1 = best), with how many of the table's it has; rows with more datasets "
+        "come first. Δ = mean difference to the vanilla row of the same backbone (or the MLP) "
+        "over the row's datasets, from the whole store whatever the filters, + = better; "
+        "#params and latency = medians. Click a row or cell for its details. "
         f"{views.REIMPLEMENTED} = re-implemented from a partial description of the method (no "
         f"official code): see its docstring and reproduction doc. {views.EXTERNAL} = learns from "
         "external data (a pre-training corpus), as OGB's external-data flag. "
@@ -162,7 +180,14 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
         seeds.drop(columns="experiment"),
         hide_index=True,
         key="seeds",
-        column_config={"MLflow run": st.column_config.LinkColumn(display_text="open")},
+        column_config={
+            "MLflow run": st.column_config.LinkColumn(display_text="open"),
+            "val": st.column_config.NumberColumn(format="%.2f"),
+            "test": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    st.caption(
+        f"val and test in the headline's units ({row['metric']}{' ×100' if s != 1 else ''})."
     )
     if not all(links):
         st.caption("MLflow runs: this store has no web UI of its own; serve it with")

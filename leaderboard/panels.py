@@ -39,9 +39,22 @@ KEY_COLS = [
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _friedman(key: Hashable, _cells: pd.DataFrame):
-    matrix, dropped_rows, dropped_datasets = stats.score_matrix(_cells.reindex(columns=KEY_COLS))
+    matrix, dropped_rows = stats.score_matrix(_cells.reindex(columns=KEY_COLS))
     posthoc = matrix.shape[1] <= MAX_CD_ROWS
-    return stats.friedman(matrix, posthoc=posthoc), dropped_rows, dropped_datasets
+    try:
+        return stats.friedman(matrix, posthoc=posthoc), dropped_rows
+    except stats.NotEnoughData as exc:
+        raise stats.NotEnoughData(f"{exc} {left_out(dropped_rows)}".strip()) from None
+
+
+def left_out(dropped_rows: list[str]) -> str:
+    """The sentence naming the rows left out of the Friedman block (empty when none)."""
+    if not dropped_rows:
+        return ""
+    return (
+        f"Left out: {len(dropped_rows)} row(s) missing a dataset (the test needs every row on "
+        f"every dataset): {'; '.join(dropped_rows)}."
+    )
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -62,7 +75,7 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
     ranked, used = stats.friedman_cells(cells)
     st.caption(used)
     try:
-        res, dropped_rows, dropped_datasets = _friedman(key, ranked)
+        res, dropped_rows = _friedman(key, ranked)
     except (stats.NotEnoughData, ValueError) as exc:
         st.info(str(exc))
     else:
@@ -71,12 +84,8 @@ def statistics(runs: pd.DataFrame, cells: pd.DataFrame, key: Hashable) -> None:
             f"Friedman χ² = **{res.statistic:.2f}**, p = **{res.pvalue:.3g}** "
             f"({res.n_rows} rows × {res.n_datasets} datasets; at α = 0.05: {verdict})."
         )
-        if dropped_rows or dropped_datasets:
-            st.caption(
-                "Left out to get every row on every dataset: "
-                + "; ".join(dropped_rows + dropped_datasets)
-                + "."
-            )
+        if dropped_rows:
+            st.caption(left_out(dropped_rows))
         if res.n_rows <= MAX_CD_ROWS:
             import matplotlib.pyplot as plt
 

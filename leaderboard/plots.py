@@ -19,16 +19,15 @@ def row_label(cells: pd.DataFrame) -> pd.Series:
 
 
 def seed_spread(seeds: pd.DataFrame, metric: str, title: str):
-    """Box of the final seeds' val and test scores with every seed drawn as a point."""
+    """Box of the final seeds' val and test scores with every seed drawn as a point
+    (``seeds``: :func:`leaderboard.views.seed_table`, already in the headline's units)."""
     import plotly.express as px
 
-    s = scale(metric)
     long = seeds.melt(
         id_vars=["seed"], value_vars=["val", "test"], var_name="split", value_name="score"
     )
-    long["score"] = long["score"] * s
     fig = px.box(long, x="split", y="score", points="all", hover_data=["seed"], title=title)
-    fig.update_yaxes(title=f"{metric}{' ×100' if s != 1 else ''}")
+    fig.update_yaxes(title=f"{metric}{' ×100' if scale(metric) != 1 else ''}")
     return fig
 
 

@@ -94,13 +94,12 @@ def friedman_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     )
 
 
-def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Datasets × rows of mean test scores, signed so that higher is better, restricted to a
-    complete block (Friedman needs every row on every dataset).
-
-    Cells come from :func:`benchmark.results.aggregate.aggregate`. Incomplete rows and datasets are
-    removed greedily, each time the one with the most missing entries (rows first on ties),
-    until none is missing. Returns ``(matrix, dropped_rows, dropped_datasets)``.
+def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Datasets × rows of mean test scores, signed so that higher is better, restricted to the
+    rows measured on every dataset of ``cells`` (Friedman needs a complete block): incomplete
+    rows are dropped, never datasets. Cells come from
+    :func:`benchmark.results.aggregate.aggregate`. Returns ``(matrix, dropped_rows)``, the
+    dropped rows' labels each with the datasets it has (``kd · MLP ← GCN (2/3 datasets)``).
     """
     c = cells.assign(row=row_labels(cells).to_numpy())
     sign = c["metric"].map(lambda m: 1.0 if higher_is_better(m) else -1.0)
@@ -108,20 +107,12 @@ def score_matrix(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str
     if c.duplicated(["dataset", "row"]).any():
         raise ValueError("two cells share a (dataset, row); filter to one sweep or protocol")
     m = c.pivot(index="dataset", columns="row", values="score")
-    dropped_rows: list[str] = []
-    dropped_datasets: list[str] = []
-    while m.size and m.isna().to_numpy().any():
-        by_row, by_ds = m.isna().sum(axis=0), m.isna().sum(axis=1)
-        if by_row.max() >= by_ds.max():
-            worst = str(by_row.idxmax())
-            dropped_rows.append(worst)
-            m = m.drop(columns=worst)
-        else:
-            worst = str(by_ds.idxmax())
-            dropped_datasets.append(worst)
-            m = m.drop(index=worst)
+    has = m.notna().sum(axis=0)
+    full = has == len(m)
+    dropped = [f"{r} ({has[r]}/{len(m)} datasets)" for r in m.columns[~full.to_numpy()]]
+    m = m.loc[:, full.to_numpy()]
     m.columns.name = None
-    return m, dropped_rows, dropped_datasets
+    return m, dropped
 
 
 @dataclass

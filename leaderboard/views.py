@@ -17,9 +17,10 @@ honest rows only, marked rows sit in their own block under them with the mark in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 import pandas as pd
 
 from benchmark.results import kinds
@@ -51,7 +52,8 @@ PERCENT = {"accuracy", "rocauc"}
 INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
 REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
 EXTERNAL = "§"  # a method that learns from data beyond the dataset (Method.external_data)
-NO_RANK = "–"  # the rank shown for a marked row: it is never ranked with honest rows
+MISSING = "–"  # shown for a missing cell or value (never "None")
+NO_RANK = MISSING  # the rank shown for a marked row: it is never ranked with honest rows
 RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
 PARAMS, LATENCY = "#params", "latency ms"
 PROVENANCE = [
@@ -199,7 +201,8 @@ class Board:
     """One family's table: ``numbers`` (sortable values) and ``text`` (what is shown) share
     index and columns; ``best``/``second`` mark the dataset columns' top two honest rows;
     ``cell`` holds each (row, dataset)'s cell key; ``kind`` each row's protocol kind;
-    ``notes`` one sentence per mark and protocol of the marked rows (what each means)."""
+    ``notes`` one sentence per mark and protocol of the marked rows (what each means);
+    ``lower_better`` the dataset columns whose metric is an error (rmse, mae)."""
 
     numbers: pd.DataFrame
     text: pd.DataFrame
@@ -209,10 +212,26 @@ class Board:
     datasets: list[str]
     kind: pd.Series
     notes: list[str]
+    lower_better: list[str] = field(default_factory=list)
 
 
 def fmt_mean_std(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± " + ("n/a" if pd.isna(std) else f"{std:.{digits}f}")
+
+
+def fmt_cell(mean: float, std: float, seeds: float, expected: float) -> str:
+    """A table cell: ``mean ± std (n=seeds)``, ``(n=seeds/expected)†`` when fewer seeds than
+    expected finished, :data:`MISSING` without a result."""
+    if pd.isna(mean):
+        return MISSING
+    if seeds >= expected:
+        return f"{fmt_mean_std(mean, std)} (n={seeds:.0f})"
+    return f"{fmt_mean_std(mean, std)} (n={seeds:.0f}/{expected:.0f}){INCOMPLETE}"
+
+
+def _fmt(values: pd.Series, spec: str) -> pd.Series:
+    """``values`` formatted with ``spec``, :data:`MISSING` where NaN (object strings)."""
+    return values.map(lambda v: MISSING if pd.isna(v) else format(v, spec)).astype(object)
 
 
 def row_keys(cells: pd.DataFrame) -> list[str]:
@@ -223,36 +242,92 @@ def row_keys(cells: pd.DataFrame) -> list[str]:
     return ROW_KEYS + [c for c in ("sweep", "protocol", kinds.KIND) if cells[c].nunique() > 1]
 
 
-def honest_ranks(signed: pd.DataFrame, kind: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+def honest_ranks(
+    signed: pd.DataFrame, kind: pd.Series, complete: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per dataset column of ``signed`` (rows × datasets, higher = better): the rank of every
     row among the rows of its own kind (1 = best, ties averaged; honest rows: their rank) and
-    the dense rank among honest rows only (NaN for marked rows: they get no best/second)."""
+    the dense rank among honest rows only (NaN for marked rows: they get no best/second), where
+    every complete cell (``complete``: all its final seeds) ranks above every incomplete one."""
     within = signed.groupby(kind.to_numpy()).rank(ascending=False, method="average")
-    honest = (kind == kinds.HONEST).to_numpy()
-    dense = signed[honest].rank(ascending=False, method="dense").reindex(signed.index)
-    return within, dense
+    is_honest = (kind == kinds.HONEST).to_numpy()
+    honest, full = signed[is_honest], complete[is_honest]
+    top = honest.where(full).rank(ascending=False, method="dense")
+    rest = honest.where(~full).rank(ascending=False, method="dense") + top.max().fillna(0)
+    return within, top.fillna(rest).reindex(signed.index)
 
 
-def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Board:
+def with_reference(
+    cells: pd.DataFrame, reference: pd.DataFrame, backbone: pd.Series, sign: pd.Series
+) -> pd.Series:
+    """Per cell, (its shown score − the shown score of the reference ``vanilla`` cell of
+    ``backbone`` on the same dataset, sweep, protocol and kind) × ``sign`` (+ = better); NaN
+    where ``reference`` (the whole store's cells, whatever the filters hide) has none. Both
+    frames carry ``shown``, the row ``protocol`` and ``protocol_kind`` as :func:`board` sets
+    them."""
+    ctx = ["dataset", "sweep", "protocol", kinds.KIND]
+    ref = reference.loc[
+        (reference["method"] == "vanilla") & (reference["teacher"] == ""),
+        [*ctx, "backbone", "shown"],
+    ].drop_duplicates([*ctx, "backbone"])
+    got = (
+        cells[ctx]
+        .assign(backbone=backbone.to_numpy())
+        .merge(ref, on=[*ctx, "backbone"], how="left")
+    )
+    return pd.Series(
+        (cells["shown"].to_numpy() - got["shown"].to_numpy()) * sign.to_numpy(), cells.index
+    )
+
+
+def _prepared(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with the row ``protocol`` (:func:`kinds.row_protocol`), ``protocol_kind`` set
+    and ``shown`` / ``shown_std`` in the shown units."""
+    s = cells["metric"].map(scale)
+    return cells.assign(
+        protocol=kinds.row_protocol(cells),
+        **{kinds.KIND: kinds.kinds_of(cells)},
+        shown=cells["test_mean"] * s,
+        shown_std=cells["test_std"] * s,
+    )
+
+
+def board(
+    cells: pd.DataFrame,
+    expected: Mapping[str, int] | None = None,
+    reference: pd.DataFrame | None = None,
+) -> Board:
     """The table of one family's cells (see the module docstring).
 
     Rows are :func:`row_keys` (the ``protocol`` column shows a protocol other than the
-    datasets' card defaults, empty for those). Deltas are means over the datasets both rows
-    have, in the shown units, signed so that + is better; ranks are per dataset (1 = best) among
-    honest rows, averaged over the datasets the row has. Marked rows (``paper``,
-    ``shared-tuning``) get no rank (``NO_RANK``) and no best/second mark, and follow the honest
-    rows, one block per kind, each ordered by its rank among its own kind; their method
-    carries the mark.
+    datasets' card defaults, empty for those). Each cell shows ``mean ± std (n=k)``, with
+    ``k/expected`` and :data:`INCOMPLETE` when fewer than the sweep's final seeds finished;
+    missing cells and values show :data:`MISSING`. Best/second per dataset go to honest rows,
+    complete cells before incomplete ones. Deltas are means over the row's datasets of the
+    difference to the reference ``vanilla`` cell (same dataset, sweep, protocol and kind) found
+    in ``reference`` (the whole store's cells of the family, default ``cells``: a filter hiding
+    the vanilla rows keeps the deltas), in the shown units, signed so that + is better. Ranks are
+    per dataset (1 = best) among honest rows, averaged over the datasets the row has and shown
+    with how many it has (``2.33 (4/6)``). Marked rows (``paper``, ``shared-tuning``) get no
+    rank and no best/second mark, and follow the honest rows, one block per kind; within a
+    block rows with more datasets come first, then by average rank; their method carries the
+    mark.
     """
     notes = kinds.notes(cells)
-    cells = cells.assign(protocol=kinds.row_protocol(cells), **{kinds.KIND: kinds.kinds_of(cells)})
-    keys = row_keys(cells)
-    c = cells.assign(
-        shown=cells["test_mean"] * cells["metric"].map(scale),
-        shown_std=cells["test_std"] * cells["metric"].map(scale),
-        expected=fill_expected(cells, expected or {}),
-    )
+    c = _prepared(cells).assign(expected=fill_expected(cells, expected or {}))
+    keys = row_keys(c)
     datasets = sorted(c["dataset"].unique())
+    sign_of = {
+        d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0]) else -1.0
+        for d in datasets
+    }
+    sign = pd.Series(sign_of)
+    cell_sign = c["dataset"].map(sign_of)
+    ref = c if reference is None else _prepared(reference)
+    c = c.assign(
+        d_vanilla=with_reference(c, ref, c["backbone"], cell_sign),
+        d_mlp=with_reference(c, ref, pd.Series("MLP", index=c.index), cell_sign),
+    )
     grid = c.set_index([*keys, "dataset"])
     if not grid.index.is_unique:
         raise ValueError("two cells share a table position; add sweep/protocol to the rows")
@@ -263,50 +338,31 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
     parts = ("shown", "shown_std", "seeds", "expected", "cell")
     mean, std, seeds, want, cell = (pivot(x) for x in parts)
     kind = c.groupby(keys)[kinds.KIND].first().reindex(mean.index)
-    sign = pd.Series(
-        {
-            d: 1.0 if higher_is_better(c.loc[c["dataset"] == d, "metric"].iloc[0]) else -1.0
-            for d in datasets
-        }
-    )
-    within, dense = honest_ranks(mean * sign, kind)
-
-    def delta(backbone_of) -> pd.Series:
-        """Mean over shared datasets of (row − its reference row) × sign; NaN without one."""
-        frame = mean.index.to_frame(index=False)
-        ref = frame.assign(method="vanilla", teacher="", backbone=backbone_of(frame))
-        ref_mean = mean.reindex(pd.MultiIndex.from_frame(ref[keys]))
-        diff = (mean.to_numpy() - ref_mean.to_numpy()) * sign.to_numpy()
-        return pd.DataFrame(diff, index=mean.index).mean(axis=1)
+    complete = (seeds >= want) & mean.notna()
+    within, dense = honest_ranks(mean * sign, kind, complete)
+    has = mean.notna().sum(axis=1)
 
     numbers = mean.copy()
     numbers[RANK] = within.mean(axis=1).where(kind == kinds.HONEST)
-    numbers[D_VANILLA] = delta(lambda f: f["backbone"])
-    numbers[D_MLP] = delta(lambda f: "MLP")
+    numbers[D_VANILLA] = grid["d_vanilla"].groupby(level=keys).mean()
+    numbers[D_MLP] = grid["d_mlp"].groupby(level=keys).mean()
     numbers[PARAMS] = grid["num_params"].groupby(level=keys).median()
     numbers[LATENCY] = grid["inference_ms"].groupby(level=keys).median()
     order = (
-        pd.DataFrame({"block": kinds.block(kind), "rank": within.mean(axis=1)})
-        .sort_values(["block", "rank"], kind="stable")
+        pd.DataFrame({"block": kinds.block(kind), "has": -has, "rank": within.mean(axis=1)})
+        .sort_values(["block", "has", "rank"], kind="stable")
         .index
     )
     numbers = numbers.reindex(order)
 
-    text = pd.DataFrame("", index=numbers.index, columns=numbers.columns, dtype=object)
-    m, sd = mean.reindex(order), std.reindex(order)
-    mark = (seeds.reindex(order) < want.reindex(order)).replace({True: INCOMPLETE, False: ""})
-    shown = (
-        m.map(lambda v: f"{v:.2f}", na_action="ignore")
-        + " ± "
-        + sd.map(lambda v: f"{v:.2f}", na_action="ignore").fillna("n/a")
-        + mark
-    )
-    text[datasets] = shown.where(m.notna(), "")
-    text[RANK] = numbers[RANK].map(lambda v: NO_RANK if pd.isna(v) else f"{v:.2f}")
-    for col in (D_VANILLA, D_MLP):
-        text[col] = numbers[col].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
-    text[PARAMS] = numbers[PARAMS].map(lambda v: f"{v:,.0f}")
-    text[LATENCY] = numbers[LATENCY].map(lambda v: f"{v:.2f}")
+    text = pd.DataFrame(MISSING, index=numbers.index, columns=numbers.columns, dtype=object)
+    m, sd, n, w = (f.reindex(order) for f in (mean, std, seeds, want))
+    for d in datasets:
+        text[d] = [fmt_cell(*v) for v in zip(m[d], sd[d], n[d], w[d], strict=True)]
+    rank_of = has.reindex(order).map(lambda k: f" ({k}/{len(datasets)})")
+    text[RANK] = (_fmt(numbers[RANK], ".2f") + rank_of).where(numbers[RANK].notna(), MISSING)
+    for col, spec in ((D_VANILLA, "+.2f"), (D_MLP, "+.2f"), (PARAMS, ",.0f"), (LATENCY, ".2f")):
+        text[col] = _fmt(numbers[col], spec)
 
     best = (dense.reindex(order) == 1) & m.notna()
     second = (dense.reindex(order) == 2) & m.notna()
@@ -325,14 +381,37 @@ def board(cells: pd.DataFrame, expected: Mapping[str, int] | None = None) -> Boa
         datasets=datasets,
         kind=row_kind,
         notes=notes,
+        lower_better=[d for d in datasets if sign_of[d] < 0],
     )
+
+
+def picked_cell(b: Board, rows: Sequence[int], cells: Sequence[Sequence]) -> str | None:
+    """The cell a click on the table picks: a selected cell (row position, column) of a
+    dataset column with a result, else the selected row's first cell (leftmost dataset); ``None``
+    when nothing (or a stale position) is selected. Positions are the table's original ones
+    (Streamlit keeps them when the user sorts)."""
+    for pos, col in cells:
+        if 0 <= int(pos) < len(b.cell):
+            key = b.cell.at[int(pos), col] if col in b.datasets else None
+            if isinstance(key, str):
+                return key
+            rows = [int(pos)]  # a cell without a result: its row's first cell
+    for pos in rows:
+        if 0 <= pos < len(b.cell):
+            found = b.cell.loc[pos, b.datasets].dropna()
+            if len(found):
+                return str(found.iloc[0])
+    return None
 
 
 def styled(b: Board):
     """A pandas Styler: the numbers underneath (sorting), the text shown, best bold and shaded,
     second underlined and lightly shaded (st.dataframe renders colours and weight only), marked
-    rows' labels greyed."""
-    sty = b.numbers.style
+    rows' labels greyed. Missing values sort as the worst (±inf underneath their
+    :data:`MISSING`): Streamlit draws a null as "None" whatever the text."""
+    numeric = b.numbers.select_dtypes("number").columns
+    worst = {c: np.inf if c in b.lower_better or c == RANK else -np.inf for c in numeric}
+    sty = b.numbers.fillna(worst).style
     # One display function per cell (Styler.format(subset=...) per cell is ~2 ms each); keys are
     # the (row, column) positions Styler renders with.
     for ci, col in enumerate(b.text.columns):
@@ -360,9 +439,12 @@ def latex(b: Board) -> str:
 
 
 def seed_table(runs: pd.DataFrame, cell: str) -> pd.DataFrame:
-    """Per final seed of ``cell``: seed, val, test, best epoch, train seconds, latency, run id,
-    experiment id."""
+    """Per final seed of ``cell``: seed, val, test (both in the headline's units: accuracy and
+    ROC-AUC ×100, :func:`scale`), best epoch, train seconds, latency, run id, experiment id."""
     g = runs[runs["cell"] == cell]
+    if "metric" in g and len(g):
+        s = scale(str(g["metric"].iloc[0]))
+        g = g.assign(**{k: g[k].astype(float) * s for k in ("m.val", "m.test") if k in g})
     cols = {
         "seed": "seed",
         "m.val": "val",

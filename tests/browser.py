@@ -153,15 +153,24 @@ class Page:
         )
         if box is None:
             raise LookupError(f"no element for {element_js}")
+        self.click_at(box[0], box[1])
+
+    def click_at(self, x: float, y: float) -> None:
+        """A real mouse click (press and release) at viewport position (x, y)."""
         for kind in ("mousePressed", "mouseReleased"):
-            self.call(
-                "Input.dispatchMouseEvent",
-                type=kind,
-                x=box[0],
-                y=box[1],
-                button="left",
-                clickCount=1,
-            )
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def click_row(self, grid: int, row: int, timeout: float = 60) -> None:
+        """Click the selection box of data row ``row`` (0 = first under the header) of the
+        page's ``grid``-th data grid (drawn on a canvas: rows of Streamlit's default 35 px);
+        wait for the rerun."""
+        top = self.eval(
+            f"(() => {{ const g = document.querySelectorAll('[data-testid=\"stDataFrame\"]')"
+            f"[{grid}]; g.scrollIntoView({{block: 'start'}}); const r = g.querySelector"
+            "('canvas').getBoundingClientRect(); return [r.x, r.y]; })()"
+        )
+        self.click_at(top[0] + 15, top[1] + 35 * (row + 1) + 17)
+        self.rerun(timeout)
 
     def choose(self, label: str, option: str, timeout: float = 60) -> None:
         """Pick ``option`` in the Streamlit multiselect labelled ``label``; wait for the rerun."""

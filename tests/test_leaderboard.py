@@ -79,16 +79,18 @@ def test_board_ranks_deltas_marks_without_streamlit():
     b = views.board(synthetic_cells())
     key = dict(zip(zip(b.text["method"], b.text["backbone"]), b.text.index))
     gcn, mlp, kd = key[("vanilla", "GCN")], key[("vanilla", "MLP")], key[("kd", "MLP")]
-    assert b.text.at[gcn, "A"] == "80.00 ± 1.00"
-    assert b.text.at[kd, "B"] == "72.00 ± n/a†"  # one seed where the sweep has two
-    assert b.best.at[gcn, "A"] and b.second.at[kd, "A"] and b.best.at[kd, "B"]
+    assert b.text.at[gcn, "A"] == "80.00 ± 1.00 (n=2)"
+    assert b.text.at[kd, "B"] == "72.00 ± n/a (n=1/2)†"  # one seed where the sweep has two
+    assert b.best.at[gcn, "A"] and b.second.at[kd, "A"]
+    # kd's 72.00 on B has one seed of two: the complete 70.00 and 65.00 are marked, not it
+    assert b.best.at[gcn, "B"] and b.second.at[mlp, "B"] and not b.best.at[kd, "B"]
     assert b.numbers.at[gcn, views.RANK] == 1.5 and b.numbers.at[mlp, views.RANK] == 3.0
     assert b.numbers.at[kd, views.D_MLP] == pytest.approx((15 + 7) / 2)
     assert b.numbers.at[kd, views.D_VANILLA] == pytest.approx((15 + 7) / 2)  # its backbone: MLP
     assert b.numbers.at[gcn, views.D_MLP] == pytest.approx((20 + 5) / 2)
     assert b.numbers[views.RANK].is_monotonic_increasing
     tex = views.latex(b)
-    assert "\\textbf{80.00 $\\pm$ 1.00}" in tex and "$^\\dagger$" in tex
+    assert "\\textbf{80.00 $\\pm$ 1.00 (n=2)}" in tex and "$^\\dagger$" in tex
     assert len(views.filter_cells(synthetic_cells(), {"backbone": ["MLP"], "method": []})) == 4
     fam = views.with_family(synthetic_cells())
     assert set(fam["method family"]) == {"vanilla", "kd-baseline"}
@@ -109,6 +111,124 @@ def test_reimplemented_methods_are_marked_in_the_table_only():
     assert views.method_label("pretrain_attrmask") == f"pretrain_attrmask {views.EXTERNAL}"
     cells.loc[cells["method"] == "freekd", "method"] = "pretrain_contextpred"
     assert "$^\\S$" in views.latex(views.board(cells))
+
+
+# ---------------------------------------------------------------- the board's defects (issue #30)
+def rows_of(b: views.Board) -> dict[tuple[str, str], int]:
+    """(method, backbone) → the row's position in ``b``."""
+    return dict(zip(zip(b.text["method"], b.text["backbone"]), b.text.index))
+
+
+def test_cells_show_n_and_incomplete_cells_never_beat_complete_ones():
+    cells = synthetic_cells()
+    cells.loc[cells["cell"] == "s/kd/B/MLP/GCN", "test_mean"] = 0.99  # the top score, 1 of 2 seeds
+    b = views.board(cells)
+    r = rows_of(b)
+    assert b.text.at[r["vanilla", "GCN"], "B"] == "70.00 ± 1.00 (n=2)"
+    assert b.text.at[r["kd", "MLP"], "B"] == "99.00 ± n/a (n=1/2)†"
+    assert b.best.at[r["vanilla", "GCN"], "B"] and b.second.at[r["vanilla", "MLP"], "B"]
+    assert not b.best.at[r["kd", "MLP"], "B"] and not b.second.at[r["kd", "MLP"], "B"]
+    # no complete cell on a dataset: its incomplete cells are marked by score
+    b_only = cells[cells["dataset"] == "B"].assign(seeds=1)
+    b = views.board(b_only, dict.fromkeys(b_only["cell"], 2))
+    assert b.best.at[rows_of(b)["kd", "MLP"], "B"]
+    assert b.text.at[rows_of(b)["vanilla", "GCN"], "B"] == "70.00 ± 1.00 (n=1/2)†"
+
+
+def test_avg_rank_is_over_the_rows_datasets_and_says_how_many():
+    cells = synthetic_cells()
+    b = views.board(cells[cells["cell"] != "s/vanilla/B/GCN/"])  # vanilla GCN: A only
+    r = rows_of(b)
+    assert b.text.at[r["vanilla", "GCN"], views.RANK] == "1.00 (1/2)"  # first on A, its only one
+    assert b.text.at[r["kd", "MLP"], views.RANK] == "1.50 (2/2)"  # 2nd on A, 1st on B
+    assert b.text.at[r["vanilla", "MLP"], views.RANK] == "2.50 (2/2)"
+    assert b.text["method"].tolist() == ["kd", "vanilla", "vanilla"]  # rows on both sets first
+    assert b.text["backbone"].tolist() == ["MLP", "MLP", "GCN"]
+
+
+def test_deltas_come_from_the_whole_store_whatever_the_filters():
+    cells = synthetic_cells()
+    kd_only = views.filter_cells(cells, {"method family": [], "method": ["kd"]})
+    assert views.board(kd_only).text.at[0, views.D_MLP] == views.MISSING  # no vanilla row shown
+    b = views.board(kd_only, reference=cells)
+    full = views.board(cells)
+    assert b.numbers.at[0, views.D_MLP] == pytest.approx((15 + 7) / 2)
+    assert b.numbers.at[0, views.D_MLP] == full.numbers.at[rows_of(full)["kd", "MLP"], views.D_MLP]
+    assert b.text.at[0, views.D_VANILLA] == "+11.00"
+    # a vanilla row of another sweep is never the reference
+    other = cells.assign(sweep=["t" if m == "vanilla" else "s" for m in cells["method"]])
+    assert views.board(kd_only, reference=other).numbers[views.D_MLP].isna().all()
+
+
+def test_tradeoff_lines_stay_within_one_protocol_and_sweep():
+    from leaderboard import plots
+
+    a = synthetic_cells().query("dataset == 'A'")  # vanilla GCN 80, vanilla MLP 60, kd 75 on A
+    kd, gcn = a[a["method"] == "kd"], a[(a["method"] == "vanilla") & (a["backbone"] == "GCN")]
+    others = [
+        kd.assign(cell="t/kd", sweep="t", test_mean=0.50),  # a student of another sweep
+        kd.assign(cell="s/kd/p", protocol="lad_paper", test_mean=0.40),  # of another protocol
+        gcn.assign(cell="u/vanilla", sweep="u", test_mean=0.30),  # a teacher of another sweep
+    ]
+    fig = plots.tradeoff(pd.concat([a, *others]), "num_params", "#params")
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert len(lines) == 1 and len(lines[0].y) == 3  # one (teacher, student, gap) segment
+    assert list(lines[0].y[:2]) == pytest.approx([80.0, 75.0])
+
+
+def test_missing_cells_and_values_show_a_dash_never_none():
+    cells = synthetic_cells()
+    cells = cells[(cells["backbone"] != "MLP") | (cells["method"] == "kd")]  # no vanilla MLP
+    b = views.board(cells[cells["cell"] != "s/vanilla/B/GCN/"])
+    r = rows_of(b)
+    assert views.MISSING == "–" and b.text.at[r["vanilla", "GCN"], "B"] == "–"
+    assert b.text.at[r["kd", "MLP"], views.D_VANILLA] == "–"  # no vanilla MLP: no Δ
+    assert (b.text[views.D_MLP] == "–").all()
+    shown_cols = [*b.datasets, views.RANK, views.D_VANILLA, views.D_MLP]
+    values = set(b.text[shown_cols].to_numpy().ravel())
+    assert not values & {"", "None", "nan", "NaN"}
+    assert "--" in views.latex(b)
+    # Streamlit draws a null as "None" whatever the shown text: none reaches the grid; missing
+    # values sort as the worst (rank +inf, scores and deltas -inf)
+    under = views.styled(b).data
+    assert not under.select_dtypes("number").isna().any().any()
+    assert under.at[r["vanilla", "GCN"], "B"] == -math.inf
+    assert under.at[r["kd", "MLP"], views.D_VANILLA] == -math.inf
+
+
+def test_per_seed_values_are_in_the_headline_units():
+    from leaderboard import plots
+
+    runs = pd.DataFrame(
+        {
+            "cell": ["c", "c", "r"],
+            "seed": ["1", "0", "0"],
+            "metric": ["accuracy", "accuracy", "rmse"],
+            "m.val": [0.70, 0.60, 1.5],
+            "m.test": [0.81, 0.79, 2.5],
+            "run_id": ["x", "y", "z"],
+            "experiment_id": ["1", "1", "1"],
+        }
+    )
+    seeds = views.seed_table(runs, "c")
+    assert seeds["test"].tolist() == pytest.approx([79.0, 81.0])  # as the headline, ×100
+    assert seeds["val"].tolist() == pytest.approx([60.0, 70.0])
+    assert views.seed_table(runs, "r")["test"].tolist() == [2.5]  # an error metric as it is
+    fig = plots.seed_spread(seeds, "accuracy", "c")
+    assert max(fig.data[0].y) == pytest.approx(81.0)  # not scaled a second time
+
+
+def test_a_click_on_a_row_or_cell_picks_its_cell():
+    cells = synthetic_cells()
+    b = views.board(cells[cells["cell"] != "s/vanilla/A/GCN/"])
+    r = rows_of(b)
+    kd, gcn = r["kd", "MLP"], r["vanilla", "GCN"]
+    assert views.picked_cell(b, [kd], []) == "s/kd/A/MLP/GCN"  # a row: its first dataset's
+    assert views.picked_cell(b, [gcn], []) == "s/vanilla/B/GCN/"  # the first it has
+    assert views.picked_cell(b, [], [(kd, "B")]) == "s/kd/B/MLP/GCN"  # a cell: that cell
+    assert views.picked_cell(b, [], [(kd, views.RANK)]) == "s/kd/A/MLP/GCN"
+    assert views.picked_cell(b, [], [(gcn, "A")]) == "s/vanilla/B/GCN/"  # "–": the row's
+    assert views.picked_cell(b, [], []) is None and views.picked_cell(b, [99], []) is None
 
 
 def test_mlflow_run_links():
@@ -145,7 +265,7 @@ def test_table_numbers_equal_export(smoke_uri, tmp_path):
                     continue
                 mean, std = exported.at[cell, "test_mean"], exported.at[cell, "test_std"]
                 assert math.isclose(b.numbers.at[i, d], 100 * mean, rel_tol=1e-9)
-                assert b.text.at[i, d] == f"{100 * mean:.2f} ± {100 * std:.2f}"
+                assert b.text.at[i, d] == f"{100 * mean:.2f} ± {100 * std:.2f} (n=2)"
                 checked += 1
     assert checked == 4
 
@@ -173,7 +293,7 @@ def test_app_table_filter_and_drill_down(smoke_uri, monkeypatch):
     assert [t.label for t in at.tabs] == ["node", "graph"]
     runs = final_runs(smoke_uri)
     cora_gcn = aggregate(runs).set_index("cell").loc["smoke/vanilla/Cora/GCN"]
-    text = f"{100 * cora_gcn.test_mean:.2f} ± {100 * cora_gcn.test_std:.2f}"
+    text = f"{100 * cora_gcn.test_mean:.2f} ± {100 * cora_gcn.test_std:.2f} (n=2)"
     node = family_tables(at)[0]
     assert text in set(node["Cora"]) and len(node) == 2
 
@@ -184,7 +304,7 @@ def test_app_table_filter_and_drill_down(smoke_uri, monkeypatch):
 
     at.selectbox(key="cell").set_value("smoke/vanilla/Cora/GCN").run()
     seeds = next(d.value for d in at.dataframe if "run id" in d.value.columns)
-    assert seeds["test"].tolist() == cora_gcn.test_per_seed
+    assert seeds["test"].tolist() == pytest.approx([100 * t for t in cora_gcn.test_per_seed])
     assert set(seeds["run id"]) == set(runs.loc[runs["cell"] == "smoke/vanilla/Cora/GCN", "run_id"])
     assert any("git_sha" in d.value.get("tag", pd.Series()).tolist() for d in at.dataframe)
     assert at.code[0].value == f"mlflow ui --backend-store-uri {smoke_uri}"  # a local store

@@ -3,8 +3,8 @@ loads the page (over CDP, :mod:`tests.browser`), and the table and a known cell'
 (from the same aggregation as ``kdbench export``) are on it. On a store with honest and paper
 cells (:mod:`tests.test_leaderboard_kinds`), the marked rows keep their mark and get no rank in
 the table, under the paper-only filter, in the cell details, the Wilcoxon table and the page's
-CSV/LaTeX downloads. Screenshots are saved under ``.cache/screenshots/`` (ignored by git) for a
-look after the run."""
+CSV/LaTeX downloads; a click on a row opens its cell details. Screenshots are saved under
+``.cache/screenshots/`` (ignored by git) for a look after the run."""
 
 from __future__ import annotations
 
@@ -68,8 +68,9 @@ def check_marked(rows: list[dict[str, str]]) -> list[bool]:
     """Every marked row (its method ends with its mark) has no rank and follows the honest
     rows, which are all ranked; returns which rows are marked."""
     marked = [r["method"].endswith((PAPER, SHARED)) for r in rows]
-    assert all(not r["avg rank"].strip() for r, m in zip(rows, marked) if m)
-    assert all(float(r["avg rank"]) >= 1 for r, m in zip(rows, marked) if not m)
+    # the grid mirrors values: a marked row's rank is +inf underneath its shown "–"
+    assert all(float(r["avg rank"]) == math.inf for r, m in zip(rows, marked) if m)
+    assert all(1 <= float(r["avg rank"]) < math.inf for r, m in zip(rows, marked) if not m)
     assert marked == sorted(marked)
     return marked
 
@@ -111,3 +112,30 @@ def test_marked_rows_keep_their_mark_in_chromium(kinds_uri, tmp_path):
         assert [(r["method"], r["protocol kind"]) for r in wilcoxon] == [(f"kd {PAPER}", "paper")]
         assert "only marked rows" in text and "Traceback" not in text
         check_downloads(page, tmp_path / "paper", n_paper=3, n_shared=0)
+
+
+#: the value of the cell details' selectbox
+DETAILS_CELL = "document.querySelector('input[role=combobox][aria-label=\"cell\"]').value"
+
+
+def test_a_click_on_a_row_opens_its_details_in_chromium(kinds_uri):
+    """A real click on a row's selection box of the table opens that row's first cell in the
+    cell details below (issue #30)."""
+    with browser.leaderboard(kinds_uri) as url, browser.browser() as page:
+        browser.open_page(page, url, '[data-testid="stDataFrame"]')
+        rows = table_rows(page.eval(GRID_ROWS))
+        first = page.eval(DETAILS_CELL)
+        picks = {}
+        for method, backbone in (("vanilla", "MLP"), (f"kd {PAPER}", "MLP")):
+            i = next(
+                i for i, r in enumerate(rows) if (r["method"], r["backbone"]) == (method, backbone)
+            )
+            page.click_row(0, i)
+            picks[method] = page.eval(DETAILS_CELL)
+        text = page.eval("document.body.innerText")
+    assert first == "kinds/kd/MUTAG/MLP/teacher=GCN"  # the first cell, before any click
+    assert picks == {
+        "vanilla": "kinds/vanilla/MUTAG/MLP",
+        f"kd {PAPER}": f"kinds/kd/MUTAG/MLP/teacher=GCN/protocol=lad_paper {PAPER}",
+    }
+    assert kind_warning("paper", "lad_paper").replace("`", "") in text  # its details shown

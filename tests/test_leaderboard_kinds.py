@@ -254,7 +254,7 @@ def test_board_ranks_and_bolds_honest_rows_only(cells):
     assert b.best.at[key["vanilla GCN"], "MUTAG"]  # 80.00, although paper rows reach 95.00
     assert b.second.at[key["kd MLP"], "MUTAG"]
     assert b.numbers.loc[honest, views.RANK].tolist() == [1.0, 2.0, 3.0]  # among 3 honest rows
-    assert b.text.at[key[f"lad_gnn {PAPER} GCN"], "MUTAG"] == "95.00 ± 1.58"
+    assert b.text.at[key[f"lad_gnn {PAPER} GCN"], "MUTAG"] == "95.00 ± 1.58 (n=5)"
     assert "protocol_kind" in b.text.columns  # two kinds: the kind is part of the row key
     # the paper kd row's Δ is against the paper vanilla GCN, never the honest one
     assert (
@@ -262,7 +262,7 @@ def test_board_ranks_and_bolds_honest_rows_only(cells):
         != b.numbers.at[key["kd MLP"], views.D_VANILLA]
     )
     tex = views.latex(b)
-    assert "\\textbf{80.00 $\\pm$ 1.58}" in tex and "\\textbf{95" not in tex
+    assert "\\textbf{80.00 $\\pm$ 1.58 (n=5)}" in tex and "\\textbf{95" not in tex
     assert kinds.tex(kind_warning("paper", "lad_paper")) in tex
 
 
@@ -395,3 +395,44 @@ def test_app_cell_details_warn_and_show_parameters_per_seed(kinds_uri, monkeypat
     assert at.warning[0].value == f"{SHARED} {kind_warning('shared-tuning', 'tu_10fold')}"
     assert "the tuning seeds" in at.warning[0].value  # a legacy run names none
     assert any(kinds.SELECTION_NOTES["shared"] == c.value for c in at.caption)
+
+
+def test_app_deltas_survive_the_family_filter_and_missing_cells_show_a_dash(kinds_uri, monkeypatch):
+    """The method-family filter hides the vanilla rows; the kd row's Δ still compares with
+    them (issue #30): honest kd MLP ← GCN is 5, 2 and 5 points above vanilla MLP."""
+    from tests.test_leaderboard import app, family_tables
+
+    at = app(kinds_uri, monkeypatch)
+    at.sidebar.multiselect(key="f_method_family").set_value(["kd-baseline"]).run()
+    assert not at.exception
+    table = family_tables(at)[0]
+    honest = table[table["method"] == "kd"].iloc[0]
+    assert honest[views.D_VANILLA] == "+4.00" and honest[views.D_MLP] == "+4.00"
+    paper = table[table["method"] == f"kd {PAPER}"].iloc[0]
+    assert paper["PROTEINS"] == views.MISSING and paper[views.D_VANILLA] == views.MISSING
+    assert not {"", "None", "nan"} & set(table[["MUTAG", "PROTEINS", "NCI1"]].to_numpy().ravel())
+
+
+def test_app_a_click_on_a_row_opens_its_details(kinds_uri, monkeypatch):
+    """A row selected in the table (Streamlit's selection state, as a click sets it) opens its
+    first cell in the details, a selected cell opens that cell; the details' own selectbox
+    still works while the row stays selected."""
+    from tests.test_leaderboard import app, family_tables
+
+    def select(at, **selection):
+        at.session_state["table_graph"] = {"selection": {"rows": [], "cells": [], **selection}}
+        return at.run()
+
+    at = app(kinds_uri, monkeypatch)
+    table = family_tables(at)[0]
+    mlp = int(table.index[(table["method"] == "vanilla") & (table["backbone"] == "MLP")][0])
+    select(at, rows=[mlp])
+    assert not at.exception
+    assert at.selectbox(key="cell").value == "kinds/vanilla/MUTAG/MLP"
+    seeds = next(d.value for d in at.dataframe if "run id" in d.value.columns)
+    assert seeds["test"].tolist() == pytest.approx([70 + 100 * o for o in OFFSETS])
+
+    at.selectbox(key="cell").set_value(LEGACY_CELL).run()  # the row is still selected
+    assert at.selectbox(key="cell").value == LEGACY_CELL
+    select(at, cells=[[mlp, "PROTEINS"]])
+    assert at.selectbox(key="cell").value == "kinds/vanilla/PROTEINS/MLP"

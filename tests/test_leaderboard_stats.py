@@ -42,8 +42,8 @@ def cells(scores=SCORES, metric: str = "accuracy") -> pd.DataFrame:
 
 
 def test_friedman_matches_scipy_and_known_ranks():
-    m, dropped_rows, dropped_ds = stats.score_matrix(cells())
-    assert m.shape == (4, 3) and not dropped_rows and not dropped_ds
+    m, dropped_rows = stats.score_matrix(cells())
+    assert m.shape == (4, 3) and not dropped_rows
     res = stats.friedman(m)
     a, b, c = (np.array([SCORES[d][i] for d in SCORES]) for i in range(3))
     expected = friedmanchisquare(a, b, c)
@@ -68,16 +68,33 @@ def test_lower_is_better_metrics_are_ranked_reversed():
 
 
 def test_incomplete_rows_are_dropped_and_too_few_is_a_sentence():
-    scores = {**SCORES, "d5": (0.5, None, None)}  # only one row on d5: drop d5, keep all rows
-    m, dropped_rows, dropped_ds = stats.score_matrix(cells(scores))
-    assert dropped_ds == ["d5"] and not dropped_rows and m.shape == (4, 3)
     scores = {d: (a, b, None if d == "d1" else c) for d, (a, b, c) in SCORES.items()}
-    m, dropped_rows, _ = stats.score_matrix(cells(scores))
-    assert dropped_rows == ["kd · MLP ← GCN"] and m.shape == (4, 2)
+    m, dropped_rows = stats.score_matrix(cells(scores))
+    assert dropped_rows == ["kd · MLP ← GCN (3/4 datasets)"] and m.shape == (4, 2)
     with pytest.raises(stats.NotEnoughData, match="at least 3 rows"):
         stats.friedman(m)
     with pytest.raises(stats.NotEnoughData, match="2 dataset"):
         stats.friedman(stats.score_matrix(cells({"d1": SCORES["d1"], "d2": SCORES["d2"]}))[0])
+
+
+def test_friedman_drops_incomplete_rows_never_datasets():
+    """Three rows on every dataset and three that each miss two: the incomplete rows go, every
+    dataset stays (a greedy removal dropped d1, the one most rows miss), and the panel's sentence
+    names the rows left out."""
+    from leaderboard import panels
+
+    full = cells().assign(sweep="s")
+    partial = [
+        full[full["dataset"].isin(keep)].assign(method=f"p{i}")
+        for i, keep in enumerate([("d3", "d4"), ("d2", "d4"), ("d2", "d3")])
+    ]
+    m, dropped_rows = stats.score_matrix(pd.concat([full, *partial]))
+    assert list(m.index) == ["d1", "d2", "d3", "d4"] and m.shape == (4, 3)
+    assert len(dropped_rows) == 9 and all(r.endswith("(2/4 datasets)") for r in dropped_rows)
+    assert stats.friedman(m).n_datasets == 4
+    sentence = panels.left_out(dropped_rows)
+    assert "9 row(s) missing a dataset" in sentence and "p0 · GCN (2/4 datasets)" in sentence
+    assert panels.left_out([]) == ""
 
 
 def seed_runs(student: list[float], teacher: list[float], dataset: str = "Cora") -> pd.DataFrame:

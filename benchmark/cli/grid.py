@@ -202,13 +202,35 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from benchmark.results.aggregate import aggregate, export, final_runs
+    """The final table of the store (``--out``) and/or its cells merged into the record
+    (``--record [DIR]``: a cell already there is replaced, the others kept)."""
     from benchmark.tracking import tracking_uri
+
+    if not args.out and args.record is None:
+        raise KdbenchError("nothing to export: give --out FILE (a table) and/or --record [DIR]")
+    uri = args.tracking_uri or tracking_uri()
+    if args.record is not None:
+        from benchmark.results.record import RECORD_DIR, write_record
+        from benchmark.results.record_export import record_from_store
+
+        folder = args.record or str(RECORD_DIR)
+        cells = record_from_store(uri, args.sweep)
+        if not cells:
+            raise KdbenchError("no final runs in the store yet; run a sweep first (`kdbench run`)")
+        counts = write_record(cells, folder)
+        seeds = sum(len(c["seeds"]) for c in cells)
+        print(
+            f"{len(cells)} cells ({seeds} seeds) merged into the record {folder}: "
+            f"{counts['added']} added, {counts['replaced']} replaced"
+        )
+    if not args.out:
+        return 0
+    from benchmark.results.aggregate import aggregate, export, final_runs
 
     fmt = args.format or Path(args.out).suffix.lstrip(".")
     if fmt not in ("csv", "parquet", "latex", "tex"):
         raise KdbenchError(f"unknown export format '{fmt}'; use csv, parquet or latex")
-    table = aggregate(final_runs(args.tracking_uri or tracking_uri(), args.sweep))
+    table = aggregate(final_runs(uri, args.sweep))
     if table.empty:
         raise KdbenchError("no final runs in the store yet; run a sweep first (`kdbench run`)")
     export(table, "latex" if fmt == "tex" else fmt, args.out)
@@ -280,8 +302,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cells", default=None, help="only cells whose key matches these globs")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("export", help="the final table, one row per cell")
-    p.add_argument("--out", required=True, help="output file (.csv, .parquet, .tex)")
+    p = sub.add_parser(
+        "export", help="the final table, one row per cell, and/or the cells into the record"
+    )
+    p.add_argument("--out", default=None, help="output file (.csv, .parquet, .tex)")
+    p.add_argument(
+        "--record",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="merge the store's final runs into the record (default folder: docs/results/record "
+        "of this checkout), replacing the cells re-exported and keeping the others",
+    )
     p.add_argument("--format", default=None, help="csv | parquet | latex (default: from --out)")
     p.add_argument("--sweep", default=None, help="only this sweep's cells")
     add_tracking_option(p)
