@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 from benchmark.results import kinds  # noqa: E402
 from benchmark.results.aggregate import aggregate, final_runs  # noqa: E402
 from benchmark.urls import mask  # noqa: E402
-from leaderboard import panels, plots, store, views  # noqa: E402
+from leaderboard import panels, plots, sources, store, views  # noqa: E402
 
 FAMILIES = ["node", "graph", "molecular", "other"]
 
@@ -42,16 +42,46 @@ def resolve_uri() -> str:
     return tracking_uri()
 
 
+def read_store(uri: str) -> tuple[pd.DataFrame, str | None]:
+    """The store's final runs, or none and the sentence saying why it cannot be read."""
+    try:
+        store.check_server(uri)
+        return final_runs(uri), None
+    except store.StoreError as exc:
+        return pd.DataFrame(), str(exc)
+    except Exception as exc:  # any failure of the store is a message, not a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return (
+            pd.DataFrame(),
+            f"Cannot read the MLflow store at {mask(uri)} ({first}). Check --tracking-uri.",
+        )
+
+
+Loaded = tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int, str | None, float]
+
+
+def record_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``runs`` that come from the record."""
+    return runs[runs[sources.SOURCE] == sources.RECORD] if len(runs) else runs
+
+
 # cache_resource: one shared copy, no pickling per rerun (100k runs); read-only by convention
 @st.cache_resource(ttl=300, show_spinner="Reading the final runs…")  # Refresh clears it
-def load(uri: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[str], int, float]:
-    """Final runs (cleaned), the per-cell aggregate with families, expected seeds per cell,
-    required columns missing from the store, the number of runs left out, and when they were
+def load(uri: str, record: str) -> Loaded:
+    """The store's final runs (cleaned) beside the record's (:mod:`leaderboard.sources`;
+    ``record``: its folder, "" for none, part of the cache key), the per-cell aggregate with
+    families, expected seeds per cell, required columns missing from the store, the number of
+    store runs left out, why the store cannot be read (``None``: it can), and when they were
     read (a cheap cache key for what is derived from them)."""
-    store.check_server(uri)
-    runs, missing, dropped = views.clean_runs(final_runs(uri))
+    own, error = read_store(uri)
+    own, missing, dropped = views.clean_runs(own)
+    record, _, _ = views.clean_runs(sources.record_runs(record), views.RECORD_REQUIRED)
+    runs = sources.combine(own, record)
     cells = views.with_family(aggregate(runs)) if not runs.empty else pd.DataFrame()
-    return runs, cells, store.expected_seeds(uri), missing, dropped, time.time()
+    expected = sources.expected_seeds(record_rows(runs))
+    if error is None and not own.empty:
+        expected.update(store.expected_seeds(uri))
+    return runs, cells, expected, missing, dropped, error, time.time()
 
 
 @st.cache_data(ttl=300)
@@ -80,7 +110,7 @@ def family_board(uri: str, loaded_at: float, family: str, filters: Filters) -> v
     rows of the whole store (a filter may hide them). Keyed by these small arguments and
     computed from :func:`load`'s shared copy: hashing the cells and the expected-seeds dict as
     arguments cost more than a second per render with 10k cells."""
-    _, cells, expected, *_ = load(uri)
+    _, cells, expected, *_ = load(uri, sources.record_key())
     everything = cells[cells["family"] == family].drop(columns="test_per_seed")
     shown = views.filter_cells(everything, dict(filters))
     return views.board(shown, expected, reference=everything)
@@ -172,8 +202,11 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     b.metric("final seeds", int(row["seeds"]))
     c.metric("trials / budget", f"{row['trials']} / {row['budget']}")
     seeds = views.seed_table(runs, cell)
+    from_record = row["source"] == sources.RECORD
     st.subheader("Per seed")
     links = [views.run_link(uri, e, r) for e, r in zip(seeds["experiment"], seeds["run id"])]
+    if from_record:
+        links = [None] * len(seeds)
     if all(links):
         seeds = seeds.assign(**{"MLflow run": links})
     st.dataframe(
@@ -189,20 +222,29 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     st.caption(
         f"val and test in the headline's units ({row['metric']}{' ×100' if s != 1 else ''})."
     )
-    if not all(links):
+    if from_record:
+        st.caption(
+            f"From the record (docs/results/record/{row['sweep']}.jsonl): provenance below "
+            "names the commit and command each seed was made with."
+        )
+    elif not all(links):
         st.caption("MLflow runs: this store has no web UI of its own; serve it with")
         st.code(views.ui_command(uri), language="bash")
         st.caption(f"then open experiment {seeds['experiment'].iloc[0]} and the run ids above.")
     st.plotly_chart(plots.seed_spread(seeds, row["metric"], cell), key="seed_plot")
     st.subheader("Hyper-parameters of the final runs")
-    params = views.seed_params(params_of(uri, tuple(seeds["run id"])), seeds)
+    ids = list(seeds["run id"])
+    kept = sources.record_params(runs, ids) if from_record else params_of(uri, tuple(ids))
+    params = views.seed_params(kept, seeds)
     st.dataframe(params, hide_index=True, key="params")
     st.caption(kinds.selection_note(row["selection"]))
     st.subheader("Provenance")
     st.dataframe(views.provenance(runs, cell), hide_index=True, key="provenance")
     with st.expander("Optuna optimisation history"):
-        studies = store.load_studies(uri, row["sweep"], cell)
-        if studies is None:
+        studies = None if from_record else store.load_studies(uri, row["sweep"], cell)
+        if from_record:
+            st.info("A record cell: the record keeps its chosen parameters, not its studies.")
+        elif studies is None:
             st.info(f"The Optuna journal of sweep {row['sweep']} is not on this machine.")
         elif not studies:
             st.info("Untuned: this cell ran its defaults; no tuning study.")
@@ -222,28 +264,31 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
 
 def leaderboard(uri: str) -> None:
     """The tables, statistics and drill-down of the store's final runs (or why there are none)."""
-    try:
-        runs, cells, _, missing, dropped, loaded_at = load(uri)
-    except store.StoreError as exc:
-        st.error(str(exc))
-        return
-    except Exception as exc:  # any failure of the store is a message, not a traceback
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        st.error(f"Cannot read the MLflow store at {mask(uri)} ({first}). Check --tracking-uri.")
-        return
+    runs, cells, _, missing, dropped, error, loaded_at = load(uri, sources.record_key())
+    if error:
+        (st.warning if not cells.empty else st.error)(error)
+        if cells.empty:
+            return
     if missing:
         st.error(
             f"The final runs in {mask(uri)} lack the tags or metrics "
-            f"{', '.join(missing)}, so no table can be built. Were they written by "
+            f"{', '.join(missing)}, so no table can be built from them. Were they written by "
             "`kdbench run`?"
         )
-        return
+        if cells.empty:
+            return
     if cells.empty:
         st.info(
             f"No finished final runs in {mask(uri)} yet. Run a sweep (e.g. `kdbench run "
             "sweeps/smoke.yaml`), then press Refresh."
         )
         return
+    if (cells["source"] == sources.RECORD).any():
+        st.caption(
+            "Rows of source `record` are the committed record (docs/results/record/: each "
+            "cell with the commit, machine and command it was made with); `your runs` are "
+            f"those of {mask(uri)}. Filter by source in the sidebar."
+        )
     if dropped:
         st.warning(f"{dropped} final runs lack a required tag or metric and are left out.")
     chosen = sidebar_filters(cells)

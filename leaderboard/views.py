@@ -35,6 +35,7 @@ FILTERS = [
     "protocol kind",
     "protocol",
     "sweep",
+    "source",
 ]
 REQUIRED = [
     "cell",
@@ -48,6 +49,8 @@ REQUIRED = [
     "m.inference_ms",
     "m.train_seconds",
 ]
+#: what a record row needs: its scores (cost figures the older studies did not measure show "–")
+RECORD_REQUIRED = REQUIRED[:7]
 PERCENT = {"accuracy", "rocauc"}
 INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
 REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
@@ -69,6 +72,10 @@ PROVENANCE = [
     "trials",
     "budget",
     "sweep",
+    "source",
+    "date",
+    "threads",
+    "command",
 ]
 
 
@@ -94,9 +101,12 @@ def family_of(dataset: str) -> str:
         return "other"
 
 
-def clean_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
-    """Keep the final runs that carry every tag and metric the table needs, with ``protocol``,
-    ``protocol_kind`` and ``selection`` set on every run
+def clean_runs(
+    runs: pd.DataFrame, required: Sequence[str] = REQUIRED
+) -> tuple[pd.DataFrame, list[str], int]:
+    """Keep the final runs that carry every tag and metric the table needs (``required``; the
+    record passes :data:`RECORD_REQUIRED`: its older studies did not measure every cost), with
+    ``protocol``, ``protocol_kind`` and ``selection`` set on every run
     (:func:`benchmark.results.kinds.with_kinds`).
 
     Returns ``(kept, missing_columns, dropped_rows)``: ``missing_columns`` are required columns
@@ -104,10 +114,12 @@ def clean_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     """
     if runs.empty:
         return runs, [], 0
-    missing = [c for c in REQUIRED if c not in runs.columns]
+    missing = [c for c in required if c not in runs.columns]
     if missing:
         return runs.iloc[0:0], missing, 0
-    ok = runs[REQUIRED].notna().all(axis=1) & (runs[["cell", "method", "dataset"]] != "").all(1)
+    ok = runs[list(required)].notna().all(axis=1) & (runs[["cell", "method", "dataset"]] != "").all(
+        1
+    )
     for col in ("teacher", "protocol", "sweep"):
         if col not in runs.columns:
             runs = runs.assign(**{col: ""})
@@ -235,11 +247,21 @@ def _fmt(values: pd.Series, spec: str) -> pd.Series:
 
 
 def row_keys(cells: pd.DataFrame) -> list[str]:
-    """``ROW_KEYS`` plus ``sweep`` / ``protocol`` / ``protocol_kind`` when the cells span
-    several, so that no two cells are silently merged and a reference row (the ``vanilla`` of
-    a Δ) always has the row's own sweep, protocol and kind. ``protocol`` here is
-    :func:`benchmark.results.kinds.row_protocol` (empty for each dataset card's own)."""
-    return ROW_KEYS + [c for c in ("sweep", "protocol", kinds.KIND) if cells[c].nunique() > 1]
+    """``ROW_KEYS`` plus ``sweep`` / ``protocol`` / ``protocol_kind`` / ``variant`` / ``source``
+    when the cells span several, so that no two cells are silently merged and a reference row
+    (the ``vanilla`` of a Δ) always has the row's own sweep, protocol and kind. ``protocol``
+    here is :func:`benchmark.results.kinds.row_protocol` (empty for each dataset card's own);
+    ``variant`` is :func:`variant`."""
+    extra = ("sweep", "protocol", kinds.KIND, "variant", "source")
+    return ROW_KEYS + [c for c in extra if c in cells and cells[c].nunique() > 1]
+
+
+def variant(cell: str) -> str:
+    """What a cell key adds to its sweep, method, dataset and backbone besides the teacher and
+    the protocol: its fixed values (``distill_weight=0.0``, ``preset=ltd``, ``trials=1``), so
+    that two variants of a method in one sweep are two rows ("" for none)."""
+    parts = cell.split(" [", 1)[0].split("/")[4:]
+    return "/".join(p for p in parts if not p.startswith(("teacher=", "protocol=")))
 
 
 def honest_ranks(
@@ -285,6 +307,7 @@ def _prepared(cells: pd.DataFrame) -> pd.DataFrame:
     and ``shown`` / ``shown_std`` in the shown units."""
     s = cells["metric"].map(scale)
     return cells.assign(
+        variant=cells["cell"].map(variant),
         protocol=kinds.row_protocol(cells),
         **{kinds.KIND: kinds.kinds_of(cells)},
         shown=cells["test_mean"] * s,

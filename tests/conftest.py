@@ -143,6 +143,13 @@ def simple_split(n: int) -> Split:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_record(monkeypatch):
+    """Tests see only the stores they make: the committed record (``docs/results/record``)
+    joins the leaderboard only where a test asks for it (``KDBENCH_RECORD``)."""
+    monkeypatch.setenv("KDBENCH_RECORD", "none")
+
+
 @pytest.fixture
 def node_data() -> GraphData:
     return make_node_data()

@@ -466,3 +466,50 @@ def test_cell_details_read_every_tuning_study_of_a_cell(smoke_uri, smoke_runs, m
     cora = store.load_studies(smoke_uri, "smoke", "smoke/vanilla/Cora/GCN")
     assert [s.study_name for s in cora] == ["smoke/vanilla/Cora/GCN"]
     assert store.load_studies(smoke_uri, "no-such-sweep", "x") is None
+
+
+# ---------------------------------------------------------------- the record beside the store
+def test_a_record_cell_the_store_also_has_keeps_its_own_seeds():
+    from leaderboard import sources
+
+    store = pd.DataFrame({"cell": ["s/a", "s/b"], "run_id": ["1", "2"]})
+    record = pd.DataFrame({"cell": ["s/a", "s/c"], "run_id": ["r1", "r2"], "source": "record"})
+    both = sources.combine(store, record)
+    assert both["cell"].tolist() == ["s/a", "s/b", "s/a [record]", "s/c"]
+    assert both["source"].tolist() == ["your runs", "your runs", "record", "record"]
+    assert sources.expected_seeds(both[both["source"] == "record"]) == {"s/a [record]": 1, "s/c": 1}
+
+
+def test_app_on_a_fresh_clone_shows_the_record(tmp_path, monkeypatch):
+    """Nothing run: the committed record fills the node, graph and molecular tables, and a
+    record cell's details show its seeds, parameters and provenance from the record."""
+    from benchmark.results.record import load_record
+
+    monkeypatch.delenv("KDBENCH_RECORD")
+    at = app(f"sqlite:///{tmp_path / 'fresh.db'}", monkeypatch)
+    assert not at.exception and not at.error
+    assert {"node", "graph", "molecular"} <= {t.label for t in at.tabs}
+    assert at.sidebar.multiselect(key="f_source").options == ["record"]
+    cell = "vanilla_defaults/vanilla/Cora/GCN"
+    at.selectbox(key="cell").set_value(cell).run()
+    assert not at.exception and not at.error
+    record = load_record()
+    want = record.loc[record["cell"] == cell].sort_values("seed", key=lambda s: s.astype(int))
+    seeds = next(d.value for d in at.dataframe if "run id" in d.value.columns)
+    assert seeds["test"].tolist() == pytest.approx([100 * t for t in want["m.test"]])
+    params = next(d.value for d in at.dataframe if "lr" in d.value.columns)
+    assert len(params) == len(want) and set(params["lr"]) == {0.01}
+    provenance = next(d.value for d in at.dataframe if "tag" in d.value.columns)
+    assert set(want["git_sha"]) <= set(provenance["value"])
+    assert any("record keeps its chosen parameters" in i.value for i in at.info)
+
+
+def test_app_shows_the_record_beside_your_runs(smoke_uri, monkeypatch):
+    monkeypatch.delenv("KDBENCH_RECORD")
+    at = app(smoke_uri, monkeypatch)
+    assert not at.exception and not at.error
+    source = at.sidebar.multiselect(key="f_source")
+    assert source.options == ["record", "your runs"]
+    source.set_value(["your runs"]).run()
+    assert not at.exception
+    assert sum(len(t) for t in family_tables(at)) == 4  # the smoke sweep's cells only

@@ -41,6 +41,7 @@ COLUMNS = [
     "budget",
     "hardware",
     "git_sha",
+    "source",
 ]
 
 
@@ -119,7 +120,7 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     # the rest of the columns are the tags of the cell's first final run (the same on every seed)
     tags = [c for c in COLUMNS if c not in out.columns and c not in ("cell", kinds.KIND)]
     first = r.drop_duplicates("cell").set_index("cell").reindex(columns=tags)
-    for col in ("sweep", "teacher", "protocol", "selection", "metric"):
+    for col in ("sweep", "teacher", "protocol", "selection", "metric", "source"):
         first[col] = first[col].fillna("")
     first[kinds.KIND] = kinds.worst(r[kinds.KIND], r["cell"])
     out = out.join(first).rename_axis("cell").reset_index()
