@@ -104,7 +104,8 @@ def test_with_positions_appends_the_walk_features_without_touching_the_dataset()
     assert torch.equal(aug.data.x[:, :8], data.data.x) and data.data.x.shape == (40, 8)
 
 
-def test_with_every_switch_off_nosmog_is_glnn():
+def test_with_every_switch_off_nosmog_is_glnn(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDBENCH_RUNS", str(tmp_path / "runs"))  # the teacher cache
     data = make_node_data(n=60, classes=3)
     kw = dict(protocol="inductive", protocol_args=IND_ARGS, teacher="GCN")
     glnn = fit_seeds("glnn", data, "MLP", [0], torch.device("cpu"), {"epochs": 8}, **kw)
