@@ -266,6 +266,7 @@ def leaderboard(uri: str) -> None:
     """The tables, statistics and drill-down of the store's final runs (or why there are none)."""
     runs, cells, _, missing, dropped, error, loaded_at = load(uri, sources.record_key())
     if error:
+        load.clear()  # not cached: the next rerun tries the store again (server back up)
         (st.warning if not cells.empty else st.error)(error)
         if cells.empty:
             return
