@@ -17,7 +17,9 @@ import pandas as pd
 
 from benchmark.results import kinds
 
-COLUMNS = [
+#: what identifies a cell (its key, sweep, method, dataset, backbone, teacher, protocol and kind,
+#: selection, metric): the first columns of the table and the identity of a record line
+IDENTITY = (
     "cell",
     "sweep",
     "method",
@@ -28,6 +30,9 @@ COLUMNS = [
     "protocol_kind",
     "selection",
     "metric",
+)
+COLUMNS = [
+    *IDENTITY,
     "seeds",
     "test_mean",
     "test_std",

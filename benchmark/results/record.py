@@ -41,6 +41,7 @@ from typing import Any, TypedDict
 import pandas as pd
 
 from benchmark.errors import KdbenchError
+from benchmark.results.aggregate import IDENTITY
 from benchmark.tracking import REPO
 
 RECORD_DIR = REPO / "docs" / "results" / "record"
@@ -57,19 +58,6 @@ METRICS = (
 )
 #: metrics every loaded frame has (NaN where a source did not measure them)
 REQUIRED_METRICS = ("val", "test", "best_epoch", "train_seconds", "inference_ms", "num_params")
-#: the identity fields of a cell, in the order a line writes them
-IDENTITY = (
-    "cell",
-    "sweep",
-    "method",
-    "dataset",
-    "backbone",
-    "teacher",
-    "protocol",
-    "protocol_kind",
-    "selection",
-    "metric",
-)
 SOURCE = "record"
 
 
