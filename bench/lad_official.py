@@ -3,7 +3,6 @@
     python bench/lad_official.py --official /path/to/LAD-GNN --dataset IMDB-BINARY
         [--backbone GraphSAGE] [--alphas 1,0] [--runs 10] [--seed 1]
         [--out docs/results/lad_official.jsonl]
-    python bench/lad_official.py --table    # the markdown of docs/reproduction/lad_gnn.md
 
 ``--official`` is a checkout of github.com/XiaobinHong/LAD-GNN runnable in this environment
 (outside this repository; ``docs/performance.md`` lists the four compatibility fixes it needs
@@ -19,7 +18,9 @@ reports its best test accuracy over epochs.
 Each step's log is kept in ``<official>/kdbench_logs/`` and reused when complete, so an
 interrupted script resumes. Appends one JSON line per (dataset, backbone, α): the per-run
 epochs and best test accuracies, their mean and unbiased std, the official printout's
-``test_avg_acc`` / ``test_std_acc`` (population std), hardware, date and command.
+``test_avg_acc`` / ``test_std_acc`` (population std), hardware, date and command;
+``kdbench tables`` makes docs/reproduction/lad_gnn.md's table of them (``lad_official`` in
+docs/tables.yaml).
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import load_rows
 from perf_lad import OFFICIAL_BACKBONE
 
 from benchmark.tracking import hardware
 
 REPO = Path(__file__).resolve().parents[1]
+
+
 EPOCH = re.compile(r"Epoch: (\d+),.*Val Acc: ([\d.]+),.*Test Acc: ([\d.]+),")
 RUN = re.compile(r"=+(\d+) on runs (\d+)=+")
 FINAL = re.compile(r"test_avg_acc: ([\d.]+), test_std_acc: ([\d.]+)")
@@ -75,34 +77,8 @@ def parse_runs(text: str) -> list[dict[str, float]]:
     return [{"epochs": len(r), "best_test_acc": max(r)} for r in runs if r]
 
 
-def table(out: Path) -> str:
-    """Markdown: one line per (dataset, backbone, α) of ``out`` (the last one written)."""
-    from lad_reproduction import PAPER
-
-    rows = {(r["dataset"], r["backbone"], r["alpha"]): r for r in load_rows(out)}
-    lines = [
-        "| dataset | backbone | paper (vanilla → LAD) | α | best test accuracy per run "
-        "| mean ± std | official printout |",
-        "|" + " --- |" * 7,
-    ]
-    for (ds, bb, alpha), r in rows.items():
-        per_run = ", ".join(f"{100 * x['best_test_acc']:.0f}" for x in r["runs"])
-        printed = r["official_printout"]
-        printed = (
-            f"{100 * printed['test_avg_acc']:.2f} ± {100 * printed['test_std_acc']:.2f}"
-            if printed
-            else "–"
-        )
-        lines.append(
-            f"| {ds} | {bb} | {PAPER.get((ds, bb), '')} | {alpha:g} | {per_run} | "
-            f"{r['mean']:.1f} ± {r['std']:.1f} | {printed} |"
-        )
-    return "\n".join(lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--table", action="store_true", help="print the markdown table and exit")
     ap.add_argument("--official", type=Path)
     ap.add_argument("--dataset")
     ap.add_argument("--backbone", default="GraphSAGE", choices=sorted(OFFICIAL_BACKBONE))
@@ -111,11 +87,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "docs/results/lad_official.jsonl")
     args = ap.parse_args()
-    if args.table:
-        print(table(args.out))
-        return
     if args.official is None or args.dataset is None:
-        ap.error("--official and --dataset are required (or --table)")
+        ap.error("--official and --dataset are required")
     logs = args.official / "kdbench_logs"
     logs.mkdir(exist_ok=True)
     common = [

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import provenance, write_report
+from _perf import provenance, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 #: each command as the console script runs it (``kdbench ARGS`` = ``main(ARGS)``)

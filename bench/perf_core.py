@@ -29,7 +29,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, GINConv, global_add_pool
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import perf_args, provenance, write_report
+from _perf import perf_args, provenance, write_report
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split

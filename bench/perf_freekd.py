@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused, perf_args, provenance, timed_peak, write_report
+from _perf import paused, perf_args, provenance, timed_peak, write_report
 from perf_ltd import synthetic
 
 from benchmark.data.loaders import load_dataset

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import perf_args, provenance, write_report
+from _perf import perf_args, provenance, write_report
 
 from benchmark.data.loaders import load_dataset
 from benchmark.method import resolve_params

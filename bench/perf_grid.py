@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import provenance, write_report
+from _perf import provenance, write_report
 
 from benchmark.runner.sweep import expand, load_sweep
 

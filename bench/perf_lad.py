@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused, provenance, write_report
+from _perf import paused, provenance, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL_BACKBONE = {"GCN": "GCN", "GIN": "GIN", "GAT": "GAT", "GraphSAGE": "SAGE"}

@@ -29,7 +29,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import perf_args, provenance, timed_peak, write_report
+from _perf import perf_args, provenance, timed_peak, write_report
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused, perf_args, provenance, write_report
+from _perf import paused, perf_args, provenance, write_report
 
 from benchmark.data.card import get_card
 from benchmark.data.fetch import ensure_files

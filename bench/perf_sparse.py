@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from perf_ltd import _fit_seconds, _teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import perf_args, provenance, write_report
+from _perf import perf_args, provenance, write_report
 
 from benchmark.data.loaders import load_dataset
 from benchmark.data.splits import make_split

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import paused, provenance, write_report
+from _perf import paused, provenance, write_report
 
 from benchmark.runner.storage import make_storage
 from benchmark.urls import mask

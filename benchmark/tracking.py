@@ -140,8 +140,10 @@ def provenance_tags(
 ) -> dict[str, Any]:
     """The provenance tags of a run — what it is (method, dataset, backbone, teacher backbone
     or ``""``, concrete protocol, metric), the code (git SHA, package versions) and, when
-    given, the hash of its ``config`` and the ``device`` with its hardware. ``kdbench fit`` and
-    the runner both tag with this; the runner adds its cell's own tags on top."""
+    given, the hash of its ``config`` and the ``device`` with its hardware and torch's CPU
+    threads (a CPU fit's numbers depend on them: ``kdbench verify`` re-fits with the same).
+    ``kdbench fit`` and the runner both tag with this; the runner adds its cell's own tags on
+    top."""
     tags: dict[str, Any] = {
         "method": method,
         "dataset": dataset,
@@ -155,7 +157,9 @@ def provenance_tags(
     if config is not None:
         tags["config_hash"] = config_hash(config)
     if device is not None:
-        tags.update(hardware=hardware(device), device=str(device))
+        import torch
+
+        tags.update(hardware=hardware(device), device=str(device), threads=torch.get_num_threads())
     return tags
 
 

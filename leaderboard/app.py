@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 from benchmark.results import kinds  # noqa: E402
 from benchmark.results.aggregate import aggregate, final_runs  # noqa: E402
 from benchmark.urls import mask  # noqa: E402
-from leaderboard import panels, plots, sources, store, views  # noqa: E402
+from leaderboard import compare_view, panels, plots, sources, store, views  # noqa: E402
 
 FAMILIES = ["node", "graph", "molecular", "other"]
 
@@ -190,6 +190,8 @@ def drill_down(uri: str, runs: pd.DataFrame, cells: pd.DataFrame) -> None:
     warning = views.cell_warning(runs, row)
     if warning:
         st.warning(f"{kinds.mark(row[kinds.KIND])} {warning}")
+    if row.get("stale") in ("stale", "unknown"):
+        st.warning(f"{views.STALE} {row['stale']} against today's code: {row['stale_why']}")
     st.caption(
         f"Protocol `{row['protocol']}` · kind {row[kinds.KIND]} · selection "
         f"{row['selection'] or 'not recorded'}"
@@ -303,6 +305,7 @@ def leaderboard(uri: str) -> None:
         with tab:
             board = family_board(uri, loaded_at, family, filters)
             family_tab(family, shown[shown["family"] == family], board)
+            compare_view.panel(runs, board, family)
     panels.statistics(runs, shown, (uri, loaded_at, filters))
     drill_down(uri, runs, shown)
 

@@ -4,13 +4,18 @@ A fresh clone has no store of its own: the board then shows the record
 (:mod:`benchmark.results.record`, ``docs/results/record/``). With a store it shows both, each
 row's ``source`` saying which (``record`` or ``your runs``), so a new method's rows stand beside
 every published cell at once. The record's folder is ``$KDBENCH_RECORD`` when set (``none``: no
-record), else the committed one.
+record), else the committed one. Each record row carries its cell's staleness against today's
+code (``stale``: fresh / stale / unknown, ``stale_why``: the reasons;
+:mod:`benchmark.runner.staleness`, as ``kdbench status --record``), computed once per record
+and checkout state.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -38,12 +43,48 @@ def record_key() -> str:
 
 def record_runs(folder: str) -> pd.DataFrame:
     """The per-seed rows of the record in ``folder`` ("" or a missing folder: none),
-    ``source`` = ``record``."""
+    ``source`` = ``record``, with their cell's ``stale`` state and ``stale_why``."""
     from benchmark.results.record import load_record
 
     if not folder or not Path(folder).is_dir():
         return pd.DataFrame()
-    return load_record(folder).assign(**{SOURCE: RECORD})
+    runs = load_record(folder).assign(**{SOURCE: RECORD})
+    state, why = staleness(folder, checkout_state(folder))
+    return runs.assign(
+        stale=runs["cell"].map(state).fillna("unknown"),
+        stale_why=runs["cell"].map(why).fillna(""),
+    )
+
+
+def checkout_state(folder: str) -> str:
+    """What staleness depends on besides the record: the checkout's commit and its
+    uncommitted changes (``git status``/``git diff`` summary), and the record files' times (a
+    cache key: an edit or a new commit recomputes it)."""
+    from benchmark.results.record import record_files
+    from benchmark.tracking import REPO
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
+            )
+            return out.stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    files = ",".join(f"{p.name}:{p.stat().st_mtime_ns}" for p in record_files(folder))
+    return "|".join([git("rev-parse", "HEAD"), git("diff", "--stat", "HEAD"), files])
+
+
+@functools.lru_cache(maxsize=4)
+def staleness(folder: str, state: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Per record cell of ``folder``: its state (fresh / stale / unknown) and its reasons
+    joined (``state``: :func:`checkout_state`, the cache key)."""
+    from benchmark.results.record import read_cells
+    from benchmark.runner.staleness import record_staleness
+
+    rows = record_staleness(read_cells(folder))
+    return {r.cell: r.state for r in rows}, {r.cell: "; ".join(r.details) for r in rows}
 
 
 def combine(store: pd.DataFrame, record: pd.DataFrame) -> pd.DataFrame:

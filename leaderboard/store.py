@@ -7,8 +7,6 @@ the Optuna study of a cell.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from pathlib import Path
 
@@ -37,39 +35,11 @@ def check_server(uri: str, timeout: float = 3.0) -> None:
 
 
 def expected_seeds(tracking_uri: str) -> dict[str, int]:
-    """Cell key → number of final seeds its sweep asks for (from the ``stage=cell`` runs)."""
-    from mlflow.tracking import MlflowClient
+    """Cell key → number of final seeds its sweep asks for
+    (:func:`benchmark.results.record_export.expected_seeds`)."""
+    from benchmark.results.record_export import expected_seeds as expected
 
-    from benchmark.results import mlflow_sql
-
-    if mlflow_sql.is_sql(tracking_uri):
-        cells = mlflow_sql.runs_with_stage(
-            tracking_uri, "cell", params=("budget.final_seeds",), finished=False
-        )
-        out = {}
-        for cell, seeds in zip(cells.get("cell", []), cells.get("p.budget.final_seeds", [])):
-            if isinstance(cell, str) and isinstance(seeds, str):
-                with contextlib.suppress(ValueError):
-                    out[cell] = len(json.loads(seeds))
-        return out
-
-    client = MlflowClient(tracking_uri)
-    exps = [e.experiment_id for e in client.search_experiments()]
-    out: dict[str, int] = {}
-    if not exps:
-        return out
-    token = None
-    while True:
-        page = client.search_runs(exps, "tags.stage = 'cell'", max_results=5000, page_token=token)
-        for r in page:
-            seeds = r.data.params.get("budget.final_seeds")
-            cell = r.data.tags.get("cell")
-            if seeds and cell:
-                with contextlib.suppress(ValueError):
-                    out[cell] = len(json.loads(seeds))
-        token = page.token
-        if not token:
-            return out
+    return expected(tracking_uri)
 
 
 def run_params(tracking_uri: str, run_ids: list[str]) -> pd.DataFrame:

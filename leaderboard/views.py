@@ -36,6 +36,7 @@ FILTERS = [
     "protocol",
     "sweep",
     "source",
+    "stale",
 ]
 REQUIRED = [
     "cell",
@@ -56,6 +57,13 @@ INCOMPLETE = "†"  # fewer finished seeds than the sweep's final seeds
 REIMPLEMENTED = "‡"  # a method rebuilt from a partial description (Method.fidelity)
 EXTERNAL = "§"  # a method that learns from data beyond the dataset (Method.external_data)
 MISSING = "–"  # shown for a missing cell or value (never "None")
+STALE = "◦"  # a record cell not made by today's code (benchmark.runner.staleness)
+STALE_NOTE = (
+    f"{STALE} a record cell not made by today's code: stale (its training code or the "
+    "configuration today's runner would resolve changed since it was made) or unknown (the check "
+    "could not be made); its numbers may not reproduce. Reasons in its details and "
+    "`kdbench status --record`; re-run it with its sweep file and `kdbench export --record`."
+)
 NO_RANK = MISSING  # the rank shown for a marked row: it is never ranked with honest rows
 RANK, D_VANILLA, D_MLP = "avg rank", "Δ vs vanilla", "Δ vs MLP"
 PARAMS, LATENCY = "#params", "latency ms"
@@ -303,10 +311,12 @@ def with_reference(
 
 
 def _prepared(cells: pd.DataFrame) -> pd.DataFrame:
-    """``cells`` with the row ``protocol`` (:func:`kinds.row_protocol`), ``protocol_kind`` set
-    and ``shown`` / ``shown_std`` in the shown units."""
+    """``cells`` with the row ``protocol`` (:func:`kinds.row_protocol`), ``protocol_kind`` set,
+    ``shown`` / ``shown_std`` in the shown units and ``stale`` ("" where not given)."""
     s = cells["metric"].map(scale)
+    stale = cells["stale"].fillna("") if "stale" in cells else ""
     return cells.assign(
+        stale=stale,
         variant=cells["cell"].map(variant),
         protocol=kinds.row_protocol(cells),
         **{kinds.KIND: kinds.kinds_of(cells)},
@@ -358,8 +368,8 @@ def board(
     def pivot(col: str) -> pd.DataFrame:
         return grid[col].unstack("dataset").reindex(columns=datasets)
 
-    parts = ("shown", "shown_std", "seeds", "expected", "cell")
-    mean, std, seeds, want, cell = (pivot(x) for x in parts)
+    parts = ("shown", "shown_std", "seeds", "expected", "cell", "stale")
+    mean, std, seeds, want, cell, stale = (pivot(x) for x in parts)
     kind = c.groupby(keys)[kinds.KIND].first().reindex(mean.index)
     complete = (seeds >= want) & mean.notna()
     within, dense = honest_ranks(mean * sign, kind, complete)
@@ -380,8 +390,12 @@ def board(
 
     text = pd.DataFrame(MISSING, index=numbers.index, columns=numbers.columns, dtype=object)
     m, sd, n, w = (f.reindex(order) for f in (mean, std, seeds, want))
+    old = stale.reindex(order).isin(["stale", "unknown"])
     for d in datasets:
         text[d] = [fmt_cell(*v) for v in zip(m[d], sd[d], n[d], w[d], strict=True)]
+        text[d] = text[d].where(~old[d], text[d] + f" {STALE}")
+    if old.to_numpy().any():
+        notes = [*notes, STALE_NOTE]
     rank_of = has.reindex(order).map(lambda k: f" ({k}/{len(datasets)})")
     text[RANK] = (_fmt(numbers[RANK], ".2f") + rank_of).where(numbers[RANK].notna(), MISSING)
     for col, spec in ((D_VANILLA, "+.2f"), (D_MLP, "+.2f"), (PARAMS, ",.0f"), (LATENCY, ".2f")):

@@ -1,11 +1,9 @@
 """The record (``docs/results/record/``): its format round trip, the merge by cell key, the export
-from a real store (``kdbench export --record``), the one-time migration of
-``docs/results/*.jsonl`` and what the tables make of it."""
+from a real store (``kdbench export --record``) and the committed record itself."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,13 +20,6 @@ from benchmark.results.record import (
     write_record,
 )
 from benchmark.results.record_export import record_from_store
-from benchmark.results.record_migration import (
-    SOURCE_DIR,
-    STUDIES,
-    line_cell,
-    migrate,
-    migrate_file,
-)
 from benchmark.selection import KINDS
 
 PROV = {"code_commit": "abc123", "date": "2026-11-30", "hardware": "x86_64 2 cores; cpu"}
@@ -153,85 +144,57 @@ def test_export_from_a_real_store_matches_its_final_runs(smoke_runs, tmp_path, m
     assert main(["export", "--record", str(tmp_path)]) == 0
     assert len(read_cells(tmp_path)) == len(cells)
     assert main(["export"]) == 2
+    # a cell with fewer final seeds than its sweep asks for stays out unless --partial
+    assert record_export.expected_seeds(uri) == {c["cell"]: 2 for c in cells}
+    short = cells[0]["cell"]
+    monkeypatch.setattr(
+        record_export, "expected_seeds", lambda _: {c["cell"]: 2 for c in cells} | {short: 3}
+    )
+    assert short not in {c["cell"] for c in record_from_store(uri)}
+    assert short in {c["cell"] for c in record_from_store(uri, partial=True)}
 
 
-def _source_rows(stem: str) -> list[dict]:
-    return [json.loads(s) for s in (SOURCE_DIR / f"{stem}.jsonl").read_text().splitlines() if s]
-
-
-@pytest.mark.parametrize("stem", list(STUDIES))
-def test_migration_keeps_every_seed_and_its_provenance(stem):
-    cells = migrate_file(SOURCE_DIR / f"{stem}.jsonl")
-    rows = _source_rows(stem)
-    assert sum(len(c["seeds"]) for c in cells) == sum(len(r["seeds"]) for r in rows)
-    assert len({c["cell"] for c in cells}) == len(cells)
-    runs = record.runs_frame(cells)
-    for r in rows:  # every source seed: its value and the commit, day and command it had
-        got = runs[(runs["method"] == r["method"]) & (runs["dataset"] == r["dataset"])]
-        got = got[(got["backbone"] == r["backbone"]) & (got["protocol"] == r["protocol"])]
-        for i, seed in enumerate(r["seeds"]):
-            hit = got[(got["seed"] == str(seed)) & (got["m.test"] == r["test"][i])]
-            hit = hit[hit["git_sha"] == r["git_sha"]]
-            assert len(hit) >= 1, (stem, r["method"], r["dataset"], seed)
-            assert set(hit["command"]) == {r["command"]}
-            assert set(hit["hardware"]) == {r["hardware"]}
-            assert set(hit["date"]) == {r.get("date") or r["exported"]}
-    for c in cells:
-        assert c["protocol_kind"] in KINDS and c["selection"] in ("none", "shared")
-        assert c["code_commit"] in {p["code_commit"] for p in c["provenance"]}
-
-
-def test_migration_assigns_kinds_variants_and_todays_names():
-    cells = {c["cell"]: c for c in migrate()}
+def test_committed_record_keeps_kinds_variants_todays_names_and_provenance():
+    """The committed record (the studies migrated once from the pre-runner results files,
+    then grown by ``kdbench export --record``): every cell holds its kind, its fixed values as
+    its seeds ran with them, today's parameter names and the commit, day, machine and command of
+    every seed; each file well under 1 MB; the tables take it whole (one row per cell)."""
+    cells = {c["cell"]: c for c in read_cells(RECORD_DIR)}
     kinds = {(c["sweep"], c["protocol"], c["protocol_kind"]) for c in cells.values()}
     assert ("lad_reproduction", "lad_paper", "paper") in kinds
     assert ("lad_reproduction", "tu_10fold", "honest") in kinds
     assert ("ltd_reproduction", "ltd_fixed", "paper") in kinds
-    assert ("paper", "ltd", "shared-tuning") in kinds  # ltd_tuned: one study, seeds 0-2
+    assert ("paper", "ltd", "shared-tuning") in kinds  # LTD's tuned grid: one study, seeds 0-2
     assert ("ltd_paper", "ltd_fixed", "paper") in kinds
-    base = cells["lad_reproduction/lad_gnn/MUTAG/GCN/protocol=lad_paper/distill_weight=0.0"]
-    lad = cells["lad_reproduction/lad_gnn/MUTAG/GCN/protocol=lad_paper"]
+    lad = cells["lad_reproduction/lad_gnn/MUTAG/GCN/teacher=GCN/protocol=lad_paper"]
+    base = cells[lad["cell"] + "/distill_weight=0.0"]
     assert base["configs"][0]["params"]["distill_weight"] == 0.0
     assert lad["configs"][0]["params"]["distill_weight"] == 1.0
-    assert not any(
-        "alpha" in cfg["params"]
-        for c in cells.values()
-        for cfg in c["configs"]
-        if c["method"] == "lad_gnn"
-    )
-    tuned = cells["paper/vanilla/Cora-CPF/SGC/protocol=ltd/preset=ltd"]
-    assert (tuned["selection"], tuned["tuning_seeds"], tuned["budget"]) == ("shared", [0, 1, 2], 30)
-    for c in cells.values():  # the fixed values of a key are those its seeds ran with
+    ltd = cells["ltd_reproduction/kd/Cora-CPF/APPNP/teacher=APPNP/protocol=ltd/preset=ltd"]
+    assert ltd["teacher"] == "APPNP"
+    assert cells["freekd_reproduction/freekd/Cora/GCN"]["teacher"] is None
+    for c in cells.values():
+        assert c["protocol_kind"] in KINDS and c["selection"] in ("none", "shared", "nested")
+        assert c["cell"] == cell_key(
+            c["sweep"],
+            c["method"],
+            c["dataset"],
+            c["backbone"],
+            c["teacher"],
+            c["cell"].split("protocol=")[1].split("/")[0] if "/protocol=" in c["cell"] else None,
+            c["fixed"],
+        )
         assert all(cfg["params"][k] == v for cfg in c["configs"] for k, v in c["fixed"].items())
-    chunked = [c for c in cells.values() if len(c["provenance"]) > 1]
-    assert chunked and all(len(c["seeds"]) == 10 for c in chunked)  # seed chunks, one cell
-
-
-def test_committed_record_holds_the_migration():
-    """The committed files are what the migration writes (for every migrated cell still in
-    the record: a later export may replace one), each well under 1 MB, and they feed the
-    tables: one row per cell, the kind kept, the mean the study reported."""
-    committed = {c["cell"]: c for c in read_cells(RECORD_DIR)}
-    migrated = migrate()
-    kept = [c for c in migrated if c["cell"] in committed]
-    assert len(kept) == len(migrated)  # nothing replaced yet
-    for c in kept:
-        if committed[c["cell"]]["provenance"][0].get("source", "").startswith("docs/results"):
-            assert committed[c["cell"]] == json.loads(dumps_cell(c)), c["cell"]
+        if c["method"] == "lad_gnn":
+            assert not any("alpha" in cfg["params"] for cfg in c["configs"])
+        assert c["code_commit"] in {p["code_commit"] for p in c["provenance"]}
+        for p in c["provenance"]:
+            assert p["code_commit"] and p["date"] and p["hardware"] and p["command"]
+        assert [s["seed"] for s in c["seeds"]] == sorted({s["seed"] for s in c["seeds"]})
     assert all(p.stat().st_size < 1_000_000 for p in record.record_files(RECORD_DIR))
     table = aggregate(load_record(RECORD_DIR)).set_index("cell")
-    assert len(table) == len(committed)
-    for c in kept:
-        assert table.loc[c["cell"], "protocol_kind"] == c["protocol_kind"]
-    for stem in STUDIES:  # a line holding a whole cell: the mean the study reported
-        for r in _source_rows(stem):
-            key = line_cell(stem, r)[0]["cell"]
-            if len(committed[key]["seeds"]) == len(r["seeds"]) > 1:
-                assert table.loc[key, "test_mean"] == pytest.approx(r["test_mean"], abs=1e-12)
-
-
-def test_migrating_another_file_is_refused(tmp_path):
-    path = Path(tmp_path / "lad_official.jsonl")
-    path.write_text("{}\n")
-    with pytest.raises(ValueError, match="no migrated study"):
-        migrate_file(path)
+    assert len(table) == len(cells)
+    for key, c in cells.items():
+        assert table.loc[key, "protocol_kind"] == c["protocol_kind"]
+        tests = [s["test"] for s in c["seeds"]]
+        assert table.loc[key, "test_mean"] == pytest.approx(sum(tests) / len(tests), abs=1e-12)

@@ -1,7 +1,8 @@
 """``kdbench``: the command line, one module per command group.
 
 ``catalogue`` (``datasets``, ``methods``), ``fit``, ``grid`` (``run``, ``worker``, ``tune``,
-``status``, ``export``), ``pretrain``, ``serve``, ``slurm`` and ``app`` (``leaderboard``);
+``status``, ``export``), ``pretrain``, ``serve``, ``slurm``, ``verify`` (and ``status
+--record``), ``tables`` and ``app`` (``leaderboard``);
 the options they share are declared once in :mod:`benchmark.cli.options`. Building the parser
 imports none of torch, PyG, Optuna, MLflow or Streamlit: each command imports what it needs
 when it runs, so ``kdbench --help`` starts at once. Any
@@ -22,14 +23,14 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``kdbench`` parser with every sub-command (light: no heavy imports)."""
-    from benchmark.cli import app, catalogue, fit, grid, pretrain, serve, slurm
+    from benchmark.cli import app, catalogue, fit, grid, pretrain, serve, slurm, tables, verify
 
     parser = argparse.ArgumentParser(
         prog="kdbench",
         description="Benchmark of knowledge distillation for graph neural networks.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (catalogue, fit, grid, pretrain, serve, slurm, app):
+    for group in (catalogue, fit, grid, pretrain, serve, slurm, verify, tables, app):
         group.add_parsers(sub)
     return parser
 

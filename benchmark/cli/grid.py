@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.cli.console import progress_bar
-from benchmark.cli.options import add_set_option, add_tracking_option, add_training_options
+from benchmark.cli.options import (
+    add_record_option,
+    add_set_option,
+    add_tracking_option,
+    add_training_options,
+)
+from benchmark.cli.verify import add_record_status_option
 from benchmark.errors import KdbenchError
 
 if TYPE_CHECKING:
@@ -136,6 +142,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from benchmark.runner.launch import eta_seconds, status_counts, status_rows
 
+    if args.record is not None:
+        from benchmark.cli.verify import cmd_record_status
+
+        return cmd_record_status(args)
+    if args.sweep is None:
+        raise KdbenchError("give a sweep file (`kdbench status sweeps/smoke.yaml`) or --record")
     rows = status_rows(args.sweep, args.storage)
     if args.cells:
         from fnmatch import fnmatchcase
@@ -168,7 +180,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for col in cols[1:]:
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[c]) for c in cols))
+        # seconds: the cell's tuning trials and final seeds together (untuned: finals only)
+        shown = {**r, "seconds": round(r["seconds"] + r["final_seconds"], 1)}
+        table.add_row(*(str(shown[c]) for c in cols))
     console.print(table)
     if args.seeds:
         per_seed = Table(title="tuning studies: one per final seed (nested) or one shared")
@@ -214,9 +228,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         from benchmark.results.record_export import record_from_store
 
         folder = args.record or str(RECORD_DIR)
-        cells = record_from_store(uri, args.sweep)
+        cells = record_from_store(uri, args.sweep, partial=args.partial)
         if not cells:
-            raise KdbenchError("no final runs in the store yet; run a sweep first (`kdbench run`)")
+            raise KdbenchError(
+                "no complete cell in the store yet (every final seed finished); run a sweep "
+                "first (`kdbench run`), or give --partial to export unfinished cells too"
+            )
+        from benchmark.runner.fingerprint import fill_code_hashes
+
+        fill_code_hashes(cells)  # runs made before the runner tagged their code hash
         counts = write_record(cells, folder)
         seeds = sum(len(c["seeds"]) for c in cells)
         print(
@@ -289,8 +309,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_set_option(p, "fixed values of the cell (not tuned), e.g. preset=ltd")
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("status", help="cells done / running / failed / pending, with an ETA")
-    p.add_argument("sweep")
+    p = sub.add_parser(
+        "status",
+        help="cells done / running / failed / pending, with an ETA; --record: the record's "
+        "cells, fresh or stale",
+    )
+    p.add_argument("sweep", nargs="?", default=None)
+    add_record_status_option(p)
     p.add_argument("--storage", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument(
@@ -306,14 +331,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "export", help="the final table, one row per cell, and/or the cells into the record"
     )
     p.add_argument("--out", default=None, help="output file (.csv, .parquet, .tex)")
-    p.add_argument(
-        "--record",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="DIR",
-        help="merge the store's final runs into the record (default folder: docs/results/record "
+    add_record_option(
+        p,
+        "merge the store's final runs into the record (default folder: docs/results/record "
         "of this checkout), replacing the cells re-exported and keeping the others",
+    )
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="with --record: also cells with fewer final seeds than their sweep asks for "
+        "(default: left out, so that a running cell never replaces a complete one)",
     )
     p.add_argument("--format", default=None, help="csv | parquet | latex (default: from --out)")
     p.add_argument("--sweep", default=None, help="only this sweep's cells")

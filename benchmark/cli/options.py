@@ -116,6 +116,13 @@ def add_tracking_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_record_option(parser: argparse.ArgumentParser, help: str, alone: bool = True) -> None:
+    """``--record [DIR]``: the record folder (default ``docs/results/record`` of this
+    checkout); ``alone``: the flag may come without a folder (then ``""``: the default)."""
+    extra: dict[str, Any] = {"nargs": "?", "const": ""} if alone else {}
+    parser.add_argument("--record", default=None, metavar="DIR", help=help, **extra)
+
+
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """What every training command takes: ``--device``, ``--threads``, ``--tracking-uri``
     and ``--no-track``."""

@@ -6,7 +6,9 @@ mean ± unbiased std of test over the finished seeds, the per-seed values, valid
 protocol (the dataset card's default when the runs' ``protocol`` tag is empty), its
 ``protocol_kind`` (``honest`` | ``paper`` | ``shared-tuning``) and ``selection`` (``nested`` |
 ``shared`` | ``none``), from the runs' tags or derived for legacy runs
-(:func:`benchmark.results.kinds.with_kinds`).
+(:func:`benchmark.results.kinds.with_kinds`); for a record cell its ``stale`` state
+(``fresh`` | ``stale`` | ``unknown``, :mod:`benchmark.runner.staleness`, set by the reader) and
+``stale_why`` (empty for a store's own runs).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ COLUMNS = [
     "hardware",
     "git_sha",
     "source",
+    "stale",
+    "stale_why",
 ]
 
 
@@ -125,7 +129,16 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     # the rest of the columns are the tags of the cell's first final run (the same on every seed)
     tags = [c for c in COLUMNS if c not in out.columns and c not in ("cell", kinds.KIND)]
     first = r.drop_duplicates("cell").set_index("cell").reindex(columns=tags)
-    for col in ("sweep", "teacher", "protocol", "selection", "metric", "source"):
+    for col in (
+        "sweep",
+        "teacher",
+        "protocol",
+        "selection",
+        "metric",
+        "source",
+        "stale",
+        "stale_why",
+    ):
         first[col] = first[col].fillna("")
     first[kinds.KIND] = kinds.worst(r[kinds.KIND], r["cell"])
     out = out.join(first).rename_axis("cell").reset_index()

@@ -26,8 +26,10 @@ today's code is decided by the reader, never stored.
 returns (string tags, ``m.<metric>`` columns, one row per seed) plus ``source = "record"``, so
 the tables take record rows and store rows alike. :func:`write_record` merges cells into it
 by key; :func:`benchmark.results.record_export.record_from_store` builds them from a store's
-final runs (``kdbench export --record``), and :mod:`benchmark.results.record_migration`
-migrated the pre-runner studies once.
+final runs (``kdbench export --record``). The studies made before the runner existed were
+migrated into it once (``benchmark/results/record_migration.py`` and its sources
+``docs/results/<study>.jsonl``, removed after the migration: see git history), each seed
+keeping the commit, day and command it was made with; the record grows only from stores since.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class Config(TypedDict):
 
 class Provenance(TypedDict, total=False):
     """How seeds were made: commit, day (ISO), machine, threads, package versions, command,
-    and where the record got them (a store, a migrated results file)."""
+    where the record got them (a store, a migrated results file) and the hash of the cell's
+    code files they ran (:mod:`benchmark.runner.fingerprint`)."""
 
     code_commit: str
     date: str
@@ -80,6 +83,7 @@ class Provenance(TypedDict, total=False):
     versions: dict[str, str]
     command: str
     source: str
+    code_hash: str
 
 
 class SeedRow(TypedDict, total=False):

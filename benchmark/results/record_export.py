@@ -5,11 +5,14 @@ final_runs` (one per seed: tags and ``m.<metric>`` columns, protocol kinds fille
 :func:`benchmark.results.kinds.with_kinds`), the parameters each run logged and the day it
 started (:func:`run_details`), and builds one record cell per cell key with
 :func:`benchmark.results.record.build_cell`: per-seed metrics, parameters and provenance
-(commit, hardware and versions from the runs' tags, the command that runs their sweep).
+(commit, hardware, torch threads and versions from the runs' tags, the command that runs
+their sweep).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,9 +93,11 @@ def _tag(run: pd.Series, name: str) -> str:
 
 def sweep_command(sweep: str) -> str:
     """The command that ran ``sweep``'s cells, as far as the store can tell: ``kdbench run
-    sweeps/<sweep>.yaml`` when this checkout has that file, else the sweep's name."""
-    path = REPO / "sweeps" / f"{sweep}.yaml"
-    return f"kdbench run sweeps/{sweep}.yaml" if path.is_file() else f"kdbench run <sweep {sweep}>"
+    sweeps/[…/]<sweep>.yaml`` when this checkout has that file, else the sweep's name."""
+    paths = sorted((REPO / "sweeps").rglob(f"{sweep}.yaml"))
+    if not paths:
+        return f"kdbench run <sweep {sweep}>"
+    return f"kdbench run {paths[0].relative_to(REPO).as_posix()}"
 
 
 def _most(runs: pd.DataFrame, name: str) -> int:
@@ -139,6 +144,10 @@ def store_cell(runs: pd.DataFrame, details: dict[str, dict[str, Any]]) -> Record
             "command": _tag(run, "command") or sweep_command(_tag(first, "sweep")),
             "source": "kdbench export --record (an MLflow store's final runs)",
         }
+        if _tag(run, "threads"):  # torch threads of the fit (`kdbench verify` re-fits on them)
+            prov["threads"] = int(float(_tag(run, "threads")))
+        if _tag(run, "code_hash"):  # the hash of the cell's code files it ran (staleness)
+            prov["code_hash"] = _tag(run, "code_hash")
         config: Config = {
             "config_hash": _tag(run, "config_hash"),
             "params": details[run["run_id"]]["params"],
@@ -153,11 +162,15 @@ def store_cell(runs: pd.DataFrame, details: dict[str, dict[str, Any]]) -> Record
     )
 
 
-def record_from_store(tracking_uri: str, sweep: str | None = None) -> list[RecordCell]:
+def record_from_store(
+    tracking_uri: str, sweep: str | None = None, partial: bool = False
+) -> list[RecordCell]:
     """The record cells of every cell with finished final runs in the store (or in one
     sweep), from :func:`benchmark.results.aggregate.final_runs`: per-seed metrics, the
     parameters each seed ran with, and its provenance tags (commit, hardware, versions)
-    with the day it started. Sorted by key; runs without a cell key are skipped."""
+    with the day it started. Sorted by key; runs without a cell key are skipped. A cell with
+    fewer final seeds than its sweep asks for (:func:`expected_seeds`; still running, or seeds
+    failed) is left out unless ``partial``: merged by key, it would replace a complete cell."""
     from benchmark.results import kinds
     from benchmark.results.aggregate import final_runs
 
@@ -167,8 +180,51 @@ def record_from_store(tracking_uri: str, sweep: str | None = None) -> list[Recor
     runs = kinds.with_kinds(runs[runs["cell"].fillna("") != ""])
     if runs.empty:
         return []
+    if not partial:
+        want = expected_seeds(tracking_uri)
+        done = runs.groupby("cell")["seed"].nunique()
+        short = {str(c) for c, n in done.items() if n < want.get(str(c), 0)}
+        runs = runs[~runs["cell"].isin(short)]
+        if runs.empty:
+            return []
     details = run_details(tracking_uri, list(runs["run_id"]))
     return [
         store_cell(group, details)
         for _, group in sorted(runs.groupby("cell"), key=lambda kv: str(kv[0]))
     ]
+
+
+def expected_seeds(tracking_uri: str) -> dict[str, int]:
+    """Cell key → number of final seeds its sweep asks for (from the ``stage=cell`` runs)."""
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.results import mlflow_sql
+
+    if mlflow_sql.is_sql(tracking_uri):
+        cells = mlflow_sql.runs_with_stage(
+            tracking_uri, "cell", params=("budget.final_seeds",), finished=False
+        )
+        out = {}
+        for cell, seeds in zip(cells.get("cell", []), cells.get("p.budget.final_seeds", [])):
+            if isinstance(cell, str) and isinstance(seeds, str):
+                with contextlib.suppress(ValueError):
+                    out[cell] = len(json.loads(seeds))
+        return out
+
+    client = MlflowClient(tracking_uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    out: dict[str, int] = {}
+    if not exps:
+        return out
+    token = None
+    while True:
+        page = client.search_runs(exps, "tags.stage = 'cell'", max_results=5000, page_token=token)
+        for r in page:
+            seeds = r.data.params.get("budget.final_seeds")
+            cell = r.data.tags.get("cell")
+            if seeds and cell:
+                with contextlib.suppress(ValueError):
+                    out[cell] = len(json.loads(seeds))
+        token = page.token
+        if not token:
+            return out

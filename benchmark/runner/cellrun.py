@@ -41,6 +41,7 @@ from benchmark.method import resolve_params
 from benchmark.metrics import evaluator_for
 from benchmark.models import BACKBONES
 from benchmark.registry import METHODS
+from benchmark.runner.fingerprint import cell_hash
 from benchmark.runner.spaces import suggest_params
 from benchmark.runner.storage import Heartbeat, is_store_outage
 from benchmark.runner.sweep import Cell, SweepFile, cell_trials
@@ -389,8 +390,9 @@ def cell_tags(
 ) -> dict[str, Any]:
     """The tags of every run of ``cell``: the provenance tags (:func:`~benchmark.tracking.
     provenance_tags`; ``config`` and ``device`` as there) and the cell's own: its key and
-    sweep, how it selects and the protocol kind that follows (``honest``, ``paper``,
-    ``shared-tuning``)."""
+    sweep, how it selects, the protocol kind that follows (``honest``, ``paper``,
+    ``shared-tuning``) and the hash of its code files (:func:`~benchmark.runner.fingerprint.
+    cell_hash`)."""
     from benchmark.data.card import get_card
     from benchmark.tracking import provenance_tags
 
@@ -410,6 +412,7 @@ def cell_tags(
         "sweep": cell.sweep,
         "selection": selection,
         "protocol_kind": protocol_kind(protocol, selection),
+        "code_hash": cell_hash(cell.method, cell.dataset, cell.backbone, cell.teacher),
     }
 
 

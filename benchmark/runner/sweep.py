@@ -53,12 +53,12 @@ class GridEntry(_Strict):
     ``protocol`` (optional) overrides the sweep's ``protocols`` for this entry's cells — e.g.
     LTD's ``ltd`` split on the CPF sets, or ``paper`` (each method's paper protocol).
     ``fixed`` (optional) fixes parameters of every method of the entry and of their teacher
-    cells, over the sweep-wide ``fixed`` and under the tuned values — e.g. ``preset: ltd``, a
-    paper's architectures; such cells' keys end in ``/name=value``. ``trials`` (optional)
-    overrides the budget's for the entry's cells and their teachers (``1``: the defaults,
-    untuned; keys end in ``/trials=N``); ``selection`` (optional) overrides the sweep's
-    (``shared`` on a per-seed protocol leaks across seeds and is marked; keys end in
-    ``/selection=shared``)."""
+    cells (those the teacher's method has), over the sweep-wide ``fixed`` and under the tuned
+    values — e.g. ``preset: ltd``, a paper's architectures; such cells' keys end in
+    ``/name=value``. ``trials`` (optional) overrides the budget's for the entry's cells and
+    their teachers (``1``: the defaults, untuned; keys end in ``/trials=N``); ``selection``
+    (optional) overrides the sweep's (``shared`` on a per-seed protocol leaks across seeds and
+    is marked; keys end in ``/selection=shared``)."""
 
     methods: list[str] = Field(min_length=1)
     datasets: list[str] = Field(min_length=1)
@@ -104,8 +104,13 @@ class Cell:
     selection: str | None = None
 
     def dependency(self, method: str, backbone: str) -> Cell:
-        """The cell of a dependency (a teacher): same dataset, protocol and fixed values."""
-        return replace(self, method=method, backbone=backbone, teacher=None)
+        """The cell of a dependency (a teacher): same dataset and protocol, and those of the
+        fixed values that its method has (a preset, a paper's architecture); a value of the
+        student's own (NOSMOG's ``position_dim``, kd's ``teacher_hidden``) stays the
+        student's, so that variants of a student share their teacher."""
+        known = param_names(method, backbone, self.dataset, dict(self.fixed))
+        fixed = tuple((k, v) for k, v in self.fixed if k in known)
+        return replace(self, method=method, backbone=backbone, teacher=None, fixed=fixed)
 
     @property
     def key(self) -> str:
@@ -127,6 +132,20 @@ class Cell:
         from benchmark.data.card import get_card
 
         return self.protocol or get_card(self.dataset).protocol
+
+
+def param_names(method: str, backbone: str, dataset: str, fixed: dict[str, Any]) -> set[str]:
+    """The parameter names ``method`` takes with ``backbone`` on ``dataset`` (with the preset
+    ``fixed`` names, if any): those :func:`benchmark.method.resolve_params` accepts."""
+    from benchmark.data.card import get_card
+    from benchmark.method import resolve_params
+    from benchmark.models import BACKBONES
+    from benchmark.models.backbones import ARCH_KEYS
+    from benchmark.registry import METHODS
+
+    preset = {"preset": fixed["preset"]} if "preset" in fixed else {}
+    m, bb = METHODS.get(method)(), BACKBONES.get(backbone)
+    return {*resolve_params(m, bb, get_card(dataset).task, preset), *ARCH_KEYS, "preset"}
 
 
 def load_sweep(path: str | Path) -> SweepFile:

@@ -1,0 +1,120 @@
+"""Shared by the speed scripts of ``bench/`` (``perf_*.py``): their options, the cost of one
+call, pausing background processes, and the report file, one JSON object led by
+:func:`provenance` (where, when and how it was measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.tracking import git_sha, hardware, versions
+
+
+def timed_peak(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
+    """Run ``fn`` once: its wall seconds and the peak memory (CUDA: the device's
+    ``max_memory_allocated`` during ``fn``; CPU: the whole process's ``ru_maxrss``, so call
+    it in a fresh process)."""
+    import resource
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t
+    cuda = device.type == "cuda"
+    peak = (
+        torch.cuda.max_memory_allocated(device)
+        if cuda
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+    return {
+        "seconds_incl_setup": seconds,
+        "peak_bytes": peak,
+        "peak_kind": "cuda max_memory_allocated" if cuda else "process ru_maxrss",
+    }
+
+
+@contextlib.contextmanager
+def paused(pids: list[int]):
+    """SIGSTOP ``pids`` for the block; SIGCONT them afterwards, whatever happens (also on
+    SIGTERM / Ctrl-C of this script)."""
+
+    def resume(*_):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    old = signal.signal(signal.SIGTERM, lambda *a: (resume(), sys.exit(143)))
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        resume()
+        signal.signal(signal.SIGTERM, old)
+
+
+def perf_args(
+    ap: argparse.ArgumentParser, out_default: str
+) -> tuple[argparse.Namespace, torch.device]:
+    """Add the options every speed script shares (``--device auto|cpu|cuda:N``,
+    ``--threads``, ``--out``), parse, set torch's threads and resolve the device once."""
+    from benchmark.device import resolve_device
+
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--out", type=Path, default=Path(out_default))
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args, resolve_device(args.device)
+
+
+def cpu_model() -> str:
+    """The CPU's model name and the machine's RAM, e.g. ``AMD EPYC 7B13, 24 GiB RAM``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        return f"{model}, {ram:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        return platform.processor() or "unknown"
+
+
+def provenance(device: torch.device | None = None, command: str | None = None) -> dict[str, Any]:
+    """Where and when a speed report was measured: the command (default: this process's
+    ``python`` command line), UTC date to the minute, hardware, CPU model and RAM, device,
+    torch threads, package versions and commit."""
+    return {
+        "command": command or " ".join(["python", *sys.argv]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "hardware": hardware(device),
+        "cpu": cpu_model(),
+        "device": str(device) if device is not None else "cpu",
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
+        "git_sha": git_sha(),
+    }
+
+
+def write_report(out: Path, report: dict[str, Any], echo: bool = False) -> None:
+    """Write ``report`` as indented JSON to ``out`` (parents created); print it if ``echo``."""
+    text = json.dumps(report, indent=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    if echo:
+        print(text)
+    print(f"written to {out}", flush=True)
