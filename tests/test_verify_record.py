@@ -273,3 +273,24 @@ def test_verify_and_status_parse_without_torch_or_pandas(argv):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["status", "--record", "{tmp}/none"], "no record at"),
+        (["verify", "--record", "{tmp}/none"], "no record at"),
+        (["tables", "--check", "--record", "{tmp}/none"], "no record at"),
+        (["tables", "--check", "--spec", "{tmp}/none.yaml"], "cannot read the table spec"),
+    ],
+)
+def test_a_missing_record_or_spec_is_one_line_naming_it(argv, says, tmp_path, capsys):
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and str(tmp_path) in err[0], err
+
+
+def test_verify_wants_at_least_one_pair(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--sample", "0"])
+    assert exc.value.code == 2 and "≥ 1" in capsys.readouterr().err

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.cli.console import progress_bar
+from benchmark.cli.estimate import add_estimate_options
 from benchmark.cli.options import (
     add_record_option,
     add_set_option,
     add_tracking_option,
     add_training_options,
+    positive_int,
 )
 from benchmark.cli.verify import add_record_status_option
 from benchmark.errors import KdbenchError
@@ -148,6 +150,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return cmd_record_status(args)
     if args.sweep is None:
         raise KdbenchError("give a sweep file (`kdbench status sweeps/smoke.yaml`) or --record")
+    if args.estimate:
+        from benchmark.cli.estimate import cmd_estimate
+
+        return cmd_estimate(args)
     rows = status_rows(args.sweep, args.storage)
     if args.cells:
         from fnmatch import fnmatchcase
@@ -271,7 +277,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="tune and finalise every cell of a sweep (resumable)")
     common(p)
-    p.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes on this machine")
     p.add_argument(
         "--retry-failed",
         action="store_true",
@@ -297,7 +303,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--backbone", required=True)
-    p.add_argument("--trials", type=int, default=30)
+    p.add_argument("--trials", type=positive_int, default=30)
     p.add_argument(
         "--tuning-seeds",
         type=int,
@@ -325,6 +331,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "validation score and parameters",
     )
     p.add_argument("--cells", default=None, help="only cells whose key matches these globs")
+    add_estimate_options(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(

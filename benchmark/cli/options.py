@@ -116,6 +116,17 @@ def add_tracking_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got '{text}'")
+    return value
+
+
 def add_record_option(parser: argparse.ArgumentParser, help: str, alone: bool = True) -> None:
     """``--record [DIR]``: the record folder (default ``docs/results/record`` of this
     checkout); ``alone``: the flag may come without a folder (then ``""``: the default)."""

@@ -9,11 +9,11 @@ from benchmark.cli.options import add_record_option
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from benchmark.results.record import RECORD_DIR
+    from benchmark.results.record import RECORD_DIR, require_record
     from benchmark.results.table_docs import update_docs
     from benchmark.results.tables import SPEC
 
-    record = args.record or RECORD_DIR
+    record = require_record(args.record or RECORD_DIR)
     changed = update_docs(record, check=args.check, spec_path=args.spec or SPEC)
     if args.check:
         for item in changed:

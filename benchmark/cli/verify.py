@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from benchmark.cli.options import add_data_options, add_record_option
+from benchmark.cli.options import add_data_options, add_record_option, positive_int
 
 VERIFY_HELP = (
     "re-fit N randomly drawn (cell, seed) pairs of the record on this machine and compare "
@@ -34,10 +34,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from benchmark.cli.console import console
     from benchmark.device import resolve_device
-    from benchmark.results.record import RECORD_DIR, read_cells
+    from benchmark.results.record import RECORD_DIR, read_cells, require_record
     from benchmark.runner.verify import verify
 
-    folder = args.record or str(RECORD_DIR)
+    folder = str(require_record(args.record or RECORD_DIR))
     cells = read_cells(folder)
     out = console()
 
@@ -93,10 +93,10 @@ def cmd_record_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from benchmark.cli.console import console
-    from benchmark.results.record import RECORD_DIR, read_cells
+    from benchmark.results.record import RECORD_DIR, read_cells, require_record
     from benchmark.runner.staleness import record_staleness, summary
 
-    folder = args.record or str(RECORD_DIR)
+    folder = str(require_record(args.record or RECORD_DIR))
     cells = read_cells(folder)
     if args.cells:
         from fnmatch import fnmatchcase
@@ -137,7 +137,7 @@ def add_record_status_option(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help=VERIFY_HELP, description=VERIFY_HELP + ".")
-    p.add_argument("--sample", type=int, default=5, help="pairs to draw (default 5)")
+    p.add_argument("--sample", type=positive_int, default=5, help="pairs to draw (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     p.add_argument("--cells", default=None, help="only cells whose key matches these globs")
     p.add_argument(

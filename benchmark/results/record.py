@@ -223,6 +223,17 @@ def dumps_cell(cell: RecordCell) -> str:
     return json.dumps(out, ensure_ascii=False, default=str)
 
 
+def require_record(folder: str | Path) -> Path:
+    """``folder`` if it holds a record (``<sweep>.jsonl`` files), else one error naming it."""
+    path = Path(folder)
+    if not record_files(path):
+        raise KdbenchError(
+            f"no record at {path} (a folder of <sweep>.jsonl record files, e.g. "
+            "docs/results/record); check the path, or write one with `kdbench export --record DIR`"
+        )
+    return path
+
+
 def record_files(folder: str | Path = RECORD_DIR, sweep: str | None = None) -> list[Path]:
     """The record's files under ``folder`` (all, or ``sweep``'s), sorted by name."""
     folder = Path(folder)

@@ -119,7 +119,12 @@ class TableSpec(BaseModel):
 
 def load_spec(path: str | Path = SPEC) -> dict[str, TableSpec]:
     """The table specs of ``path`` by name, validated."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise KdbenchError(f"cannot read the table spec {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise KdbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     try:
         return {name: TableSpec.model_validate(t) for name, t in raw.get("tables", {}).items()}
     except ValidationError as exc:
