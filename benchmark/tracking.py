@@ -113,6 +113,18 @@ def hardware(device: Any = None) -> str:
     return desc
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else the platform's), e.g. ``Intel(R) Xeon(R)
+    Processor``: a CPU fit's float rounding, hence its numbers, may depend on it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def versions() -> dict[str, str]:
     import torch
     import torch_geometric
@@ -140,8 +152,9 @@ def provenance_tags(
 ) -> dict[str, Any]:
     """The provenance tags of a run — what it is (method, dataset, backbone, teacher backbone
     or ``""``, concrete protocol, metric), the code (git SHA, package versions) and, when
-    given, the hash of its ``config`` and the ``device`` with its hardware and torch's CPU
-    threads (a CPU fit's numbers depend on them: ``kdbench verify`` re-fits with the same).
+    given, the hash of its ``config`` and the ``device`` with its hardware, torch's CPU threads,
+    the CPU's model and the instruction set torch's kernels use (a CPU fit's numbers depend on
+    them: ``kdbench verify`` re-fits with the same threads and says when the CPU differs).
     ``kdbench fit`` and the runner both tag with this; the runner adds its cell's own tags on
     top."""
     tags: dict[str, Any] = {
@@ -159,7 +172,13 @@ def provenance_tags(
     if device is not None:
         import torch
 
-        tags.update(hardware=hardware(device), device=str(device), threads=torch.get_num_threads())
+        tags.update(
+            hardware=hardware(device),
+            device=str(device),
+            threads=torch.get_num_threads(),
+            cpu=cpu_name(),
+            cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        )
     return tags
 
 

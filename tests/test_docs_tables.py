@@ -11,7 +11,8 @@ import pytest
 
 from benchmark.errors import KdbenchError
 from benchmark.results import table_docs, tables
-from benchmark.results.record import RECORD_DIR, build_cell, cell_key, write_record
+from benchmark.results.record import RECORD_DIR, write_record
+from tests.records import toy_cell
 
 REPO = Path(__file__).parents[1]
 SPECS = tables.load_spec()
@@ -81,30 +82,20 @@ def test_every_marker_names_a_spec_table() -> None:
 def toy_record(folder: Path) -> None:
     """Sweep ``toy``: vanilla and kd on GCN, datasets A and B, 6 seeds (kd = vanilla + 1 point
     on A, equal on B)."""
-    cells = []
-    for method, dataset in [(m, d) for m in ("vanilla", "kd") for d in ("A", "B")]:
-        bump = 0.01 if (method, dataset) == ("kd", "A") else 0.0
-        seeds = [
-            (
-                {"seed": s, "val": 0.5, "test": 0.5 + 0.01 * s + bump * (1 + s % 2)},
-                {"config_hash": "h", "params": {"lr": 0.01}},
-                {"code_commit": "abc", "date": "2026-12-01"},
-            )
-            for s in range(6)
-        ]
-        identity = {
-            "cell": cell_key("toy", method, dataset, "GCN"),
-            "sweep": "toy",
-            "method": method,
-            "dataset": dataset,
-            "backbone": "GCN",
-            "teacher": None,
-            "protocol": "planetoid_public",
-            "protocol_kind": "honest",
-            "selection": "none",
-            "metric": "accuracy",
-        }
-        cells.append(build_cell(identity, seeds))
+    cells = [
+        toy_cell(
+            "toy",
+            method,
+            dataset,
+            "GCN",
+            [
+                0.5 + 0.01 * s + (0.01 if (method, dataset) == ("kd", "A") else 0.0) * (1 + s % 2)
+                for s in range(6)
+            ],
+        )
+        for method in ("vanilla", "kd")
+        for dataset in ("A", "B")
+    ]
     write_record(cells, folder)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.results.record import build_cell, cell_key, write_record
+from benchmark.results.record import write_record
+from tests.records import toy_cell
 
 APP = Path(__file__).parents[1] / "leaderboard" / "app.py"
 
@@ -13,31 +14,22 @@ APP = Path(__file__).parents[1] / "leaderboard" / "app.py"
 def toy_record(folder: Path) -> None:
     """Sweep ``toy``: vanilla, kd and MLP on Cora and CiteSeer, 6 seeds; kd beats vanilla on
     Cora on every seed (by 1 or 2 points) and equals it on CiteSeer; MLP has 3 seeds."""
-    cells = []
-    for method, backbone in [("vanilla", "GCN"), ("kd", "GCN"), ("vanilla", "MLP")]:
-        for dataset in ("Cora", "CiteSeer"):
-            bump = 0.01 if (method, dataset) == ("kd", "Cora") else 0.0
-            seeds = [
-                (
-                    {"seed": s, "val": 0.5, "test": 0.5 + 0.01 * s + bump * (1 + s % 2)},
-                    {"config_hash": "h", "params": {"lr": 0.01}},
-                    {"code_commit": "abc", "date": "2026-12-01"},
-                )
+    cells = [
+        toy_cell(
+            "toy",
+            method,
+            dataset,
+            backbone,
+            [
+                0.5
+                + 0.01 * s
+                + (0.01 if (method, dataset) == ("kd", "Cora") else 0.0) * (1 + s % 2)
                 for s in range(3 if backbone == "MLP" else 6)
-            ]
-            identity = {
-                "cell": cell_key("toy", method, dataset, backbone),
-                "sweep": "toy",
-                "method": method,
-                "dataset": dataset,
-                "backbone": backbone,
-                "teacher": None,
-                "protocol": "planetoid_public",
-                "protocol_kind": "honest",
-                "selection": "none",
-                "metric": "accuracy",
-            }
-            cells.append(build_cell(identity, seeds))
+            ],
+        )
+        for method, backbone in [("vanilla", "GCN"), ("kd", "GCN"), ("vanilla", "MLP")]
+        for dataset in ("Cora", "CiteSeer")
+    ]
     write_record(cells, folder)
 
 

@@ -15,7 +15,7 @@ from benchmark.runner import staleness
 from benchmark.runner.cellrun import Env, cell_params
 from benchmark.runner.staleness import GitDiffs, method_files, record_staleness, summary
 from benchmark.runner.sweep import expand, load_sweep
-from benchmark.runner.verify import verify
+from benchmark.runner.verify import eligible_pairs, refit, this_cpu, verify
 from benchmark.tracking import config_hash
 from tests.test_runner import write
 
@@ -217,8 +217,16 @@ def test_verify_reproduces_a_fresh_record_exactly_and_flags_a_tampered_value(
     fake_git(monkeypatch, {c["code_commit"].removesuffix("-dirty"): frozenset() for c in cells})
     rows = record_staleness(cells, sweeps_dir=tmp_path / "sweeps")
     assert [r.state for r in rows] == ["fresh"] * 3, [r.details for r in rows]
-    checks = verify(cells, sample=10, sweeps_dir=tmp_path / "sweeps")
+    checks = verify(cells, sample=10, same_cpu=True, sweeps_dir=tmp_path / "sweeps")
     assert len(checks) == 6 and all(c.ok and c.delta == 0.0 for c in checks), checks
+    # the runner records the CPU; a seed recorded on another is left out by --same-cpu
+    prov = cells[1]["provenance"][0]
+    assert (prov["cpu"], prov["cpu_capability"]) == this_cpu()
+    prov["cpu_capability"] = "SOME_OTHER_ISA"
+    pairs, dropped = eligible_pairs(cells, same_cpu=True, sweeps_dir=tmp_path / "sweeps")
+    assert len(pairs) == 4 and dropped["other cpu"] == 1
+    note = refit(cells[1], cells[1]["seeds"][0], {}, torch.device("cpu"), None).note
+    assert "SOME_OTHER_ISA" in note
     assert len({(c.val, c.test) for c in checks}) > 2  # not every fit the majority class
     kd = [c for c in checks if c.cell.startswith("tiny/kd")]
     assert kd and all("defaults" not in c.note for c in kd)  # the teacher cell's params
@@ -254,10 +262,12 @@ def test_status_record_counts_the_staleness(tmp_path, monkeypatch, capsys):
 
 
 def test_committed_record_two_cheap_pairs(runs, capsys):
-    """The CI check: two cheap pairs of the committed record's fresh cells reproduce. With
-    no fresh cheap cell (the record not re-exported since the training code changed) it fails
-    with the one-line error naming the fix, never skips."""
-    status = main(["verify", "--sample", "2", "--max-seconds", "5"])
+    """The CI check: two cheap pairs of the committed record's fresh cells, recorded on this
+    machine's CPU model and kernel instruction set (CI runs on the submitting session's
+    machine), reproduce exactly. With no such pair (the training code changed since the
+    record's cells were made, or a machine of another CPU) it fails with the one-line error
+    naming the fix — re-run a few cheap cells there and export them — never skips."""
+    status = main(["verify", "--sample", "2", "--max-seconds", "5", "--same-cpu"])
     captured = capsys.readouterr()
     assert status == 0, captured.out + captured.err
 

@@ -52,6 +52,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         globs=[g for g in (args.cells or "").split(",") if g],
         max_seconds=args.max_seconds,
         stale=args.stale,
+        same_cpu=args.same_cpu,
         tolerance=args.tolerance,
         device=resolve_device(args.device),
         data_root=args.data_root,
@@ -150,6 +151,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--stale",
         action="store_true",
         help="also draw from stale cells (`kdbench status --record`); default: fresh only",
+    )
+    p.add_argument(
+        "--same-cpu",
+        action="store_true",
+        help="only seeds recorded on this machine's CPU model and torch kernel instruction set "
+        "(elsewhere float rounding may differ, so exactness is not expected)",
     )
     p.add_argument(
         "--tolerance",

@@ -73,8 +73,9 @@ class Config(TypedDict):
 
 class Provenance(TypedDict, total=False):
     """How seeds were made: commit, day (ISO), machine, threads, package versions, command,
-    where the record got them (a store, a migrated results file) and the hash of the cell's
-    code files they ran (:mod:`benchmark.runner.fingerprint`)."""
+    where the record got them (a store, a migrated results file), the hash of the cell's
+    code files they ran (:mod:`benchmark.runner.fingerprint`) and the CPU model and torch's
+    kernel instruction set (``AVX512``, ``AVX2``, …) of a CPU fit."""
 
     code_commit: str
     date: str
@@ -84,6 +85,8 @@ class Provenance(TypedDict, total=False):
     command: str
     source: str
     code_hash: str
+    cpu: str
+    cpu_capability: str
 
 
 class SeedRow(TypedDict, total=False):

@@ -148,6 +148,9 @@ def store_cell(runs: pd.DataFrame, details: dict[str, dict[str, Any]]) -> Record
             prov["threads"] = int(float(_tag(run, "threads")))
         if _tag(run, "code_hash"):  # the hash of the cell's code files it ran (staleness)
             prov["code_hash"] = _tag(run, "code_hash")
+        for key in ("cpu", "cpu_capability"):  # float rounding of a CPU fit depends on them
+            if _tag(run, key):
+                prov[key] = _tag(run, key)  # type: ignore[literal-required]
         config: Config = {
             "config_hash": _tag(run, "config_hash"),
             "params": details[run["run_id"]]["params"],

@@ -39,7 +39,7 @@ from benchmark.results.record import RecordCell, SeedRow
 from benchmark.runner.cellrun import Env, cell_plan
 from benchmark.runner.staleness import record_staleness
 from benchmark.runner.sweep import Cell
-from benchmark.tracking import config_hash
+from benchmark.tracking import config_hash, cpu_name
 
 #: default tolerance on |Δval| and |Δtest|: exact up to float printing
 EXACT = 1e-9
@@ -96,12 +96,14 @@ def eligible_pairs(
     globs: Sequence[str] = (),
     max_seconds: float | None = None,
     stale: bool = False,
+    same_cpu: bool = False,
     sweeps_dir: Path | None = None,
 ) -> tuple[list[Pair], dict[str, int]]:
     """The (cell, seed) pairs that may be drawn, sorted by cell and seed, and how many
     cells were left out by each filter (``glob``, ``stale``, ``unknown`` staleness,
-    ``max_seconds``)."""
-    dropped = {"glob": 0, "stale": 0, "unknown": 0, "max_seconds": 0}
+    ``max_seconds``, ``other cpu``: with ``same_cpu``, seeds not recorded on this machine's
+    CPU model and kernel instruction set, whose float rounding may differ)."""
+    dropped = {"glob": 0, "stale": 0, "unknown": 0, "max_seconds": 0, "other cpu": 0}
     kept = [c for c in cells if not globs or any(fnmatchcase(c["cell"], g) for g in globs)]
     dropped["glob"] = len(cells) - len(kept)
     if not stale and kept:
@@ -117,8 +119,22 @@ def eligible_pairs(
             if max_seconds is None or s.get("train_seconds", math.inf) <= max_seconds
         ]
         dropped["max_seconds"] += not seeds
+        if same_cpu and seeds:
+            seeds = [s for s in seeds if on_this_cpu(c["provenance"][int(s.get("provenance", 0))])]
+            dropped["other cpu"] += not seeds
         pairs += [(c, s) for s in sorted(seeds, key=lambda s: s["seed"])]
     return pairs, dropped
+
+
+def this_cpu() -> tuple[str, str]:
+    """This machine's CPU model and torch's kernel instruction set."""
+    return cpu_name(), torch.backends.cpu.get_cpu_capability()
+
+
+def on_this_cpu(prov: dict[str, Any]) -> bool:
+    """Whether a provenance entry was recorded on this machine's CPU model and instruction set
+    (unknown: no)."""
+    return (prov.get("cpu"), prov.get("cpu_capability")) == this_cpu()
 
 
 def draw(pairs: Sequence[Pair], n: int, seed: int = 0) -> list[Pair]:
@@ -173,6 +189,11 @@ def refit(
     config = cell["configs"][int(row.get("config", 0))]
     threads = int(prov.get("threads") or DEFAULT_THREADS)
     notes = [] if prov.get("threads") else [f"threads not recorded: {DEFAULT_THREADS}"]
+    if not on_this_cpu(prov):
+        notes.append(
+            f"recorded on {prov.get('cpu', 'an unrecorded CPU')} "
+            f"({prov.get('cpu_capability', '?')}): float rounding may differ here"
+        )
     check = Check(cell["cell"], seed, threads, float(row["val"]), float(row["test"]))
     try:
         rcell = runner_cell(cell)
@@ -214,13 +235,14 @@ def no_pair_error(n_cells: int, dropped: dict[str, int], stale: bool) -> Kdbench
         "stale": "stale",
         "unknown": "of unknown staleness",
         "max_seconds": "without a seed under --max-seconds",
+        "other cpu": "without a seed recorded on this CPU (--same-cpu)",
     }
     why = ", ".join(f"{v} {labels[k]}" for k, v in dropped.items() if v) or "no cell"
     hint = (
         ""
         if stale
-        else "; `kdbench status --record` says why cells are stale (unknown in a shallow "
-        "clone: `git fetch --unshallow`), and --stale verifies them anyway"
+        else "; `kdbench status --record` says why cells are stale, and --stale verifies "
+        "them anyway"
     )
     return KdbenchError(
         f"no (cell, seed) pair to verify among the record's {n_cells} cells ({why}); "
@@ -236,6 +258,7 @@ def verify(
     globs: Sequence[str] = (),
     max_seconds: float | None = None,
     stale: bool = False,
+    same_cpu: bool = False,
     tolerance: float = EXACT,
     device: torch.device | None = None,
     data_root: Any = None,
@@ -246,7 +269,12 @@ def verify(
     """Draw ``sample`` pairs of ``cells`` (:func:`eligible_pairs`, :func:`draw`) and re-fit
     each (:func:`refit`) with a fresh artefact cache; raises when no pair qualifies."""
     pairs, dropped = eligible_pairs(
-        cells, globs=globs, max_seconds=max_seconds, stale=stale, sweeps_dir=sweeps_dir
+        cells,
+        globs=globs,
+        max_seconds=max_seconds,
+        stale=stale,
+        same_cpu=same_cpu,
+        sweeps_dir=sweeps_dir,
     )
     if not pairs:
         raise no_pair_error(len(cells), dropped, stale)
