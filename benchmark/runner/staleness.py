@@ -11,8 +11,8 @@ A record cell (:mod:`benchmark.results.record`) is **stale** for one or both rea
   dependencies' methods (a distillation cell's teacher). A change elsewhere (another method,
   the runner, the app) leaves the cell fresh; the runner's choice of parameters is the
   ``config`` check's. The details name the changed files where git has the seed's commit
-  (``git diff --name-only <commit>``); a seed recorded without a code hash is judged by that
-  diff alone.
+  (its files then, read with git, against the working tree's); a seed recorded without a
+  code hash is judged by that comparison alone.
 - ``config``: the configuration hash today's runner would log differs from the recorded one.
   The cell's sweep file is the ``sweeps/**/*.yaml`` whose ``name:`` is the cell's sweep; its
   cell of the same key gets the parameters :func:`benchmark.runner.cellrun.cell_params`
@@ -28,14 +28,13 @@ recorded and the commit is not in this clone, e.g. a shallow one — ``git fetch
 name, the cell is not in it, or its method tunes on its own search space, whose names vary
 by draw). A cell with no reason is **fresh**.
 
-:func:`record_staleness` answers for a list of cells with one git call per distinct commit
+:func:`record_staleness` answers for a list of cells with one git read per distinct commit
 and one sweep load per sweep; ``kdbench status --record`` and the app read it.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,12 +42,20 @@ from typing import Any
 
 from benchmark.errors import KdbenchError
 from benchmark.results.record import RecordCell, parse_value
-from benchmark.runner.fingerprint import CODE_PATHS, cell_paths, disk_hash, method_files, under
+from benchmark.runner.fingerprint import (
+    CODE_PATHS,
+    CommitFiles,
+    cell_paths,
+    disk_files,
+    disk_hash,
+    method_files,
+    under,
+)
 from benchmark.tracking import REPO, config_hash
 
 __all__ = ["CODE_PATHS", "method_files"]  # re-exported: where the code check's paths come from
 
-#: the roots git diffs once per commit (the core and every method)
+#: the roots compared once per commit (the core and every method)
 DIFF_ROOTS = ("benchmark", "methods", "datasets")
 STATES = ("fresh", "stale", "unknown")
 
@@ -85,13 +92,17 @@ def _short(commit: str) -> str:
 
 
 class GitDiffs:
-    """The files under :data:`DIFF_ROOTS` that differ between a commit and the working tree
-    of ``repo``, one ``git diff`` per commit (``None``: the commit is not in this clone)."""
+    """The code files under :data:`DIFF_ROOTS` whose content differs between a commit and the
+    working tree of ``repo`` (:class:`~benchmark.runner.fingerprint.CommitFiles` against the
+    disk: one git read per commit; ``None``: the commit is not in this clone), and the working
+    tree's code hashes."""
 
     def __init__(self, repo: Path = REPO) -> None:
         self.repo = Path(repo)
+        self.commits = CommitFiles(self.repo)
         self._cache: dict[str, frozenset[str] | None] = {}
         self._today: dict[frozenset[str], str] = {}
+        self._disk: dict[str, bytes] | None = None
 
     def today_hash(self, paths: frozenset[str]) -> str:
         """The working tree's code hash of the files under ``paths`` (once per set)."""
@@ -102,25 +113,17 @@ class GitDiffs:
     def changed(self, commit: str) -> frozenset[str] | None:
         sha = commit.removesuffix("-dirty")
         if sha not in self._cache:
-            self._cache[sha] = self._diff(sha)
+            then = self.commits.files(sha)
+            if then is None:
+                self._cache[sha] = None
+            else:
+                if self._disk is None:
+                    self._disk = disk_files(DIFF_ROOTS, self.repo)
+                now = self._disk
+                self._cache[sha] = frozenset(
+                    p for p in then.keys() | now.keys() if then.get(p) != now.get(p)
+                )
         return self._cache[sha]
-
-    def _diff(self, sha: str) -> frozenset[str] | None:
-        if not re.fullmatch(r"[0-9a-f]{7,40}", sha):
-            return None
-        try:
-            proc = subprocess.run(
-                ["git", "diff", "--name-only", sha, "--", *DIFF_ROOTS],
-                cwd=self.repo,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        if proc.returncode != 0:
-            return None
-        return frozenset(line for line in proc.stdout.splitlines() if line)
 
 
 def code_reasons(cell: RecordCell, diffs: GitDiffs) -> tuple[list[str], list[str]]:
