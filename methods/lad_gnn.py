@@ -73,6 +73,7 @@ from benchmark.errors import KdbenchError
 from benchmark.method import Dependency, FitContext, FitResult
 from benchmark.metrics import Evaluator
 from benchmark.models.backbones import Backbone, BackboneOutput
+from benchmark.models.layers import Dropout
 from benchmark.registry import register_method
 from benchmark.train.feeders import Batch
 from benchmark.train.loop_method import LoopMethod
@@ -86,6 +87,7 @@ SHARED = (
     "hidden",
     "layers",
     "dropout",
+    "layer_dropout",
     "input_dropout",
     "norm",
     "heads",
@@ -128,11 +130,11 @@ class LabelAttention(nn.Module):
             nn.Linear(classes, dim),
             nn.BatchNorm1d(dim),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(dim, dim),
             nn.BatchNorm1d(dim),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(dim, dim),
         )
         self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
@@ -140,29 +142,62 @@ class LabelAttention(nn.Module):
             self.norm = nn.LayerNorm(dim)
             self.ffn = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
 
-    def forward(self, h: Tensor, y: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    def _qkv(self, h: Tensor, y: Tensor, batch: Tensor) -> tuple[Tensor, Tensor, Tensor, float]:
         e = self.encoder(F.one_hot(y[batch], self.classes).to(h.dtype))
-        q, k, v = self.q(e), self.k(h), self.v(h)
         scale = self.tau / math.sqrt(h.shape[-1]) if self.fusion == "paper" else self.tau
+        return self.q(e), self.k(h), self.v(h), scale
+
+    def forward(self, h: Tensor, y: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        q, k, v, scale = self._qkv(h, y, batch)
         if self.scope == "batch":  # N × N over every node of the mini-batch
             fused = torch.softmax(scale * q @ k.T, dim=-1) @ v
         else:  # B × M × M, keys of other graphs and padding masked out
-            qd, mask = to_dense_batch(q, batch, batch_size=num_graphs)
-            kd, _ = to_dense_batch(k, batch, batch_size=num_graphs)
-            vd, _ = to_dense_batch(v, batch, batch_size=num_graphs)
-            scores = (scale * qd @ kd.transpose(1, 2)).masked_fill(~mask[:, None, :], -math.inf)
-            fused = (torch.softmax(scores, dim=-1) @ vd)[mask]
+            weights, vd, mask = self._graph_weights(q, k, v, batch, num_graphs, scale)
+            fused = (weights @ vd)[mask]
         if self.fusion == "paper":
             return self.ffn(self.norm(fused + h)) + fused
         return fused
+
+    def pooled(self, h: Tensor, y: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        r"""The mean per graph of :meth:`forward`'s ideal embeddings, [B, d], without making
+        them. With ``fusion="code"`` the mean is linear in the attention rows:
+        :math:`\bar z_b = \big(\tfrac{1}{n_b}\sum_{v\in b} A_v\big) V` with
+        :math:`A = \mathrm{softmax}(s\,QK^\top)`, so the pooled rows of :math:`A` [B, N] meet
+        :math:`V` instead of all N rows: three N×N×d products per training step (scores and
+        their two gradients) instead of six. ``fusion="paper"`` applies a per-node FFN after
+        the attention, so it pools :meth:`forward`'s output."""
+        if self.fusion == "paper":
+            return global_mean_pool(self(h, y, batch, num_graphs), batch, num_graphs)
+        q, k, v, scale = self._qkv(h, y, batch)
+        if self.scope == "batch":
+            rows = global_mean_pool(torch.softmax(scale * q @ k.T, dim=-1), batch, num_graphs)
+            return rows @ v
+        weights, vd, mask = self._graph_weights(q, k, v, batch, num_graphs, scale)
+        counts = mask.sum(1, keepdim=True).clamp_min(1).to(weights.dtype)  # [B, 1]
+        rows = (weights * mask[:, :, None]).sum(1) / counts  # [B, M]
+        return (rows[:, None, :] @ vd).squeeze(1)
+
+    @staticmethod
+    def _graph_weights(
+        q: Tensor, k: Tensor, v: Tensor, batch: Tensor, num_graphs: int, scale: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-graph attention: weights [B, M, M] (keys of other graphs and padding masked
+        out), the padded values [B, M, d] and the node mask [B, M]."""
+        qd, mask = to_dense_batch(q, batch, batch_size=num_graphs)
+        kd, _ = to_dense_batch(k, batch, batch_size=num_graphs)
+        vd, _ = to_dense_batch(v, batch, batch_size=num_graphs)
+        scores = (scale * qd @ kd.transpose(1, 2)).masked_fill(~mask[:, None, :], -math.inf)
+        return torch.softmax(scores, dim=-1), vd, mask
 
 
 class LADNet(nn.Module):
     """Backbone → (label attention, teacher only) → normalised mean pool → head.
 
     ``forward(x, edge_index, batch, num_graphs, y=None)`` returns a
-    :class:`~benchmark.models.backbones.BackboneOutput` with ``h`` [N, d] the (ideal) node
-    embeddings, ``g`` [B, d] the L2-normalised pooled embedding and ``logits`` [B, C]."""
+    :class:`~benchmark.models.backbones.BackboneOutput` with ``h`` [N, d] the backbone's node
+    embeddings, ``g`` [B, d] the L2-normalised mean of the (teacher: ideal) node embeddings
+    and ``logits`` [B, C]. The teacher's ideal node embeddings are only ever pooled, so they
+    are not made (:meth:`LabelAttention.pooled`)."""
 
     def __init__(
         self,
@@ -179,7 +214,7 @@ class LADNet(nn.Module):
             nn.Linear(d, d),
             nn.BatchNorm1d(d),
             nn.ReLU(),
-            nn.Dropout(head_dropout),
+            Dropout(head_dropout),
             nn.Linear(d, classes),
         )
 
@@ -197,11 +232,13 @@ class LADNet(nn.Module):
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1
         h = self.backbone(x, edge_index, batch, num_graphs, edge_attr=edge_attr).h
-        if self.attention is not None:
-            if y is None:
-                raise KdbenchError("lad_teacher needs the graphs' labels in its forward pass")
-            h = self.attention(h, y, batch, num_graphs)
-        g = F.normalize(global_mean_pool(h, batch, num_graphs), p=2.0, dim=-1)
+        if self.attention is None:
+            pooled = global_mean_pool(h, batch, num_graphs)
+        elif y is None:
+            raise KdbenchError("lad_teacher needs the graphs' labels in its forward pass")
+        else:
+            pooled = self.attention.pooled(h, y, batch, num_graphs)
+        g = F.normalize(pooled, p=2.0, dim=-1)
         return BackboneOutput(h=h, logits=self.head(g), g=g)
 
 
@@ -227,6 +264,7 @@ class _LADBase(LoopMethod):
         "layers": 2,
         "norm": "batch",
         "dropout": 0.5,
+        "layer_dropout": 0.5,  # the official backbones drop out between layers too
         "batch_size": 32,
         "epochs": 300,
         "weight_decay": 5e-5,

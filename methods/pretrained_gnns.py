@@ -90,9 +90,13 @@ class _FineTune(LoopMethod):
         return model
 
     def search_space(self, trial: Any, task: str) -> dict[str, Any]:
+        """The fine-tuning lr and dropout (Hu et al.'s dropout acts after every layer, so
+        ``layer_dropout`` takes the same value)."""
+        p = trial.suggest_float("dropout", 0.0, 0.7)
         return {
             "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.7),
+            "dropout": p,
+            "layer_dropout": p,
         }
 
 

@@ -51,6 +51,23 @@ def test_graph_scope_masks_other_graphs_and_batch_scope_does_not():
     assert not torch.allclose(batch(h, Y, BATCH, 3)[first], batch(h2, Y, BATCH, 3)[first])
 
 
+@pytest.mark.parametrize("fusion", ["code", "paper"])
+@pytest.mark.parametrize("scope", ["batch", "graph"])
+def test_pooled_attention_is_the_mean_of_the_ideal_embeddings(scope, fusion):
+    """The teacher never makes its ideal node embeddings: their mean per graph, computed from
+    the pooled attention rows, equals pooling them, values and gradients."""
+    from torch_geometric.nn import global_mean_pool
+
+    att = attention(scope, fusion)
+    h = torch.randn(sum(SIZES), D, requires_grad=True)
+    want = global_mean_pool(att(h, Y, BATCH, 3), BATCH, 3)
+    (grad_want,) = torch.autograd.grad(want.square().sum(), h)
+    got = att.pooled(h, Y, BATCH, 3)
+    (grad_got,) = torch.autograd.grad(got.square().sum(), h)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(grad_got, grad_want, atol=1e-5)
+
+
 def test_attention_is_a_softmax_over_keys_of_the_same_graph():
     """scope="graph", fusion="code": H' = softmax(τ Q Kᵀ) V row by row, keys of the node's graph."""
     att = attention("graph")

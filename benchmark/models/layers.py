@@ -48,6 +48,20 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p))
 
 
+class Dropout(nn.Module):
+    """:func:`dropout` as a module (``nn.Dropout``'s place in a ``Sequential``)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class GCNMeanConv(nn.Module):
     r"""GraphSAGE's ``gcn`` aggregator (DGL's ``SAGEConv(..., "gcn")``, used by the official
     CPF, GLNN and LTD code): :math:`h'_v = W\,\frac{h_v + \sum_{u\in N(v)} h_u}{\deg(v) + 1}

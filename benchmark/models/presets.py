@@ -70,6 +70,7 @@ _HU2020 = {
     "readout": "mean",
     "graph_head": "linear",
     "dropout": 0.5,
+    "layer_dropout": 0.5,  # Hu et al. drop out after every layer
     "lr": 1e-3,
     "weight_decay": 0.0,
     "batch_size": 32,

@@ -124,13 +124,13 @@ def vocab_of(data: GraphData) -> dict[str, Any]:
 
 
 def build_encoder(data: GraphData, arch: dict[str, Any]) -> Backbone:
-    """A GIN with ``arch`` for ``data``'s featurisation (dropout 0, as pre-training)."""
+    """A GIN with ``arch`` for ``data``'s featurisation (no dropout, as pre-training)."""
     return build_backbone(
         "GIN",
         data.num_features,
         1,
         "graph",
-        {**arch, "dropout": 0.0},
+        {**arch, "dropout": 0.0, "layer_dropout": 0.0},
         categorical=data.categorical,
         edge_categorical=data.edge_categorical if arch.get("edge_features") else None,
     )
