@@ -118,3 +118,22 @@ def write_report(out: Path, report: dict[str, Any], echo: bool = False) -> None:
     if echo:
         print(text)
     print(f"written to {out}", flush=True)
+
+
+def epoch_cost(walls: dict[int, list[float]], model_epochs: int) -> dict[str, Any]:
+    r"""Per-epoch cost from whole-process walls at two epoch counts ``{E1: [s, ...], E2:
+    [...]}``: medians :math:`\tilde w`, :math:`c = (\tilde w(E_2) - \tilde w(E_1)) / (E_2 -
+    E_1)`, the cost of a model of ``model_epochs`` epochs (:math:`c` times it) and the
+    intercept :math:`\tilde w(E_1) - E_1 c` (start-up and one-off work)."""
+    import statistics
+
+    (e1, w1), (e2, w2) = sorted(walls.items())
+    m1, m2 = statistics.median(w1), statistics.median(w2)
+    per_epoch = (m2 - m1) / (e2 - e1)
+    return {
+        "walls_s": {str(e): [round(w, 3) for w in ws] for e, ws in sorted(walls.items())},
+        "median_walls_s": {str(e1): round(m1, 3), str(e2): round(m2, 3)},
+        "per_epoch_s": round(per_epoch, 5),
+        f"per_model_s_at_{model_epochs}_epochs": round(per_epoch * model_epochs, 2),
+        "start_up_and_one_off_s": round(m1 - e1 * per_epoch, 2),
+    }

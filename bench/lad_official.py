@@ -5,8 +5,9 @@
         [--out docs/results/lad_official.jsonl]
 
 ``--official`` is a checkout of github.com/XiaobinHong/LAD-GNN runnable in this environment
-(outside this repository; ``docs/performance.md`` lists the four compatibility fixes it needs
-with current PyG/torch) with the dataset's raw TU files under ``data/<name>/<name>/raw``.
+(outside this repository) with the dataset's raw TU files under ``data/<name>/<name>/raw``:
+``bench/perf_lad.py`` builds one (``prepare_official``: the mirror's ``HEAD`` and the four
+compatibility fixes it needs with current PyG/torch).
 With the official README's settings (hidden 64, 2 layers, batch 32, at most 300 epochs,
 early stopping 50): ``main.py --train_mode T --lr 0.01`` (one teacher), then for each α of
 ``--alphas`` ``main.py --train_mode S --lr 0.001 --runs R --alpha α`` (α = 0: the same

@@ -10,6 +10,9 @@ A finished result is never lost to an unreachable store: :meth:`Tracker.record` 
 that cannot be logged (after MLflow's own retries) to ``<runs>/spool/`` as JSON, says so in
 one line, and replays it as soon as a later run goes through (or the next :class:`Tracker`
 of that experiment on this machine starts).
+
+:class:`~benchmark.tracking_process.TrackerProcess` runs the same tracker in a child
+process (``kdbench fit``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
 
 from benchmark.errors import KdbenchError
 
@@ -185,7 +192,14 @@ def provenance_tags(
 class Tracker:
     """Writes runs to one MLflow experiment; see the module docstring."""
 
-    def __init__(self, experiment: str, uri: str | None = None) -> None:
+    def __init__(
+        self,
+        experiment: str,
+        uri: str | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        #: Where the tracker's one-line warnings go (default: standard error).
+        self.notify: Callable[[str], None] = notify or to_stderr
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         import logging
 
@@ -213,9 +227,7 @@ class Tracker:
             ) from None
         replayed = self.replay_spool()
         if replayed:
-            print(
-                f"replayed {replayed} spooled run(s) into {experiment}", file=sys.stderr, flush=True
-            )
+            self.notify(f"replayed {replayed} spooled run(s) into {experiment}")
 
     def start(self, name: str, tags: dict[str, Any], parent: str | None = None) -> str:
         """Open a run (nested under ``parent`` if given); returns its id."""
@@ -263,27 +275,22 @@ class Tracker:
             self.log(run, params=params, metrics=metrics, curves=curves)
             self.finish(run, status)
         except Exception as exc:  # the store is down or refuses: keep the result locally
-            from benchmark.urls import mask, scrub
+            from benchmark.urls import scrub
 
-            path = spool_dir() / f"{uuid.uuid4().hex}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            record = {
-                "experiment": self.experiment,
-                "name": name,
-                "tags": tags,
-                "parent": parent,
-                "params": params,
-                "metrics": metrics,
-                "curves": curves,
-                "status": status,
-            }
-            path.write_text(json.dumps(record, default=str))
             first = scrub(str(exc), self.uri).strip().splitlines()[0] if str(exc).strip() else ""
-            print(
-                f"warning: MLflow store {mask(self.uri)} unreachable ({first[:200]}); run "
-                f"'{name}' kept in {path} and replayed by the next kdbench run",
-                file=sys.stderr,
-                flush=True,
+            self.notify(
+                spool_run(
+                    self.experiment,
+                    self.uri,
+                    f"unreachable ({first[:200]})",
+                    name,
+                    tags,
+                    parent,
+                    params,
+                    metrics,
+                    curves,
+                    status,
+                )
             )
             return None
         if self._spooled():  # the store is back: log what waited for it
@@ -304,11 +311,9 @@ class Tracker:
             from benchmark.urls import mask, scrub
 
             first = (scrub(str(exc), self.uri).strip().splitlines() or [""])[0][:200]
-            print(
+            self.notify(
                 f"warning: MLflow store {mask(self.uri)} unreachable ({first}); {what} not "
-                "logged, the grid goes on",
-                file=sys.stderr,
-                flush=True,
+                "logged, the grid goes on"
             )
             return None
 
@@ -340,3 +345,44 @@ class Tracker:
 def spool_dir() -> Path:
     """Where runs wait for an unreachable tracking store (``<runs>/spool``)."""
     return runs_dir() / "spool"
+
+
+def to_stderr(line: str) -> None:
+    """Print one warning line to standard error (a tracker's default ``notify``)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def spool_run(
+    experiment: str,
+    uri: str,
+    why: str,
+    name: str,
+    tags: dict[str, Any],
+    parent: str | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float | None] | None = None,
+    curves: dict[str, list[float]] | None = None,
+    status: str = "FINISHED",
+) -> str:
+    """Keep one run (the arguments of :meth:`Tracker.record`) in :func:`spool_dir` for
+    :meth:`Tracker.replay_spool`; returns the warning line that says so (``why``: what
+    happened to the store ``uri``)."""
+    from benchmark.urls import mask
+
+    path = spool_dir() / f"{uuid.uuid4().hex}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "experiment": experiment,
+        "name": name,
+        "tags": tags,
+        "parent": parent,
+        "params": params,
+        "metrics": metrics,
+        "curves": curves,
+        "status": status,
+    }
+    path.write_text(json.dumps(record, default=str))
+    return (
+        f"warning: MLflow store {mask(uri)} {why}; run '{name}' kept in {path} and replayed "
+        "by the next kdbench run"
+    )

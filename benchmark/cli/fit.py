@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.cli.console import console, progress_bar
 from benchmark.cli.options import (
@@ -23,12 +23,35 @@ from benchmark.cli.options import (
     parse_seeds,
 )
 
+if TYPE_CHECKING:
+    from benchmark.tracking_process import TrackerProcess
+
 
 def _fmt(x: float | None, scale: float) -> str:
     return "n/a" if x is None else f"{x * scale:.2f}"
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """``kdbench fit``. With tracking, the MLflow tracker runs in a child process started
+    first (:class:`~benchmark.tracking_process.TrackerProcess`): it imports MLflow and opens
+    the store while this process imports torch and PyG and loads the data, and writes each
+    seed's run while the next one trains — the same runs as an in-process tracker."""
+    seeds = parse_seeds(args.seeds)
+    overrides = parse_overrides(args.set)
+    if args.no_track:
+        return _fit(args, seeds, overrides, None)
+    from benchmark.tracking_process import TrackerProcess
+
+    with TrackerProcess() as tracker:
+        return _fit(args, seeds, overrides, tracker)
+
+
+def _fit(
+    args: argparse.Namespace,
+    seeds: list[int],
+    overrides: dict[str, Any],
+    tracker: TrackerProcess | None,
+) -> int:
     from rich.table import Table
 
     from benchmark.data.card import get_card
@@ -37,21 +60,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from benchmark.fitting import SeedResult, fit_plan, plan_fit, result_metrics, seed_tags
     from benchmark.models import BACKBONES
     from benchmark.registry import METHODS
-    from benchmark.tracking import Tracker, provenance_tags
+    from benchmark.tracking import provenance_tags
 
-    seeds = parse_seeds(args.seeds)
-    overrides = parse_overrides(args.set)
     METHODS.get(args.method)  # fail on bad names before loading data or opening stores
     BACKBONES.get(args.backbone)
     get_card(args.dataset)
     device = resolve_device(args.device)
+    if tracker is not None:
+        tracker.open(args.experiment)  # in the background; start() below waits for it
     out = console(stderr=args.json)
     data = load_dataset(args.dataset, args.data_root, args.mirror)
     plan = plan_fit(
         args.method, data, args.backbone, overrides, args.protocol, teacher=args.teacher
     )
     teacher = plan.teacher_backbone()
-    tracker = None if args.no_track else Tracker(args.experiment)
     scale = 100.0 if data.card.metric in ("accuracy", "rocauc") else 1.0
     progress = progress_bar(out, "seed {task.fields[seed]}")
     config: dict[str, Any] = {
@@ -112,6 +134,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         tracker.log(
             parent, metrics={"test_mean": tm, "test_std": ts, "val_mean": vm, "val_std": vs}
         )
+        tracker.close()  # every run written (or spooled) before the table says so
     student = args.backbone if teacher is None else f"{args.backbone} ← teacher {teacher}"
     table = Table(
         title=f"{args.method} · {student} · {data.name} ({plan.protocol}, "
