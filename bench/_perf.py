@@ -137,3 +137,18 @@ def epoch_cost(walls: dict[int, list[float]], model_epochs: int) -> dict[str, An
         f"per_model_s_at_{model_epochs}_epochs": round(per_epoch * model_epochs, 2),
         "start_up_and_one_off_s": round(m1 - e1 * per_epoch, 2),
     }
+
+
+@contextlib.contextmanager
+def worktree(repo: Path, rev: str, where: Path):
+    """A detached checkout of ``rev`` at ``where`` for the duration (a reference commit timed
+    beside the working tree), removed afterwards."""
+    import subprocess
+
+    subprocess.run(
+        ["git", "worktree", "add", "-q", "--detach", str(where), rev], cwd=repo, check=True
+    )
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=repo, check=False)

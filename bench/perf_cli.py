@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _perf import provenance, write_report
+from _perf import provenance, worktree, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 #: each command as the console script runs it (``kdbench ARGS`` = ``main(ARGS)``)
@@ -50,30 +50,22 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "perf_cli.json"))
     args = ap.parse_args()
     report = {"provenance": provenance(), "reference": args.reference, "commands": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        ref = Path(tmp) / "ref"
-        subprocess.run(
-            ["git", "worktree", "add", "-q", "--detach", str(ref), args.reference],
-            cwd=ROOT,
-            check=True,
-        )
-        try:
-            for name, argv in COMMANDS.items():
-                now = seconds(ROOT, argv, args.repeats)
-                before = seconds(ref, argv, args.repeats)
-                row = {
-                    "now_s": now,
-                    "reference_s": before,
-                    "now_median_s": round(statistics.median(now), 3),
-                    "reference_median_s": round(statistics.median(before), 3),
-                }
-                row["speedup"] = round(row["reference_median_s"] / row["now_median_s"], 1)
-                report["commands"][name] = row
-                print(name, row, flush=True)
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(ref)], cwd=ROOT, check=False
-            )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        worktree(ROOT, args.reference, Path(tmp) / "ref") as ref,
+    ):
+        for name, argv in COMMANDS.items():
+            now = seconds(ROOT, argv, args.repeats)
+            before = seconds(ref, argv, args.repeats)
+            row = {
+                "now_s": now,
+                "reference_s": before,
+                "now_median_s": round(statistics.median(now), 3),
+                "reference_median_s": round(statistics.median(before), 3),
+            }
+            row["speedup"] = round(row["reference_median_s"] / row["now_median_s"], 1)
+            report["commands"][name] = row
+            print(name, row, flush=True)
     write_report(Path(args.out), report)
 
 

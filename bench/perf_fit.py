@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _perf import provenance, write_report
+from _perf import provenance, worktree, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = ["fit", "--method", "vanilla", "--dataset", "Cora", "--backbone", "GCN", "--seeds", "0-9"]
@@ -80,29 +80,21 @@ def main() -> None:
         "threads": args.threads or "torch default",
         "load_1min_before": round(os.getloadavg()[0], 2),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        ref = Path(tmp) / "ref"
-        subprocess.run(
-            ["git", "worktree", "add", "-q", "--detach", str(ref), args.reference],
-            cwd=ROOT,
-            check=True,
-        )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        worktree(ROOT, args.reference, Path(tmp) / "ref") as ref,
+    ):
         trees = {"now": ROOT, "reference": ref}
         stores = {name: Path(tmp) / f"runs_{name}" for name in trees}
-        try:
-            for name, tree in trees.items():  # untimed: creates each store
-                one_run(tree, stores[name], ["--seeds", "0"], args.threads)
-            timed: dict[str, list[dict[str, float]]] = {}
-            for rep in range(args.repeats):
-                for name, tree in trees.items():
-                    for mode, extra in (("tracked", []), ("no_track", ["--no-track"])):
-                        r = one_run(tree, stores[name], extra, args.threads)
-                        timed.setdefault(f"{name}_{mode}", []).append(r)
-                        print(name, mode, rep, r, flush=True)
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(ref)], cwd=ROOT, check=False
-            )
+        for name, tree in trees.items():  # untimed: creates each store
+            one_run(tree, stores[name], ["--seeds", "0"], args.threads)
+        timed: dict[str, list[dict[str, float]]] = {}
+        for rep in range(args.repeats):
+            for name, tree in trees.items():
+                for mode, extra in (("tracked", []), ("no_track", ["--no-track"])):
+                    r = one_run(tree, stores[name], extra, args.threads)
+                    timed.setdefault(f"{name}_{mode}", []).append(r)
+                    print(name, mode, rep, r, flush=True)
     report["results"] = {k: summary(v) for k, v in timed.items()}
     now = report["results"]["now_tracked"]["median_outside_s"]
     before = report["results"]["reference_tracked"]["median_outside_s"]
