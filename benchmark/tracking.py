@@ -278,19 +278,10 @@ class Tracker:
             from benchmark.urls import scrub
 
             first = scrub(str(exc), self.uri).strip().splitlines()[0] if str(exc).strip() else ""
+            run_args = {"name": name, "tags": tags, "parent": parent, "params": params}
+            run_args |= {"metrics": metrics, "curves": curves, "status": status}
             self.notify(
-                spool_run(
-                    self.experiment,
-                    self.uri,
-                    f"unreachable ({first[:200]})",
-                    name,
-                    tags,
-                    parent,
-                    params,
-                    metrics,
-                    curves,
-                    status,
-                )
+                spool_run(self.experiment, self.uri, f"unreachable ({first[:200]})", run_args)
             )
             return None
         if self._spooled():  # the store is back: log what waited for it
@@ -352,37 +343,17 @@ def to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def spool_run(
-    experiment: str,
-    uri: str,
-    why: str,
-    name: str,
-    tags: dict[str, Any],
-    parent: str | None = None,
-    params: dict[str, Any] | None = None,
-    metrics: dict[str, float | None] | None = None,
-    curves: dict[str, list[float]] | None = None,
-    status: str = "FINISHED",
-) -> str:
-    """Keep one run (the arguments of :meth:`Tracker.record`) in :func:`spool_dir` for
-    :meth:`Tracker.replay_spool`; returns the warning line that says so (``why``: what
-    happened to the store ``uri``)."""
+def spool_run(experiment: str, uri: str, why: str, run: dict[str, Any]) -> str:
+    """Keep one run (``run``: the keyword arguments of :meth:`Tracker.record`) in
+    :func:`spool_dir` for :meth:`Tracker.replay_spool`; returns the warning line that says so
+    (``why``: what happened to the store ``uri``)."""
     from benchmark.urls import mask
 
     path = spool_dir() / f"{uuid.uuid4().hex}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "experiment": experiment,
-        "name": name,
-        "tags": tags,
-        "parent": parent,
-        "params": params,
-        "metrics": metrics,
-        "curves": curves,
-        "status": status,
-    }
+    record = {"experiment": experiment, **run}
     path.write_text(json.dumps(record, default=str))
     return (
-        f"warning: MLflow store {mask(uri)} {why}; run '{name}' kept in {path} and replayed "
-        "by the next kdbench run"
+        f"warning: MLflow store {mask(uri)} {why}; run '{run['name']}' kept in {path} and "
+        "replayed by the next kdbench run"
     )

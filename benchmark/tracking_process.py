@@ -183,15 +183,9 @@ class TrackerProcess:
     ) -> None:
         """:meth:`Tracker.record`, written (or spooled) in the background; nothing is
         returned, since the run's id is not known yet."""
-        kwargs = {
-            "tags": tags,
-            "parent": parent,
-            "params": params,
-            "metrics": metrics,
-            "curves": curves,
-            "status": status,
-        }
-        self._send(("record", (name,), kwargs))
+        run = {"name": name, "tags": tags, "parent": parent, "params": params}
+        run |= {"metrics": metrics, "curves": curves, "status": status}
+        self._send(("record", (), run))
 
     def close(self, raise_errors: bool = True) -> None:
         """Wait until the child has written everything and stop it; spool what it did not
@@ -207,7 +201,7 @@ class TrackerProcess:
         if self._local is None and not self._conn.closed:
             self._conn.close()
             self._proc.join()
-        for op, args, kwargs in self._sent[self._done :]:  # never acknowledged: it died
+        for op, _, kwargs in self._sent[self._done :]:  # never acknowledged: it died
             self._done += 1
             if op == "record":
                 self.notify(
@@ -215,8 +209,7 @@ class TrackerProcess:
                         self.experiment,
                         self.uri,
                         "not reached (the tracking process stopped)",
-                        *args,
-                        **kwargs,
+                        kwargs,
                     )
                 )
         if raise_errors and self._errors:
