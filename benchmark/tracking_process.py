@@ -66,10 +66,15 @@ def _serve(conn: Connection, uri: str) -> None:
     """The child process of :class:`TrackerProcess`: import MLflow at once, then answer the
     requests in order until the command says stop (``None``) or is gone (end of the pipe).
     Ctrl-C is ignored here: it stops the command, which then closes the pipe, and every
-    request already sent is still written."""
+    request already sent is still written. The child runs at a lower priority (``os.nice``):
+    where the command's torch threads use every core, logging waits for them instead of
+    stalling them."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     try:  # a head start only: "open" reports any real problem
         import mlflow.tracking
 

@@ -133,3 +133,33 @@ def test_presets_give_a_papers_settings_and_overrides_still_win():
         resolve_params(vanilla, BACKBONES.get("GCN"), "node", {"preset": "ltdd"})
     with pytest.raises(KdbenchError, match="no settings for backbone 'GIN'"):
         resolve_params(vanilla, BACKBONES.get("GIN"), "node", {"preset": "ltd"})
+
+
+def test_graph_task_gcn_normalises_once_per_forward_with_pygs_values():
+    from torch_geometric.nn import GCNConv
+
+    torch.manual_seed(0)
+    x, ei = torch.randn(12, 5), torch.randint(0, 12, (2, 30))
+    model = build_backbone("GCN", 5, 3, "graph", {"hidden": 8, "layers": 2, "norm": "none"})
+    model.eval()
+    h = x
+    for conv in model.convs:  # PyG's layer normalising the same edges itself, every layer
+        ref = GCNConv(conv.in_channels, conv.out_channels)
+        ref.load_state_dict(conv.state_dict())
+        h = torch.relu(ref(h, ei))
+    torch.testing.assert_close(model(x, ei).h, h)
+
+
+def test_dropout_mask_keeps_each_entry_with_probability_one_minus_p():
+    from benchmark.models.layers import dropout, keep_mask
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 250)
+    for p in (0.1, 0.5, 0.6):
+        keep, scale = keep_mask(x, p)
+        assert keep.shape == x.shape and keep.dtype == torch.bool
+        assert keep.float().mean().item() == pytest.approx(1 - p, abs=0.005)
+        assert scale == pytest.approx(1 / (1 - p), rel=1e-4)
+        out = dropout(x, p, training=True)
+        assert out.mean().item() == pytest.approx(1.0, abs=0.01)  # inverted: mean kept
+    assert dropout(x, 0.5, training=False) is x

@@ -36,8 +36,10 @@ SPARSE_CAPABLE = [
     ("GraphSAGE", {"aggr": "gcn"}),
     ("APPNP", {}),
     ("MLP", {}),
+    ("GIN", {}),  # projected first (benchmark.models.projected)
+    ("GraphSAGE", {"aggr": "mean"}),
 ]
-DENSE_ONLY = [("SGC", {}), ("GIN", {}), ("GraphSAGE", {"aggr": "mean"})]
+DENSE_ONLY = [("SGC", {}), ("GraphSAGE", {"aggr": "max"})]
 
 
 def _outputs_and_grads(model, x, ei, mode):

@@ -37,15 +37,34 @@ def make_norm(kind: str, dim: int) -> nn.Module:
     raise ValueError(f"unknown norm '{kind}' (expected batch, layer or none)")
 
 
+#: dropout draws 15-bit uniform integers: ``p`` is rounded to a multiple of 2^-15
+_DROP_LEVELS = 1 << 15
+
+
+def keep_mask(like: Tensor, p: float) -> tuple[Tensor, float]:
+    r"""A bool mask shaped as ``like``, each entry True (kept) with probability
+    :math:`1 - p'`, and the inverted-dropout scale :math:`1/(1 - p')`, where
+    :math:`p' = \mathrm{round}(p\cdot 2^{15})/2^{15}` (within 1.6e-5 of ``p``; exact for
+    0.5, 0.25, ...). One 32-bit draw of the generator gives two entries' 15-bit integers,
+    so a mask costs half the draws of ``rand_like`` and no float conversion (~3× faster on
+    CPU, where PyTorch's Mersenne twister dominates small dropout steps)."""
+    n = like.numel()
+    bits = torch.empty((n + 1) // 2, dtype=torch.int32, device=like.device).random_()
+    levels = bits.view(torch.int16)[:n].view(like.shape) & (_DROP_LEVELS - 1)
+    threshold = round(p * _DROP_LEVELS)
+    return levels >= threshold, _DROP_LEVELS / (_DROP_LEVELS - threshold)
+
+
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Inverted dropout. On CPU a multiplicative mask from ``rand_like`` is ~3× faster than
-    ``F.dropout`` on wide inputs (``aten::bernoulli_`` dominates the profile otherwise); on
-    other devices the fused kernel is used."""
+    """Inverted dropout. On CPU the mask comes from :func:`keep_mask` (``F.dropout``'s
+    ``aten::bernoulli_`` is ~4× slower there, ``rand_like`` ~3×); on other devices the fused
+    kernel is used."""
     if not training or p == 0.0:
         return x
     if x.device.type != "cpu":
         return nn.functional.dropout(x, p, True)
-    return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p))
+    keep, scale = keep_mask(x, p)
+    return x * (keep * scale)
 
 
 class Dropout(nn.Module):

@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from benchmark.models.layers import keep_mask
+
 #: the sparse path is used up to this fraction of non-zero entries
 MAX_DENSITY = 0.1
 _MODES = ("auto", "on", "off")
@@ -83,7 +85,8 @@ class SparseFeatures:
         :math:`X` itself), carrying its transpose for :func:`sparse_linear`."""
         values = self.values
         if training and p > 0.0:
-            values = values * (torch.rand_like(values) >= p) * (1.0 / (1.0 - p))
+            keep, scale = keep_mask(values, p)
+            values = values * (keep * scale)
         x = torch.sparse_csr_tensor(
             self.crow, self.col, values, self.shape, check_invariants=False
         )  # built valid by from_dense

@@ -53,7 +53,8 @@ class BestState:
 
     ``update(epoch, score)`` records ``score`` (0-d tensor) and, where it beats the best by the
     evaluator's direction (``ties="last"``: or equals it) and early stopping has not fired,
-    copies the current state; all without leaving the device. A NaN score never counts.
+    copies the current state; all without leaving the device (on the CPU, where reading the
+    flag is free, the state is copied only when it improved). A NaN score never counts.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class BestState:
         self.keep_last = ties == "last"
         params = list(model.state_dict(keep_vars=True).values())
         dev = params[0].device if params else torch.device("cpu")
+        self.on_cpu = dev.type == "cpu"
         self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.best = torch.tensor(float("-inf"), device=dev)
         self.best_epoch = torch.tensor(-1, device=dev)
@@ -86,8 +88,13 @@ class BestState:
         elif self.keep_last:
             improved |= (signed == self.best) & (signed > float("-inf"))
         improved &= self.active
-        for key, value in self.model.state_dict().items():
-            self.state[key].copy_(torch.where(improved, value.detach(), self.state[key]))
+        if self.on_cpu:  # reading a CPU flag costs nothing: copy only on improvement
+            if bool(improved):
+                for key, value in self.model.state_dict().items():
+                    self.state[key].copy_(value)
+        else:
+            for key, value in self.model.state_dict().items():
+                self.state[key].copy_(torch.where(improved, value.detach(), self.state[key]))
         self.best = torch.where(improved, signed, self.best)
         self.best_epoch = torch.where(
             improved, torch.full_like(self.best_epoch, epoch), self.best_epoch
