@@ -53,13 +53,8 @@ def test_the_reference_table_parses_and_every_row_is_in_the_record():
 
 #: open failures of issue #31, each a strict xfail: the test fails once the row passes, so
 #: the mark must go (and the README's gap list change) with the fix
-OPEN = {
-    ("NCI1", "GIN"): "GIN collapses on NCI1 at lr 0.01 with the sum readout (#31, open)",
-}
-OPEN_FOLDS = {
-    "NCI1": "6 of 10 GIN folds end at 50.1 % (best epoch 0-2) (#31, open)",
-    "PROTEINS": "2 of 10 GIN folds peak at epoch 1-2 and end at 56-63 % (#31, open)",
-}
+OPEN: dict[tuple[str, str], str] = {}
+OPEN_FOLDS: dict[str, str] = {}
 
 
 def _open(key, reason):
