@@ -133,6 +133,9 @@ def cpu_name() -> str:
 
 
 def versions() -> dict[str, str]:
+    """The versions of kdbench, torch, PyG and Python, as plain strings (``torch.__version__``
+    is a ``str`` subclass of torch's: a tag holding it would make the tracking process,
+    which unpickles the tags, import torch — about a second)."""
     import torch
     import torch_geometric
 
@@ -140,8 +143,8 @@ def versions() -> dict[str, str]:
 
     return {
         "kdbench": benchmark.__version__,
-        "torch": torch.__version__,
-        "torch_geometric": torch_geometric.__version__,
+        "torch": str(torch.__version__),
+        "torch_geometric": str(torch_geometric.__version__),
         "python": platform.python_version(),
     }
 

@@ -301,6 +301,39 @@ def test_process_options_set_threads_and_the_store_once(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_frozen_imports_freeze_what_they_load_and_restore_the_collector():
+    """Inside the block the collector is off; after it, what the block made is frozen (never
+    scanned again), the collector is as it was, and a later block first collects the garbage
+    made since (none of it is frozen)."""
+    import gc
+    import weakref
+
+    from benchmark.cli.options import frozen_imports
+
+    class Node:
+        pass
+
+    enabled = gc.isenabled()
+    before = gc.get_freeze_count()
+    try:
+        with frozen_imports():
+            assert not gc.isenabled()
+            kept = [Node() for _ in range(100)]
+        assert gc.isenabled() == enabled
+        assert gc.get_freeze_count() >= before + len(kept)
+        cycle = Node()
+        cycle.self = cycle  # garbage only the collector can free
+        gone = weakref.ref(cycle)
+        del cycle
+        with frozen_imports():
+            pass
+        assert gone() is None
+    finally:
+        gc.unfreeze()  # leave the test process as it was
+        if enabled:
+            gc.enable()
+
+
 def test_fit_of_a_distillation_method_prints_and_tags_its_teacher(capsys, env, monkeypatch):
     """`kdbench fit --method kd` trains the teacher (here capped at 2 epochs), prints each
     seed's teacher validation score and tags the runs with the teacher and its score."""

@@ -86,3 +86,16 @@ def test_a_bad_argument_stops_the_child_without_writing(tmp_path, monkeypatch):
     with pytest.raises(ValueError), TrackerProcess(f"sqlite:///{tmp_path}/mlflow.db") as tracker:
         raise ValueError("bad --seeds")
     assert tracker._proc.exitcode is not None and not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_tags_fit_sends_are_plain_values():
+    """The tracking process unpickles every tag: a torch object among them (``torch.__version__``
+    is a str subclass of torch's) would make it import torch, about a second that
+    ``kdbench fit`` waits for before training."""
+    import torch
+
+    from benchmark.tracking import provenance_tags
+
+    tags = provenance_tags("vanilla", "MUTAG", "GCN", None, "p", "accuracy", config={"a": 1},
+                           device=torch.device("cpu"))  # fmt: skip
+    assert {type(v) for v in tags.values()} <= {str, int, float, bool}

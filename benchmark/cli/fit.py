@@ -19,6 +19,7 @@ from benchmark.cli.options import (
     add_seeds_option,
     add_set_option,
     add_training_options,
+    frozen_imports,
     parse_overrides,
     parse_seeds,
 )
@@ -52,18 +53,20 @@ def _fit(
     overrides: dict[str, Any],
     tracker: TrackerProcess | None,
 ) -> int:
-    from rich.table import Table
+    with frozen_imports():
+        from rich.table import Table
 
-    from benchmark.data.card import get_card
-    from benchmark.data.loaders import load_dataset
-    from benchmark.device import resolve_device
-    from benchmark.fitting import SeedResult, fit_plan, plan_fit, result_metrics, seed_tags
-    from benchmark.models import BACKBONES
-    from benchmark.registry import METHODS
-    from benchmark.tracking import provenance_tags
+        from benchmark.data.card import get_card
+        from benchmark.data.loaders import load_dataset
+        from benchmark.device import resolve_device
+        from benchmark.fitting import SeedResult, fit_plan, plan_fit, result_metrics, seed_tags
+        from benchmark.models import BACKBONES
+        from benchmark.registry import METHODS
+        from benchmark.tracking import provenance_tags
 
-    METHODS.get(args.method)  # fail on bad names before loading data or opening stores
-    BACKBONES.get(args.backbone)
+        METHODS.get(args.method)  # fail on bad names before loading data or opening stores
+        BACKBONES.get(args.backbone)  # (and import every method's module here)
+
     get_card(args.dataset)
     device = resolve_device(args.device)
     if tracker is not None:
