@@ -3,7 +3,7 @@ scales with the batch: the evidence behind ``docs/performance.md``'s "what is le
 5× target of issue #31 (timing only: nothing here is a result).
 
     python bench/perf_lad_step.py [--dataset MUTAG] [--multiples 1 2 5 10] [--repeats 100]
-        [--threads 1] [--pause PID ...] [--out docs/results/perf_lad_step.json]
+        [--threads 1] [--compile] [--pause PID ...] [--out docs/results/perf_lad_step.json]
 
 Both roles are built as the loop builds them (:func:`benchmark.fitting.plan_fit`, the
 method's ``prepare``/``setup``/``build``/``configure_optimizer``; GCN, the defaults, fold 0,
@@ -23,13 +23,19 @@ forward, loss, backward, fused Adam), after 20 untimed calls.
   per-operation cost would fall towards 0 per model; one that is mostly arithmetic on the
   rows stays near ``step(1)``. (The teacher's batch-wide attention is N×N over the batch, so a
   repeated batch would not be what batched models do; its scaling is not reported.)
+* **compiled** (``--compile``, student): the same step with the model's forward compiled by
+  ``torch.compile(dynamic=True)`` (batches differ in size; the inductor backend, the loss
+  and the fused Adam as in the step): the seconds of the first step (compilation, with an
+  empty inductor cache) and the step's milliseconds after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -153,6 +159,22 @@ def scaling(b: dict[str, Any], multiples: list[int], repeats: int) -> dict[str, 
     return rows
 
 
+def compiled(b: dict[str, Any], repeats: int) -> dict[str, float]:
+    """The student's step with its model compiled: seconds of the first call, then ms/step."""
+    method, ctx, state, model, opt = b["method"], b["ctx"], b["state"], b["model"], b["opt"]
+    batch = b["feeder"].batch_of(b["ids"])
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp()  # cold: no earlier compilation
+    fast = torch.compile(model, dynamic=True)
+
+    def step() -> None:
+        method.training_step(fast, batch, opt, ctx, state)
+
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    return {"first_step_s": round(first, 1), "step_ms": median_ms(step, repeats)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="MUTAG")
@@ -160,6 +182,7 @@ def main() -> None:
     ap.add_argument("--multiples", type=int, nargs="+", default=[1, 2, 5, 10])
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--compile", action="store_true", help="also time a compiled student step")
     ap.add_argument("--pause", type=int, nargs="*", default=[], help="PIDs to SIGSTOP")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "perf_lad_step.json"))
     args = ap.parse_args()
@@ -180,8 +203,10 @@ def main() -> None:
             report[role] = split_step(b, args.repeats)
             if role == "student":
                 report["student_scaling"] = scaling(b, args.multiples, args.repeats)
+                if args.compile:
+                    report["student_compiled"] = compiled(b, args.repeats)
             print(role, report[role], flush=True)
-    print("scaling", report["student_scaling"], flush=True)
+    print("scaling", report["student_scaling"], report.get("student_compiled", ""), flush=True)
     write_report(Path(args.out), report)
 
 
