@@ -329,7 +329,7 @@ def test_frozen_imports_freeze_what_they_load_and_restore_the_collector():
             pass
         assert gone() is None
     finally:
-        gc.unfreeze()  # leave the test process as it was
+        gc.unfreeze()  # the rest of the test process is collected as usual again
         if enabled:
             gc.enable()
 
